@@ -1,0 +1,7 @@
+"""``python -m lrviz ...``: see :mod:`lrviz.cli`."""
+
+import sys
+
+from lrviz.cli import main
+
+sys.exit(main())

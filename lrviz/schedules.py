@@ -1,0 +1,803 @@
+"""The schedule zoo: pure, vectorised learning-rate schedules and their registry.
+
+Every schedule is a function ``fn(step, steps_per_epoch, **params) -> ndarray`` of the
+0-based *global batch index* ``step`` (what Keras calls ``optimizer.iterations``).
+Three kinds of time are derived from it, and each spec says which one it reads:
+
+* ``"epoch"``      -- ``epoch = step // steps_per_epoch`` (0-based, the index that
+  ``keras.callbacks.LearningRateScheduler`` passes). The LR only changes at epoch starts.
+* ``"step"``       -- the raw batch index (Keras 2's ``decay`` argument worked like this).
+* ``"continuous"`` -- ``x = step / steps_per_epoch``, fractional epochs; the curve is smooth
+  when applied per batch, like Keras' own ``keras.optimizers.schedules`` classes with
+  ``decay_steps = epochs * steps_per_epoch``.
+
+So one function serves the explorer's curves, the CLI's table and the LR that the
+training callback sets before every batch: one source of truth per formula.
+
+Epochs shown to people are 1-based (Keras prints "Epoch 15/40" for index 14); every
+``epoch`` argument in this module is the 0-based index.
+
+No TensorFlow, Keras or Streamlit import here: this module must load in milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Param",
+    "ScheduleSpec",
+    "Schedule",
+    "REGISTRY",
+    "get_spec",
+    "steps_per_epoch_for",
+    "KERAS2_STEPS_PER_EPOCH",
+]
+
+# The tutorial's CIFAR-10 set-up: 50,000 training images, batch 64.
+CIFAR10_TRAIN_SIZE = 50_000
+TUTORIAL_BATCH_SIZE = 64
+
+
+def steps_per_epoch_for(n_samples: int, batch_size: int) -> int:
+    """Batches per epoch as Keras counts them: ``ceil(n_samples / batch_size)``."""
+    if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        raise ValueError(f"Argument `n_samples` must be an integer >= 1. Received: n_samples={n_samples!r}")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"Argument `batch_size` must be an integer >= 1. Received: batch_size={batch_size!r}")
+    return int(math.ceil(n_samples / batch_size))
+
+
+KERAS2_STEPS_PER_EPOCH = steps_per_epoch_for(CIFAR10_TRAIN_SIZE, TUTORIAL_BATCH_SIZE)  # 782
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a schedule, described once for the UI, the CLI and validation.
+
+    ``kind`` is ``"float"``, ``"int"``, ``"floats"`` or ``"ints"`` (the last two are
+    comma-separated lists). ``low``/``high`` bound each value; ``*_open`` makes a bound
+    strict. ``log`` asks the UI for a log-scaled input.
+    """
+
+    name: str
+    default: Any
+    help: str
+    kind: str = "float"
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    unit: str = ""
+    log: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def rule(self) -> str:
+        """The bounds in words, e.g. ``> 0 and < 1``."""
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>' if self.low_open else '>='} {_fmt(self.low)}")
+        if self.high is not None:
+            parts.append(f"{'<' if self.high_open else '<='} {_fmt(self.high)}")
+        what = "an integer" if self.kind in ("int", "ints") else "a finite number"
+        if self.kind in ("floats", "ints"):
+            what = "a comma-separated list of " + ("integers" if self.kind == "ints" else "numbers")
+        return what + (" " + " and ".join(parts) if parts else "")
+
+    def _error(self, value: Any) -> ValueError:
+        shown = value if isinstance(value, str) and value.strip() else repr(value)
+        return ValueError(f"Argument `{self.name}` must be {self.rule()}. Received: {self.name}={shown}")
+
+    def _check_scalar(self, v: Any, original: Any) -> float | int:
+        if isinstance(v, bool) or v is None:
+            raise self._error(original)
+        if isinstance(v, str):
+            try:
+                v = float(v.strip())
+            except ValueError:
+                raise self._error(original) from None
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise self._error(original) from None
+        if not math.isfinite(f):
+            raise self._error(original)
+        if self.kind in ("int", "ints"):
+            if f != int(f):
+                raise self._error(original)
+            f = int(f)
+        if self.low is not None and (f < self.low or (self.low_open and f == self.low)):
+            raise self._error(original)
+        if self.high is not None and (f > self.high or (self.high_open and f == self.high)):
+            raise self._error(original)
+        return f
+
+    def parse(self, value: Any) -> Any:
+        """Validate and normalise ``value``; raise ``ValueError`` naming the field and rule."""
+        if self.kind in ("floats", "ints"):
+            items = value
+            if isinstance(value, str):
+                items = [s for s in value.replace(";", ",").split(",") if s.strip()]
+            if not isinstance(items, (list, tuple, np.ndarray)) or len(items) == 0:
+                raise self._error(value)
+            return tuple(self._check_scalar(v, value) for v in items)
+        return self._check_scalar(value, value)
+
+    def format(self, value: Any) -> str:
+        """Inverse of :meth:`parse` for text fields, URLs and CLI flags."""
+        if self.kind in ("floats", "ints"):
+            return ",".join(_fmt(v) for v in value)
+        return _fmt(value)
+
+
+def _fmt(v: float | int) -> str:
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    return f"{float(v):.10g}"
+
+
+# --------------------------------------------------------------------------- formulas
+# Each takes (step, steps_per_epoch, **params) with `step` a float64 array of batch
+# indices and returns an array of the same shape.
+
+
+def _epoch(step: np.ndarray, spe: int) -> np.ndarray:
+    return np.floor_divide(step, spe)
+
+
+def constant(step, spe, lr):
+    """``lr`` for every batch."""
+    return np.full_like(step, lr, dtype=np.float64)
+
+
+def time_decay_keras2(step, spe, lr, decay):
+    """What Keras 2's ``SGD(decay=...)`` did: ``lr / (1 + decay * t)``, t = batches seen."""
+    return lr / (1.0 + decay * step)
+
+
+def time_decay_epoch(step, spe, lr, decay):
+    """The same formula with t = the 0-based epoch index: ``lr / (1 + decay * epoch)``."""
+    return lr / (1.0 + decay * _epoch(step, spe))
+
+
+def time_decay_recursive(step, spe, lr, decay):
+    """The tutorial's recursion ``a_{e+1} = a_e / (1 + decay * e)``, ``a_0 = lr``.
+
+    Closed form: ``a_e = lr / prod_{k=0}^{e-1} (1 + decay * k)``, computed in log space.
+    """
+    e = _epoch(step, spe).astype(np.int64)
+    n = int(e.max()) + 1 if e.size else 1
+    k = np.arange(n, dtype=np.float64)
+    log_prod = np.concatenate([[0.0], np.cumsum(np.log1p(decay * k))])  # log_prod[e] = sum_{k<e}
+    return lr * np.exp(-log_prod[e])
+
+
+def step_decay(step, spe, lr, factor, drop_every):
+    """The tutorial's step decay: ``lr * factor ** floor((1 + epoch) / drop_every)``."""
+    return lr * factor ** np.floor((1 + _epoch(step, spe)) / drop_every)
+
+
+def piecewise_constant(step, spe, boundaries, values):
+    """``values[i]`` where i = how many ``boundaries`` (0-based epoch indices) are <= epoch."""
+    idx = np.searchsorted(np.asarray(boundaries, dtype=np.float64), _epoch(step, spe), side="right")
+    return np.asarray(values, dtype=np.float64)[idx]
+
+
+def exponential(step, spe, lr, decay_rate, decay_epochs, staircase):
+    """``lr * decay_rate ** (x / decay_epochs)``; with staircase the exponent is floored."""
+    p = step / (spe * decay_epochs)
+    if staircase:
+        p = np.floor(p)
+    return lr * decay_rate**p
+
+
+def polynomial(step, spe, lr, end_lr, decay_epochs, power):
+    """``(lr - end_lr) * (1 - min(x, T) / T) ** power + end_lr``; power 1 is linear decay."""
+    frac = np.minimum(step / spe, decay_epochs) / decay_epochs
+    return (lr - end_lr) * (1.0 - frac) ** power + end_lr
+
+
+def cosine(step, spe, lr, decay_epochs, alpha, warmup_epochs, warmup_start_lr):
+    """Linear warmup from ``warmup_start_lr`` to ``lr`` over ``warmup_epochs``, then
+    ``lr * ((1 - alpha) * 0.5 * (1 + cos(pi * min(x', T) / T)) + alpha)`` with x' the
+    epochs since the warmup ended (Keras ``CosineDecay`` with ``warmup_target``)."""
+    x = step / spe
+    after = np.maximum(x - warmup_epochs, 0.0)
+    frac = np.minimum(after, decay_epochs) / decay_epochs
+    decayed = lr * ((1 - alpha) * 0.5 * (1 + np.cos(np.pi * frac)) + alpha)
+    if warmup_epochs > 0:
+        warm = warmup_start_lr + (lr - warmup_start_lr) * x / warmup_epochs
+        return np.where(x < warmup_epochs, warm, decayed)
+    return decayed
+
+
+def cosine_restarts(step, spe, lr, first_decay_epochs, t_mul, m_mul, alpha):
+    """SGDR (Loshchilov & Hutter, 2017) exactly as Keras' ``CosineDecayRestarts``."""
+    frac = step / (spe * first_decay_epochs)
+    if t_mul == 1.0:
+        i = np.floor(frac)
+        frac = frac - i
+    else:
+        i = np.floor(np.log(1.0 - frac * (1.0 - t_mul)) / np.log(t_mul))
+        done = (1.0 - t_mul**i) / (1.0 - t_mul)
+        frac = (frac - done) / t_mul**i
+    cos = 0.5 * m_mul**i * (1.0 + np.cos(np.pi * frac))
+    return lr * ((1 - alpha) * cos + alpha)
+
+
+def one_cycle(step, spe, max_lr, total_epochs, pct_start, div_factor, final_div_factor):
+    """Smith's one-cycle policy (cosine annealing, as PyTorch's ``OneCycleLR``):
+    ``max_lr / div_factor`` rises to ``max_lr`` over ``pct_start * total_epochs``, then falls
+    to ``max_lr / div_factor / final_div_factor`` at ``total_epochs``; flat afterwards."""
+    x = np.minimum(step / spe, total_epochs)
+    start = max_lr / div_factor
+    end = start / final_div_factor
+    up = pct_start * total_epochs
+    def anneal(a, b, t):  # cosine from a (t=0) to b (t=1)
+        return b + (a - b) * 0.5 * (1 + np.cos(np.pi * t))
+    rising = anneal(start, max_lr, x / up)
+    falling = anneal(max_lr, end, (x - up) / (total_epochs - up))
+    return np.where(x < up, rising, falling)
+
+
+def triangular(step, spe, base_lr, max_lr, half_cycle_epochs, cycle_scale):
+    """Triangular cyclical LR (Smith, 2015): linear up from ``base_lr`` to ``max_lr`` over
+    ``half_cycle_epochs``, back down over the same; the amplitude is multiplied by
+    ``cycle_scale`` after each full cycle (1 = "triangular", 0.5 = "triangular2")."""
+    x = step / spe
+    cycle = np.floor(1 + x / (2 * half_cycle_epochs))
+    pos = np.abs(x / half_cycle_epochs - 2 * cycle + 1)
+    return base_lr + (max_lr - base_lr) * np.maximum(0.0, 1 - pos) * cycle_scale ** (cycle - 1)
+
+
+# --------------------------------------------------------------------------- Keras 3 code
+
+
+def _sgd(lr_expr: str) -> str:
+    return f"optimizer = keras.optimizers.SGD(learning_rate={lr_expr}, momentum=0.9, nesterov=True)"
+
+
+def _scheduler_code(fn_src: str, fn_name: str, lr: float) -> str:
+    return (
+        "import math\n\nimport keras\n\n"
+        f"{fn_src}\n\n"
+        f"{_sgd(_fmt(lr))}\n"
+        f"callbacks = [keras.callbacks.LearningRateScheduler({fn_name})]\n"
+        "# model.compile(optimizer=optimizer, loss=\"categorical_crossentropy\", metrics=[\"accuracy\"])\n"
+        "# model.fit(..., callbacks=callbacks)\n"
+    )
+
+
+def _object_code(expr: str, spe: int) -> str:
+    return (
+        "import math\n\nimport keras\n\n"
+        f"STEPS_PER_EPOCH = {spe}  # ceil(train_size / batch_size)\n"
+        f"{expr}\n"
+        f"{_sgd('schedule')}\n"
+        "callbacks = []  # the optimizer applies the schedule itself, before every batch\n"
+        "# model.compile(optimizer=optimizer, loss=\"categorical_crossentropy\", metrics=[\"accuracy\"])\n"
+        "# model.fit(..., callbacks=callbacks)\n"
+    )
+
+
+def _custom_schedule_code(name: str, body: str, init_args: Mapping[str, Any], spe: int) -> str:
+    """A ``LearningRateSchedule`` subclass for schedules Keras lacks (one-cycle, CLR)."""
+    fields = ", ".join(init_args)
+    assigns = "\n".join(f"        self.{k} = {k}" for k in init_args)
+    config = ", ".join(f'"{k}": self.{k}' for k in init_args)
+    args = ", ".join(f"{k}={_fmt(v)}" for k, v in init_args.items())
+    return (
+        "import math\n\nimport keras\nfrom keras import ops\n\n"
+        f"STEPS_PER_EPOCH = {spe}  # ceil(train_size / batch_size)\n\n\n"
+        f"class {name}(keras.optimizers.schedules.LearningRateSchedule):\n"
+        f"    def __init__(self, {fields}, steps_per_epoch):\n{assigns}\n"
+        "        self.steps_per_epoch = steps_per_epoch\n\n"
+        "    def __call__(self, step):\n"
+        "        x = ops.cast(step, \"float32\") / self.steps_per_epoch  # epochs, fractional\n"
+        f"{body}\n\n"
+        "    def get_config(self):\n"
+        f"        return {{{config}, \"steps_per_epoch\": self.steps_per_epoch}}\n\n\n"
+        f"schedule = {name}({args}, steps_per_epoch=STEPS_PER_EPOCH)\n"
+        f"{_sgd('schedule')}\n"
+        "callbacks = []  # the optimizer applies the schedule itself, before every batch\n"
+        "# model.compile(optimizer=optimizer, loss=\"categorical_crossentropy\", metrics=[\"accuracy\"])\n"
+        "# model.fit(..., callbacks=callbacks)\n"
+    )
+
+
+def _code_constant(p, spe):
+    return (
+        "import keras\n\n"
+        f"{_sgd(_fmt(p['lr']))}\n"
+        "callbacks = []\n"
+        "# model.compile(optimizer=optimizer, loss=\"categorical_crossentropy\", metrics=[\"accuracy\"])\n"
+    )
+
+
+def _code_time_keras2(p, spe):
+    return _object_code(
+        "# Exact Keras 3 replacement for Keras 2's SGD(decay=...): lr / (1 + decay * iteration)\n"
+        f"schedule = keras.optimizers.schedules.InverseTimeDecay(\n"
+        f"    initial_learning_rate={_fmt(p['lr'])}, decay_steps=1, decay_rate={_fmt(p['decay'])}\n)",
+        spe,
+    )
+
+
+def _code_time_epoch(p, spe):
+    src = (
+        "def time_decay(epoch):\n"
+        "    \"\"\"lr / (1 + decay * epoch); epoch is the 0-based index Keras passes.\"\"\"\n"
+        f"    return float({_fmt(p['lr'])} / (1 + {_fmt(p['decay'])} * epoch))"
+    )
+    return _scheduler_code(src, "time_decay", p["lr"])
+
+
+def _code_time_recursive(p, spe):
+    src = (
+        "def time_decay_recursive(epoch, lr):\n"
+        "    \"\"\"The tutorial's a_{e+1} = a_e / (1 + decay * e), applied to the current LR.\"\"\"\n"
+        f"    if epoch == 0:\n        return {_fmt(p['lr'])}\n"
+        f"    return float(lr / (1 + {_fmt(p['decay'])} * (epoch - 1)))"
+    )
+    return _scheduler_code(src, "time_decay_recursive", p["lr"])
+
+
+def _code_step(p, spe):
+    src = (
+        "def step_decay(epoch):\n"
+        "    \"\"\"The tutorial's step decay; epoch is the 0-based index Keras passes.\"\"\"\n"
+        f"    init_alpha, factor, drop_every = {_fmt(p['lr'])}, {_fmt(p['factor'])}, {_fmt(p['drop_every'])}\n"
+        "    return float(init_alpha * factor ** math.floor((1 + epoch) / drop_every))"
+    )
+    return _scheduler_code(src, "step_decay", p["lr"])
+
+
+def _code_piecewise(p, spe):
+    src = (
+        "BOUNDARIES = [" + ", ".join(_fmt(b) for b in p["boundaries"]) + "]  # 0-based epoch indices\n"
+        "VALUES = [" + ", ".join(_fmt(v) for v in p["values"]) + "]\n\n\n"
+        "def piecewise(epoch):\n"
+        "    \"\"\"VALUES[i], i = how many BOUNDARIES are <= epoch (0-based).\"\"\"\n"
+        "    return float(VALUES[sum(b <= epoch for b in BOUNDARIES)])"
+    )
+    return _scheduler_code(src, "piecewise", p["values"][0])
+
+
+def _code_exponential(p, spe):
+    return _object_code(
+        "schedule = keras.optimizers.schedules.ExponentialDecay(\n"
+        f"    initial_learning_rate={_fmt(p['lr'])},\n"
+        f"    decay_steps={_fmt(p['decay_epochs'])} * STEPS_PER_EPOCH,\n"
+        f"    decay_rate={_fmt(p['decay_rate'])},\n"
+        f"    staircase={bool(p['staircase'])},\n)",
+        spe,
+    )
+
+
+def _code_polynomial(p, spe):
+    return _object_code(
+        "schedule = keras.optimizers.schedules.PolynomialDecay(\n"
+        f"    initial_learning_rate={_fmt(p['lr'])},\n"
+        f"    decay_steps={_fmt(p['decay_epochs'])} * STEPS_PER_EPOCH,\n"
+        f"    end_learning_rate={_fmt(p['end_lr'])},\n"
+        f"    power={_fmt(p['power'])},\n)",
+        spe,
+    )
+
+
+def _code_cosine(p, spe):
+    if p["warmup_epochs"] > 0:
+        expr = (
+            "schedule = keras.optimizers.schedules.CosineDecay(\n"
+            f"    initial_learning_rate={_fmt(p['warmup_start_lr'])},\n"
+            f"    decay_steps={_fmt(p['decay_epochs'])} * STEPS_PER_EPOCH,\n"
+            f"    alpha={_fmt(p['alpha'])},\n"
+            f"    warmup_target={_fmt(p['lr'])},\n"
+            f"    warmup_steps={_fmt(p['warmup_epochs'])} * STEPS_PER_EPOCH,\n)"
+        )
+    else:
+        expr = (
+            "schedule = keras.optimizers.schedules.CosineDecay(\n"
+            f"    initial_learning_rate={_fmt(p['lr'])},\n"
+            f"    decay_steps={_fmt(p['decay_epochs'])} * STEPS_PER_EPOCH,\n"
+            f"    alpha={_fmt(p['alpha'])},\n)"
+        )
+    return _object_code(expr, spe)
+
+
+def _code_restarts(p, spe):
+    return _object_code(
+        "schedule = keras.optimizers.schedules.CosineDecayRestarts(\n"
+        f"    initial_learning_rate={_fmt(p['lr'])},\n"
+        f"    first_decay_steps={_fmt(p['first_decay_epochs'])} * STEPS_PER_EPOCH,\n"
+        f"    t_mul={_fmt(p['t_mul'])},\n    m_mul={_fmt(p['m_mul'])},\n    alpha={_fmt(p['alpha'])},\n)",
+        spe,
+    )
+
+
+def _code_one_cycle(p, spe):
+    body = (
+        "        x = ops.minimum(x, self.total_epochs)\n"
+        "        start = self.max_lr / self.div_factor\n"
+        "        end = start / self.final_div_factor\n"
+        "        up = self.pct_start * self.total_epochs\n"
+        "        t_up = x / up\n"
+        "        t_down = (x - up) / (self.total_epochs - up)\n"
+        "        rising = self.max_lr + (start - self.max_lr) * 0.5 * (1 + ops.cos(math.pi * t_up))\n"
+        "        falling = end + (self.max_lr - end) * 0.5 * (1 + ops.cos(math.pi * t_down))\n"
+        "        return ops.where(x < up, rising, falling)"
+    )
+    keys = ("max_lr", "total_epochs", "pct_start", "div_factor", "final_div_factor")
+    return _custom_schedule_code("OneCycle", body, {k: p[k] for k in keys}, spe)
+
+
+def _code_triangular(p, spe):
+    body = (
+        "        cycle = ops.floor(1 + x / (2 * self.half_cycle_epochs))\n"
+        "        pos = ops.abs(x / self.half_cycle_epochs - 2 * cycle + 1)\n"
+        "        scale = ops.power(self.cycle_scale, cycle - 1)\n"
+        "        return self.base_lr + (self.max_lr - self.base_lr) * ops.maximum(0.0, 1 - pos) * scale"
+    )
+    keys = ("base_lr", "max_lr", "half_cycle_epochs", "cycle_scale")
+    return _custom_schedule_code("TriangularCLR", body, {k: p[k] for k in keys}, spe)
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """Everything lrviz knows about one schedule, described once."""
+
+    name: str
+    title: str
+    summary: str
+    params: tuple[Param, ...]
+    latex: str
+    fn: Callable[..., np.ndarray]
+    time: str  # "epoch" | "step" | "continuous" (see the module docstring)
+    keras_code: Callable[[Mapping[str, Any], int], str]
+    decays: bool = True  # never rises (tested as a property)
+    cross_check: Callable[[Mapping[str, Any]], None] | None = None
+    flags: tuple[str, ...] = field(default=())  # boolean parameters (e.g. staircase)
+
+    @property
+    def stepwise(self) -> bool:
+        """True when the curve is constant within an epoch (draw it as stairs)."""
+        return self.time == "epoch"
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        d = {p.name: p.default for p in self.params}
+        d.update({f: False for f in self.flags})
+        return d
+
+
+def _lr(default=0.01, name="lr", help="Initial learning rate (the tutorial's initAlpha).") -> Param:
+    return Param(name, default, help, low=0, low_open=True, high=10, unit="LR", log=True)
+
+
+_DECAY = Param(
+    "decay", 0.00025, "Decay rate gamma; the tutorial uses 0.01 / 40 = 0.00025.",
+    low=0, high=1, unit="1/step", log=True,
+)
+_EPOCHS_BOUND = 10_000
+
+
+def _check_piecewise(p):
+    b, v = p["boundaries"], p["values"]
+    if len(v) != len(b) + 1:
+        raise ValueError(
+            "Argument `values` must have one more entry than `boundaries`. "
+            f"Received: values={','.join(map(_fmt, v))} ({len(v)} values) for {len(b)} boundaries"
+        )
+    if any(b2 <= b1 for b1, b2 in zip(b, b[1:])):
+        raise ValueError(
+            f"Argument `boundaries` must be strictly increasing. Received: boundaries={','.join(map(_fmt, b))}"
+        )
+
+
+def _check_triangular(p):
+    if p["max_lr"] < p["base_lr"]:
+        raise ValueError(
+            f"Argument `max_lr` must be >= base_lr ({_fmt(p['base_lr'])}). Received: max_lr={_fmt(p['max_lr'])}"
+        )
+
+
+def _check_polynomial(p):
+    if p["end_lr"] > p["lr"]:
+        raise ValueError(f"Argument `end_lr` must be <= lr ({_fmt(p['lr'])}). Received: end_lr={_fmt(p['end_lr'])}")
+
+
+_SPECS = [
+    ScheduleSpec(
+        "constant", "Constant", "The same LR for every batch.",
+        (_lr(),), r"\alpha_e = \alpha_0", constant, "epoch", _code_constant,
+    ),
+    ScheduleSpec(
+        "time_keras2", "Time-based decay (Keras 2, per batch)",
+        "What SGD(decay=...) really did in Keras 2: the LR falls after every batch.",
+        (_lr(), _DECAY), r"\alpha_t = \dfrac{\alpha_0}{1 + \gamma\, t},\quad t = \text{batches seen}",
+        time_decay_keras2, "step", _code_time_keras2,
+    ),
+    ScheduleSpec(
+        "time_epoch", "Time-based decay (per epoch)",
+        "The same formula with t = the epoch index: what many readers assume decay does.",
+        (_lr(), _DECAY), r"\alpha_e = \dfrac{\alpha_0}{1 + \gamma\, e}", time_decay_epoch, "epoch", _code_time_epoch,
+    ),
+    ScheduleSpec(
+        "time_recursive", "Time-based decay (tutorial's recursion)",
+        "The tutorial's text: each epoch divides the previous LR by (1 + gamma * e).",
+        (_lr(), _DECAY), r"\alpha_{e+1} = \alpha_e \cdot \dfrac{1}{1 + \gamma\, e}",
+        time_decay_recursive, "epoch", _code_time_recursive,
+    ),
+    ScheduleSpec(
+        "step", "Step decay", "The tutorial's schedule: multiply by F every D epochs.",
+        (
+            _lr(),
+            Param("factor", 0.5, "Drop factor F: the LR is multiplied by F at every drop.", low=0, high=1,
+                  low_open=True, high_open=True),
+            Param("drop_every", 5, "Drop every D epochs (the first drop is at epoch D, 1-based).", kind="int",
+                  low=1, high=_EPOCHS_BOUND, unit="epochs"),
+        ),
+        r"\alpha_e = \alpha_0 \cdot F^{\left\lfloor \frac{1 + e}{D} \right\rfloor}", step_decay, "epoch", _code_step,
+    ),
+    ScheduleSpec(
+        "piecewise", "Piecewise constant", "Fixed LR values between fixed epoch boundaries.",
+        (
+            Param("boundaries", (10, 20, 30), "0-based epoch indices where the next value starts.", kind="ints",
+                  low=1, high=_EPOCHS_BOUND, unit="epochs"),
+            Param("values", (0.01, 0.005, 0.001, 0.0005), "One LR per interval (one more than boundaries).",
+                  kind="floats", low=0, low_open=True, high=10, unit="LR"),
+        ),
+        r"\alpha_e = v_i,\quad i = \#\{\, b_j \le e \,\}", piecewise_constant, "epoch", _code_piecewise,
+        cross_check=_check_piecewise,
+    ),
+    ScheduleSpec(
+        "exponential", "Exponential decay", "Multiply by decay_rate every decay_epochs (smoothly or in stairs).",
+        (
+            _lr(),
+            Param("decay_rate", 0.5, "Factor applied per decay_epochs.", low=0, high=1, low_open=True,
+                  high_open=True),
+            Param("decay_epochs", 10.0, "Epochs per application of decay_rate.", low=0, low_open=True,
+                  high=_EPOCHS_BOUND, unit="epochs"),
+        ),
+        r"\alpha_x = \alpha_0 \cdot r^{\,x / T}\quad(\lfloor x/T \rfloor \text{ with staircase})",
+        exponential, "continuous", _code_exponential, flags=("staircase",),
+    ),
+    ScheduleSpec(
+        "polynomial", "Polynomial decay", "From lr to end_lr over decay_epochs; power 1 is linear.",
+        (
+            _lr(),
+            Param("end_lr", 0.0001, "LR reached at decay_epochs and kept after.", low=0, low_open=True, high=10,
+                  unit="LR", log=True),
+            Param("decay_epochs", 40.0, "Length of the decay.", low=0, low_open=True, high=_EPOCHS_BOUND,
+                  unit="epochs"),
+            Param("power", 1.0, "Exponent of the decay (1 = linear).", low=0, low_open=True, high=10),
+        ),
+        r"\alpha_x = (\alpha_0 - \alpha_{end})\left(1 - \tfrac{\min(x, T)}{T}\right)^{p} + \alpha_{end}",
+        polynomial, "continuous", _code_polynomial, cross_check=_check_polynomial,
+    ),
+    ScheduleSpec(
+        "cosine", "Cosine decay (with warmup)", "Half a cosine from lr down to alpha * lr, after an optional warmup.",
+        (
+            _lr(help="Peak LR (reached at the end of the warmup)."),
+            Param("decay_epochs", 40.0, "Length of the cosine after the warmup.", low=0, low_open=True,
+                  high=_EPOCHS_BOUND, unit="epochs"),
+            Param("alpha", 0.0, "Floor as a fraction of lr.", low=0, high=1),
+            Param("warmup_epochs", 0.0, "Linear warmup length (0 = none).", low=0, high=_EPOCHS_BOUND,
+                  unit="epochs"),
+            Param("warmup_start_lr", 0.001, "LR at the start of the warmup.", low=0, low_open=True, high=10,
+                  unit="LR", log=True),
+        ),
+        r"\alpha_x = \alpha_0\left[(1-a)\tfrac{1}{2}\left(1 + \cos\tfrac{\pi \min(x, T)}{T}\right) + a\right]",
+        cosine, "continuous", _code_cosine, decays=False,
+    ),
+    ScheduleSpec(
+        "cosine_restarts", "Cosine with warm restarts (SGDR)",
+        "Cosine cycles; each cycle is t_mul times longer and m_mul times lower.",
+        (
+            _lr(),
+            Param("first_decay_epochs", 10.0, "Length of the first cycle.", low=0, low_open=True,
+                  high=_EPOCHS_BOUND, unit="epochs"),
+            Param("t_mul", 2.0, "Cycle length multiplier.", low=0.1, high=10),
+            Param("m_mul", 1.0, "Peak LR multiplier per restart.", low=0, low_open=True, high=1),
+            Param("alpha", 0.0, "Floor as a fraction of lr.", low=0, high=1),
+        ),
+        r"\alpha_x = \alpha_0\, m^{i}\left[(1-a)\tfrac{1}{2}\left(1 + \cos \pi f_x\right) + a\right]",
+        cosine_restarts, "continuous", _code_restarts, decays=False,
+    ),
+    ScheduleSpec(
+        "one_cycle", "One-cycle", "Smith's 1cycle: warm up to max_lr, then anneal far below the start.",
+        (
+            _lr(0.1, "max_lr", "Peak LR (e.g. from the LR range test)."),
+            Param("total_epochs", 40.0, "Length of the cycle.", low=0, low_open=True, high=_EPOCHS_BOUND,
+                  unit="epochs"),
+            Param("pct_start", 0.3, "Fraction of the cycle spent rising.", low=0, high=1, low_open=True,
+                  high_open=True),
+            Param("div_factor", 25.0, "Start LR = max_lr / div_factor.", low=1, high=1e6),
+            Param("final_div_factor", 1e4, "End LR = start LR / final_div_factor.", low=1, high=1e9),
+        ),
+        r"\alpha_x = \text{cos-anneal}\left(\tfrac{\alpha_{max}}{d} \to \alpha_{max} \to \tfrac{\alpha_{max}}{d\,d_f}\right)",
+        one_cycle, "continuous", _code_one_cycle, decays=False,
+    ),
+    ScheduleSpec(
+        "triangular", "Triangular cyclical (CLR)", "Smith's CLR: linear ramps between base_lr and max_lr.",
+        (
+            _lr(0.001, "base_lr", "Lower bound of the cycle."),
+            _lr(0.01, "max_lr", "Upper bound of the cycle (e.g. from the LR range test)."),
+            Param("half_cycle_epochs", 4.0, "Epochs from base_lr to max_lr (Smith's step_size).", low=0,
+                  low_open=True, high=_EPOCHS_BOUND, unit="epochs"),
+            Param("cycle_scale", 1.0, "Amplitude multiplier per cycle (0.5 = triangular2).", low=0, low_open=True,
+                  high=1),
+        ),
+        r"\alpha_x = \alpha_{b} + (\alpha_{m} - \alpha_{b})\max\left(0, 1 - \left|\tfrac{x}{s} - 2c + 1\right|\right) k^{c-1}",
+        triangular, "continuous", _code_triangular, decays=False, cross_check=_check_triangular,
+    ),
+]
+
+REGISTRY: dict[str, ScheduleSpec] = {s.name: s for s in _SPECS}
+
+
+def get_spec(name: str) -> ScheduleSpec:
+    """The registry entry for ``name``; ``ValueError`` listing the known names otherwise."""
+    try:
+        return REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Argument `schedule` must be one of {', '.join(REGISTRY)}. Received: schedule={name!r}"
+        ) from None
+
+
+# --------------------------------------------------------------------------- schedule objects
+
+WARMUP_PARAMS = (
+    Param("warmup", 0.0, "Linear warmup in front of the schedule (0 = none).", low=0, high=_EPOCHS_BOUND,
+          unit="epochs"),
+    Param("warmup_start_factor", 0.1, "Warmup starts at this fraction of the schedule's first LR.", low=0,
+          low_open=True, high=1),
+)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A validated schedule: a registry entry plus parameter values, and an optional
+    linear warmup (``warmup`` epochs > 0) that is played first and shifts the schedule.
+
+    Stateless: callers pass the step or epoch in. Build one with :meth:`create`.
+    """
+
+    name: str
+    params: Mapping[str, Any]
+    warmup: float = 0.0
+    warmup_start_factor: float = 0.1
+
+    @classmethod
+    def create(cls, name: str, params: Mapping[str, Any] | None = None, **warmup: Any) -> Schedule:
+        """Validate ``params`` (missing ones take their defaults; unknown ones are an error)."""
+        spec = get_spec(name)
+        given = dict(params or {})
+        unknown = set(given) - {p.name for p in spec.params} - set(spec.flags)
+        if unknown:
+            raise ValueError(
+                f"Argument `{sorted(unknown)[0]}` is not a parameter of schedule `{name}` "
+                f"(it takes: {', '.join(p.name for p in spec.params) + ''.join(', ' + f for f in spec.flags)})."
+            )
+        values: dict[str, Any] = {}
+        for p in spec.params:
+            values[p.name] = p.parse(given.get(p.name, p.default))
+        for f in spec.flags:
+            v = given.get(f, False)
+            if isinstance(v, str):
+                if v.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(f"Argument `{f}` must be true or false. Received: {f}={v!r}")
+                v = v.strip().lower() in ("true", "1", "yes")
+            if not isinstance(v, (bool, np.bool_, int)) or v not in (0, 1):
+                raise ValueError(f"Argument `{f}` must be true or false. Received: {f}={v!r}")
+            values[f] = bool(v)
+        if spec.cross_check:
+            spec.cross_check(values)
+        w = {p.name: p.parse(warmup.get(p.name, p.default)) for p in WARMUP_PARAMS}
+        extra = set(warmup) - set(w)
+        if extra:
+            raise ValueError(f"Unknown argument `{sorted(extra)[0]}` for a warmup (it takes warmup, "
+                             "warmup_start_factor).")
+        return cls(name, values, float(w["warmup"]), float(w["warmup_start_factor"]))
+
+    @property
+    def spec(self) -> ScheduleSpec:
+        return REGISTRY[self.name]
+
+    @property
+    def stepwise(self) -> bool:
+        return self.spec.stepwise and self.warmup == 0
+
+    # -- evaluation -------------------------------------------------------------------------
+
+    def at_steps(self, steps: Any, steps_per_epoch: int) -> np.ndarray:
+        """LR used for each 0-based global batch index in ``steps`` (vectorised)."""
+        spe = int(steps_per_epoch)
+        if spe < 1:
+            raise ValueError(f"Argument `steps_per_epoch` must be >= 1. Received: steps_per_epoch={steps_per_epoch!r}")
+        s = np.asarray(steps, dtype=np.float64)
+        if self.warmup <= 0:
+            return self.spec.fn(s, spe, **self.params)
+        w_steps = self.warmup * spe
+        base = self.spec.fn(np.maximum(s - w_steps, 0.0), spe, **self.params)
+        first = float(self.spec.fn(np.zeros(1), spe, **self.params)[0])
+        start = first * self.warmup_start_factor
+        warm = start + (first - start) * s / w_steps
+        return np.where(s < w_steps, warm, base)
+
+    def at_step(self, step: int, steps_per_epoch: int) -> float:
+        """LR for one batch as a Python ``float`` (what Keras callbacks accept)."""
+        return float(self.at_steps(np.array([step]), steps_per_epoch)[0])
+
+    def per_epoch(self, epochs: int, steps_per_epoch: int = 1) -> np.ndarray:
+        """LR at the first batch of each epoch index 0..epochs-1."""
+        return self.at_steps(np.arange(int(epochs)) * int(steps_per_epoch), steps_per_epoch)
+
+    def at_epoch(self, epoch: int, steps_per_epoch: int = 1) -> float:
+        """LR at the first batch of the 0-based ``epoch``, as a Python ``float``.
+
+        ``schedule.at_epoch`` can be passed to ``keras.callbacks.LearningRateScheduler``
+        for per-epoch schedules.
+        """
+        return self.at_step(int(epoch) * int(steps_per_epoch), steps_per_epoch)
+
+    def per_step(self, epochs: int, steps_per_epoch: int) -> np.ndarray:
+        """LR for every batch of ``epochs`` epochs."""
+        return self.at_steps(np.arange(int(epochs) * int(steps_per_epoch)), steps_per_epoch)
+
+    # -- description ------------------------------------------------------------------------
+
+    def to_config(self) -> dict[str, Any]:
+        """A JSON-able dict; ``Schedule.from_config(s.to_config()) == s``."""
+        cfg: dict[str, Any] = {
+            "name": self.name,
+            "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.params.items()},
+        }
+        if self.warmup > 0:
+            cfg["warmup"] = self.warmup
+            cfg["warmup_start_factor"] = self.warmup_start_factor
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Schedule:
+        if not isinstance(config, Mapping) or "name" not in config:
+            raise ValueError(f"Argument `config` must be a mapping with a `name`. Received: config={config!r}")
+        warm = {k: config[k] for k in ("warmup", "warmup_start_factor") if k in config}
+        return cls.create(config["name"], config.get("params", {}), **warm)
+
+    def label(self) -> str:
+        """Short human summary, e.g. ``Step decay (lr=0.01, factor=0.5, drop_every=5)``."""
+        spec = self.spec
+        parts = [f"{p.name}={p.format(self.params[p.name])}" for p in spec.params]
+        parts += [f for f in spec.flags if self.params.get(f)]
+        if self.warmup > 0:
+            parts.append(f"warmup={_fmt(self.warmup)}ep")
+        return f"{spec.title} ({', '.join(parts)})"
+
+    def keras_code(self, steps_per_epoch: int = KERAS2_STEPS_PER_EPOCH) -> str:
+        """Self-contained Keras 3 code that defines ``optimizer`` and ``callbacks``
+        reproducing this schedule (without warmup: see :meth:`keras_code_note`)."""
+        return self.spec.keras_code(self.params, int(steps_per_epoch))
+
+    def initial_lr(self) -> float:
+        return self.at_step(0, 1)
