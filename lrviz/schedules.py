@@ -78,6 +78,7 @@ class Param:
     high_open: bool = False
     unit: str = ""
     log: bool = False
+    slider: tuple[float, float, float] | None = None  # UI hint: (min, max, step) of a slider
 
     @property
     def flag(self) -> str:
@@ -552,9 +553,9 @@ _SPECS = [
         (
             _lr(),
             Param("factor", 0.5, "Drop factor F: the LR is multiplied by F at every drop.", low=0, high=1,
-                  low_open=True, high_open=True),
+                  low_open=True, high_open=True, slider=(0.05, 0.95, 0.05)),
             Param("drop_every", 5, "Drop every D epochs (the first drop is at epoch D, 1-based).", kind="int",
-                  low=1, high=_EPOCHS_BOUND, unit="epochs"),
+                  low=1, high=_EPOCHS_BOUND, unit="epochs", slider=(1, 20, 1)),
         ),
         r"\alpha_e = \alpha_0 \cdot F^{\left\lfloor \frac{1 + e}{D} \right\rfloor}", step_decay, "epoch", _code_step,
     ),
@@ -574,7 +575,7 @@ _SPECS = [
         (
             _lr(),
             Param("decay_rate", 0.5, "Factor applied per decay_epochs.", low=0, high=1, low_open=True,
-                  high_open=True),
+                  high_open=True, slider=(0.05, 0.95, 0.05)),
             Param("decay_epochs", 10.0, "Epochs per application of decay_rate.", low=0, low_open=True,
                   high=_EPOCHS_BOUND, unit="epochs"),
         ),
@@ -630,7 +631,7 @@ _SPECS = [
             Param("total_epochs", 40.0, "Length of the cycle.", low=0, low_open=True, high=_EPOCHS_BOUND,
                   unit="epochs"),
             Param("pct_start", 0.3, "Fraction of the cycle spent rising.", low=0, high=1, low_open=True,
-                  high_open=True),
+                  high_open=True, slider=(0.05, 0.95, 0.05)),
             Param("div_factor", 25.0, "Start LR = max_lr / div_factor.", low=1, high=1e6),
             Param("final_div_factor", 1e4, "End LR = start LR / final_div_factor.", low=1, high=1e9),
         ),

@@ -1,0 +1,254 @@
+"""Logic behind the Schedule Explorer page (no Streamlit here, no math in the page).
+
+* :class:`ExplorerState` -- what the page shows, and its round trip through the URL
+  query string (``?c=step;factor=0.5;drop_every=5&c=time_keras2&epochs=40``), so a
+  copied link reproduces the view. Garbage in the URL gives warnings and defaults.
+* Readouts: LR at a 1-based epoch, first epoch where the LR is <= a threshold, the
+  epochs where a stair-shaped schedule drops, and the table of LR per epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lrviz.schedules import (
+    CIFAR10_TRAIN_SIZE,
+    REGISTRY,
+    TUTORIAL_BATCH_SIZE,
+    Schedule,
+    steps_per_epoch_for,
+)
+
+MAX_CURVES = 6
+MAX_EPOCHS = 1000
+
+
+def default_curves() -> list[Schedule]:
+    """The tutorial's comparison: Keras 2 time-based decay (0.01/40) vs step decay F=0.5, D=5."""
+    return [
+        Schedule.create("time_keras2", {"lr": 0.01, "decay": 0.01 / 40}),
+        Schedule.create("step", {"lr": 0.01, "factor": 0.5, "drop_every": 5}),
+    ]
+
+
+def _int_field(name: str, value: Any, low: int, high: int) -> int:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        f = float("nan")
+    if not np.isfinite(f) or f != int(f) or not low <= f <= high:
+        raise ValueError(f"Argument `{name}` must be an integer >= {low} and <= {high}. Received: {name}={value}")
+    return int(f)
+
+
+def _float_field(name: str, value: Any, low: float, low_open: bool = True) -> float:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        f = float("nan")
+    if not np.isfinite(f) or f < low or (low_open and f == low):
+        raise ValueError(f"Argument `{name}` must be a finite number {'>' if low_open else '>='} {low:g}. "
+                         f"Received: {name}={value}")
+    return f
+
+
+def validate_epochs(value: Any) -> int:
+    return _int_field("epochs", value, 1, MAX_EPOCHS)
+
+
+def validate_train_size(value: Any) -> int:
+    return _int_field("train_size", value, 1, 100_000_000)
+
+
+def validate_batch_size(value: Any) -> int:
+    return _int_field("batch_size", value, 1, 1_000_000)
+
+
+def validate_readout_epoch(value: Any, epochs: int) -> int:
+    return _int_field("readout_epoch", value, 1, epochs)
+
+
+def validate_threshold(value: Any) -> float:
+    return _float_field("threshold", value, 0.0)
+
+
+@dataclass
+class ExplorerState:
+    """Everything the explorer shows; epochs are 1-based where people see them."""
+
+    curves: list[Schedule] = field(default_factory=default_curves)
+    epochs: int = 40
+    train_size: int = CIFAR10_TRAIN_SIZE
+    batch_size: int = TUTORIAL_BATCH_SIZE
+    readout_epoch: int = 15  # 1-based, as Keras prints "Epoch 15/40"
+    threshold: float = 0.001
+    log_y: bool = False
+    per_batch: bool = False
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return steps_per_epoch_for(self.train_size, self.batch_size)
+
+    # -- URL round trip --------------------------------------------------------------------
+
+    def to_query(self) -> dict[str, str | list[str]]:
+        """Query-string parameters (only those that differ from the defaults, plus curves)."""
+        q: dict[str, str | list[str]] = {"c": [encode_curve(c) for c in self.curves]}
+        d = ExplorerState()
+        for key in ("epochs", "train_size", "batch_size", "readout_epoch", "threshold"):
+            if getattr(self, key) != getattr(d, key):
+                q[key] = f"{getattr(self, key):g}"
+        for key in ("log_y", "per_batch"):
+            if getattr(self, key):
+                q[key] = "1"
+        return q
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, Sequence[str]]) -> tuple[ExplorerState, list[str]]:
+        """Parse a query (values as lists, like ``st.query_params.to_dict`` with get_all).
+
+        Never raises: each bad piece becomes a warning and its default is used.
+        """
+        state, warnings = cls(), []
+        raw_curves = list(query.get("c", []))
+        if raw_curves:
+            curves = []
+            for text in raw_curves[:MAX_CURVES]:
+                try:
+                    curves.append(decode_curve(text))
+                except ValueError as e:
+                    warnings.append(f"Ignored schedule `{text}` from the link: {e}")
+            if len(raw_curves) > MAX_CURVES:
+                warnings.append(f"The link has {len(raw_curves)} schedules; showing the first {MAX_CURVES}.")
+            state.curves = curves or default_curves()
+        checks = {
+            "epochs": validate_epochs,
+            "train_size": validate_train_size,
+            "batch_size": validate_batch_size,
+            "threshold": validate_threshold,
+        }
+        for key, check in checks.items():
+            if key in query and query[key]:
+                try:
+                    setattr(state, key, check(query[key][-1]))
+                except ValueError as e:
+                    warnings.append(f"Ignored `{key}` from the link: {e}")
+        if "readout_epoch" in query and query["readout_epoch"]:
+            try:
+                state.readout_epoch = validate_readout_epoch(query["readout_epoch"][-1], state.epochs)
+            except ValueError as e:
+                warnings.append(f"Ignored `readout_epoch` from the link: {e}")
+        state.readout_epoch = min(state.readout_epoch, state.epochs)
+        for key in ("log_y", "per_batch"):
+            if key in query and query[key]:
+                v = str(query[key][-1]).lower()
+                if v in ("1", "true", "0", "false"):
+                    setattr(state, key, v in ("1", "true"))
+                else:
+                    warnings.append(f"Ignored `{key}` from the link: must be 1 or 0. Received: {key}={v}")
+        return state, warnings
+
+
+def encode_curve(schedule: Schedule) -> str:
+    """``step;lr=0.01;factor=0.5;drop_every=5`` (only non-default values are written)."""
+    spec = schedule.spec
+    parts = [spec.name]
+    for p in spec.params:
+        v = schedule.params[p.name]
+        if v != p.parse(p.default):
+            parts.append(f"{p.name}={p.format(v)}")
+    parts += [f"{f}=1" for f in spec.flags if schedule.params.get(f)]
+    if schedule.warmup > 0:
+        parts.append(f"warmup={schedule.warmup:g}")
+        parts.append(f"warmup_start_factor={schedule.warmup_start_factor:g}")
+    return ";".join(parts)
+
+
+def decode_curve(text: str) -> Schedule:
+    """Inverse of :func:`encode_curve`; ``ValueError`` with the registry's message."""
+    name, *pairs = str(text).split(";")
+    params: dict[str, str] = {}
+    warm: dict[str, str] = {}
+    for pair in pairs:
+        if not pair:
+            continue
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"expected key=value, got `{pair}`")
+        (warm if key in ("warmup", "warmup_start_factor") else params)[key] = value
+    return Schedule.create(name.strip(), params, **warm)
+
+
+# --------------------------------------------------------------------------- readouts
+
+
+def lr_at(schedule: Schedule, epoch_1based: int, steps_per_epoch: int) -> float:
+    """LR used during the 1-based ``epoch_1based`` (at its first batch)."""
+    return schedule.at_epoch(epoch_1based - 1, steps_per_epoch)
+
+
+def first_epoch_at_or_below(schedule: Schedule, threshold: float, epochs: int, steps_per_epoch: int) -> int | None:
+    """First 1-based epoch whose LR (at its first batch) is <= ``threshold``; None if none."""
+    lrs = schedule.per_epoch(epochs, steps_per_epoch)
+    hits = np.flatnonzero(lrs <= threshold * (1 + 1e-12))
+    return int(hits[0]) + 1 if hits.size else None
+
+
+def drop_epochs(values: np.ndarray) -> np.ndarray:
+    """1-based epochs whose LR is lower than the previous epoch's (for stair markers)."""
+    v = np.asarray(values, dtype=np.float64)
+    return np.flatnonzero(v[1:] < v[:-1] * (1 - 1e-12)) + 2
+
+
+def curve_labels(curves: Sequence[Schedule]) -> list[str]:
+    """Unique, readable legend labels (``Step decay`` or ``Step decay #2`` for repeats)."""
+    labels, seen = [], {}
+    for c in curves:
+        title = c.spec.title
+        seen[title] = seen.get(title, 0) + 1
+        labels.append(title if seen[title] == 1 else f"{title} #{seen[title]}")
+    return labels
+
+
+def lr_table(curves: Sequence[Schedule], epochs: int, steps_per_epoch: int) -> pd.DataFrame:
+    """One row per 1-based epoch, one column per curve: the LR at the epoch's first batch."""
+    data = {"epoch": np.arange(1, epochs + 1)}
+    for label, c in zip(curve_labels(curves), curves):
+        data[label] = c.per_epoch(epochs, steps_per_epoch)
+    return pd.DataFrame(data)
+
+
+def legacy_decay_readings(lr: float = 0.01, decay: float = 0.01 / 40, epochs: int = 40,
+                          steps_per_epoch: int | None = None) -> pd.DataFrame:
+    """The three readings of Keras 2's ``decay`` side by side, LR at the last epoch and after it."""
+    spe = steps_per_epoch or steps_per_epoch_for(CIFAR10_TRAIN_SIZE, TUTORIAL_BATCH_SIZE)
+    rows = []
+    for name in ("time_keras2", "time_epoch", "time_recursive"):
+        s = Schedule.create(name, {"lr": lr, "decay": decay})
+        rows.append({
+            "reading": REGISTRY[name].title,
+            "formula": REGISTRY[name].summary,
+            f"LR in epoch {epochs}": s.at_step((epochs - 1) * spe, spe),
+            f"LR after {epochs} epochs": s.at_step(epochs * spe, spe),
+        })
+    return pd.DataFrame(rows)
+
+
+def with_param(schedule: Schedule, **changes: Any) -> Schedule:
+    """A copy of ``schedule`` with some parameters changed (validated)."""
+    params = dict(schedule.params)
+    warm = {"warmup": schedule.warmup, "warmup_start_factor": schedule.warmup_start_factor}
+    for k, v in changes.items():
+        (warm if k in warm else params)[k] = v
+    return Schedule.create(schedule.name, params, **warm)
+
+
+__all__ = [
+    "ExplorerState", "default_curves", "encode_curve", "decode_curve", "lr_at", "first_epoch_at_or_below",
+    "drop_epochs", "curve_labels", "lr_table", "legacy_decay_readings", "with_param",
+]

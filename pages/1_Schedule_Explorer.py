@@ -1,0 +1,278 @@
+"""Schedule Explorer: see a learning-rate schedule before spending an hour training.
+
+Reads widgets -> calls lrviz -> renders. No math and no file I/O here; no TensorFlow import.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import streamlit as st
+
+from lrviz import explorer as ex
+from lrviz.charts import schedule_figure
+from lrviz.schedules import REGISTRY, WARMUP_PARAMS, Param, Schedule
+
+S = st.session_state
+_ids = itertools.count()
+
+
+# --------------------------------------------------------------------------- state
+
+
+def _init_state() -> None:
+    """Once per session: the view comes from the URL (a shared link) or the defaults."""
+    if "ex_state" in S:
+        return
+    query = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+    state, warnings = ex.ExplorerState.from_query(query)
+    S.ex_state = state
+    S.ex_warnings = warnings
+    S.ex_next_id = 0
+    S.ex_curve_ids = []
+    for sched in state.curves:
+        _add_curve_widgets(sched)
+
+
+def _add_curve_widgets(sched: Schedule) -> None:
+    cid = S.ex_next_id
+    S.ex_next_id += 1
+    S.ex_curve_ids.append(cid)
+    _load_widgets(cid, sched)
+
+
+def _load_widgets(cid: int, sched: Schedule) -> None:
+    S[f"ex_{cid}_name"] = sched.name
+    for p in sched.spec.params:
+        S[f"ex_{cid}_{p.name}"] = _widget_value(p, sched.params[p.name])
+    for f in sched.spec.flags:
+        S[f"ex_{cid}_{f}"] = bool(sched.params[f])
+    S[f"ex_{cid}_warmup"] = float(sched.warmup)
+    S[f"ex_{cid}_warmup_start_factor"] = float(sched.warmup_start_factor)
+
+
+def _widget_value(p: Param, value):
+    if p.kind in ("floats", "ints"):
+        return p.format(value)
+    return int(value) if p.kind == "int" else float(value)
+
+
+def _on_schedule_change(cid: int) -> None:
+    """A new schedule type starts from its defaults (keeping lr where both have one)."""
+    name = S[f"ex_{cid}_name"]
+    params = {}
+    if "lr" in {p.name for p in REGISTRY[name].params} and f"ex_{cid}_lr" in S:
+        params["lr"] = S[f"ex_{cid}_lr"]
+    try:
+        sched = Schedule.create(name, params)
+    except ValueError:
+        sched = Schedule.create(name)
+    _load_widgets(cid, sched)
+
+
+def _remove_curve(cid: int) -> None:
+    S.ex_curve_ids.remove(cid)
+
+
+def _add_curve() -> None:
+    _add_curve_widgets(Schedule.create(S.ex_new_schedule))
+
+
+# --------------------------------------------------------------------------- widgets
+
+
+def _param_widget(cid: int, p: Param, container) -> None:
+    key = f"ex_{cid}_{p.name}"
+    label = p.name.replace("_", " ")
+    help_text = f"{p.help} Rule: {p.rule()}." + (f" Unit: {p.unit}." if p.unit else "")
+    if p.kind in ("floats", "ints"):
+        container.text_input(label, key=key, help=help_text)
+    elif p.slider and p.slider[0] <= S[key] <= p.slider[1]:
+        lo, hi, step = p.slider
+        if p.kind == "int":
+            container.slider(label, int(lo), int(hi), step=int(step), key=key, help=help_text)
+        else:
+            container.slider(label, float(lo), float(hi), step=float(step), key=key, help=help_text)
+    elif p.kind == "int":
+        container.number_input(label, step=1, key=key, help=help_text)
+    else:
+        container.number_input(label, step=_step_for(p), format="%.6g", key=key, help=help_text)
+
+
+def _step_for(p: Param) -> float:
+    default = abs(float(p.default)) or 1.0
+    return float(f"{default / 10:.1g}") if p.unit in ("LR", "1/step") else (1.0 if default >= 1 else 0.05)
+
+
+def _curve_editor(cid: int, index: int) -> Schedule | None:
+    """One bordered card per curve; returns the valid schedule or None (error shown inline)."""
+    box = st.container(border=True)
+    top = box.columns([5, 1], vertical_alignment="bottom")
+    top[0].selectbox(
+        f"Schedule {index + 1}", list(REGISTRY), key=f"ex_{cid}_name",
+        format_func=lambda n: REGISTRY[n].title, on_change=_on_schedule_change, args=(cid,),
+    )
+    top[1].button("Remove", key=f"ex_{cid}_remove", on_click=_remove_curve, args=(cid,),
+                  disabled=len(S.ex_curve_ids) <= 1, width="stretch")
+    spec = REGISTRY[S[f"ex_{cid}_name"]]
+    box.caption(spec.summary)
+    cols = box.columns(3)
+    errors: list[str] = []
+    params = {}
+    for i, p in enumerate(spec.params):
+        col = cols[i % 3]
+        _param_widget(cid, p, col)
+        try:
+            params[p.name] = p.parse(S[f"ex_{cid}_{p.name}"])
+        except ValueError as e:
+            col.error(str(e))
+            errors.append(str(e))
+    for f in spec.flags:
+        box.checkbox(f.replace("_", " "), key=f"ex_{cid}_{f}")
+        params[f] = S[f"ex_{cid}_{f}"]
+    with box.expander("Add a linear warmup in front"):
+        wcols = st.columns(2)
+        warm = {}
+        for col, p in zip(wcols, WARMUP_PARAMS):
+            col.number_input(p.name.replace("_", " "), step=0.5 if p.name == "warmup" else 0.05,
+                             key=f"ex_{cid}_{p.name}", help=f"{p.help} Rule: {p.rule()}.")
+            try:
+                warm[p.name] = p.parse(S[f"ex_{cid}_{p.name}"])
+            except ValueError as e:
+                col.error(str(e))
+                errors.append(str(e))
+    if errors:
+        return None
+    try:
+        return Schedule.create(spec.name, params, **warm)
+    except ValueError as e:  # rules that span parameters (e.g. piecewise lengths)
+        box.error(str(e))
+        return None
+
+
+def _validated(field: str, check, *args):
+    try:
+        return check(S[field], *args)
+    except ValueError as e:
+        st.error(str(e))
+        return None
+
+
+# --------------------------------------------------------------------------- page
+
+_init_state()
+state: ex.ExplorerState = S.ex_state
+
+st.title("Schedule Explorer")
+st.markdown(
+    "See what a learning-rate schedule does before you train with it. Epochs are **1-based, as Keras "
+    "prints them**: *Epoch 15/40* runs at the LR computed for index 14."
+)
+for w in S.ex_warnings:
+    st.warning(w)
+
+with st.sidebar:
+    st.header("Timeline")
+    S.setdefault("ex_epochs", state.epochs)
+    S.setdefault("ex_train_size", state.train_size)
+    S.setdefault("ex_batch_size", state.batch_size)
+    st.number_input("Epochs", step=1, key="ex_epochs", help="1 to 1000.")
+    epochs = _validated("ex_epochs", ex.validate_epochs)
+    st.number_input("Training images (N)", step=1000, key="ex_train_size",
+                    help="With the batch size, sets batches per epoch = ceil(N / batch). CIFAR-10 has 50,000.")
+    train_size = _validated("ex_train_size", ex.validate_train_size)
+    st.number_input("Batch size", step=1, key="ex_batch_size", help="The tutorial uses 64.")
+    batch_size = _validated("ex_batch_size", ex.validate_batch_size)
+    S.setdefault("ex_log_y", state.log_y)
+    S.setdefault("ex_per_batch", state.per_batch)
+    st.toggle("Log-scale LR axis", key="ex_log_y")
+    st.toggle("Per-batch resolution", key="ex_per_batch",
+              help="Draw smooth schedules batch by batch (what the optimizer sees) instead of per epoch.")
+
+epochs = epochs or state.epochs
+state.epochs = epochs
+if train_size and batch_size:
+    state.train_size, state.batch_size = train_size, batch_size
+spe = state.steps_per_epoch
+st.sidebar.caption(f"{spe:,} batches per epoch · {spe * epochs:,} batches in all")
+state.log_y, state.per_batch = S.ex_log_y, S.ex_per_batch
+
+st.subheader("Schedules")
+curves: list[Schedule] = []
+for index, cid in enumerate(list(S.ex_curve_ids)):
+    sched = _curve_editor(cid, index)
+    if sched is not None:
+        curves.append(sched)
+
+add_cols = st.columns([3, 1], vertical_alignment="bottom")
+add_cols[0].selectbox("Add a schedule to compare", list(REGISTRY), key="ex_new_schedule",
+                      format_func=lambda n: REGISTRY[n].title, index=list(REGISTRY).index("cosine"))
+add_cols[1].button("Add", on_click=_add_curve, disabled=len(S.ex_curve_ids) >= ex.MAX_CURVES,
+                   width="stretch", help=f"Up to {ex.MAX_CURVES} schedules.")
+
+if curves:
+    state.curves = curves
+
+st.subheader("Readout")
+S.setdefault("ex_readout_epoch", min(state.readout_epoch, epochs))
+S.setdefault("ex_threshold", state.threshold)
+rcols = st.columns(2)
+with rcols[0]:
+    st.number_input("LR at epoch (1-based)", step=1, key="ex_readout_epoch")
+    readout = _validated("ex_readout_epoch", ex.validate_readout_epoch, epochs)
+with rcols[1]:
+    st.number_input("First epoch where LR ≤", step=0.0001, format="%.6g", key="ex_threshold")
+    threshold = _validated("ex_threshold", ex.validate_threshold)
+if readout:
+    state.readout_epoch = readout
+if threshold:
+    state.threshold = threshold
+
+labels = ex.curve_labels(curves)
+mcols = st.columns(max(1, len(curves)))
+for col, label, sched in zip(mcols, labels, curves):
+    first = ex.first_epoch_at_or_below(sched, state.threshold, epochs, spe)
+    col.metric(
+        f"{label}: LR at epoch {state.readout_epoch}",
+        f"{ex.lr_at(sched, state.readout_epoch, spe):.6g}",
+        help=sched.label(),
+    )
+    col.caption(
+        f"LR ≤ {state.threshold:g} from epoch {first}" if first else f"LR stays above {state.threshold:g} "
+        f"for all {epochs} epochs"
+    )
+
+if curves:
+    fig = schedule_figure(curves, epochs, spe, per_batch=state.per_batch, log_y=state.log_y,
+                          readout_epoch=state.readout_epoch)
+    st.plotly_chart(fig, key="ex_chart", config={"displaylogo": False})
+else:
+    st.info("Fix the highlighted values to see the chart.")
+
+tab_table, tab_code, tab_decay = st.tabs(["LR per epoch", "Formulas & Keras code", "What happened to decay=?"])
+with tab_table:
+    table = ex.lr_table(curves, epochs, spe)
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.6g") for c in table.columns[1:]})
+    st.download_button("Download CSV", table.to_csv(index=False).encode(), file_name="lr_schedule.csv",
+                       mime="text/csv", key="ex_download")
+with tab_code:
+    for label, sched in zip(labels, curves):
+        st.markdown(f"**{label}** — {sched.spec.summary}")
+        st.latex(sched.spec.latex)
+        st.code(sched.keras_code(spe), language="python")
+with tab_decay:
+    st.markdown(
+        "The tutorial compiles `SGD(learning_rate=0.01, decay=0.01/40)`. **Keras 3 ignores `decay`** "
+        "(it only warns), so that line now trains at a constant 0.01. Keras 2 applied it *per batch*: "
+        "`lr / (1 + decay · t)` with t = batches seen, so with 782 batches per epoch the LR fell to about "
+        "0.00113 after 40 epochs. The tutorial's text describes a per-epoch recursion instead. The exact "
+        "Keras 3 replacement is `SGD(learning_rate=keras.optimizers.schedules.InverseTimeDecay(0.01, "
+        "decay_steps=1, decay_rate=0.00025))`."
+    )
+    st.dataframe(ex.legacy_decay_readings(epochs=epochs, steps_per_epoch=spe), hide_index=True,
+                 width="stretch")
+
+# The URL mirrors the view, so a copied link reproduces it.
+st.query_params.from_dict(state.to_query())
+S.train_schedule = state.curves[-1].to_config() if state.curves else None
