@@ -1,0 +1,170 @@
+"""Sub-commands of the training engine: ``train``, ``runs``, ``stop``, ``set-lr``.
+
+``python -m lrviz train`` runs in the foreground (Keras progress, then the classification
+report) and stores the run like the UI does; ``--detach`` spawns the worker instead and
+prints the run id. ctrl+c stops gracefully: the current batch ends, the model is evaluated
+and the report written (the tutorial's "stop, adjust the LR, continue" via ``--resume``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from lrviz.cli import UsageError, _positive_int, add_schedule_flags, schedule_from_args
+from lrviz.schedules import REGISTRY, Schedule
+
+
+def register(sub: Any) -> None:
+    """Add the engine's sub-commands to ``python -m lrviz``'s subparsers."""
+    tp = sub.add_parser("train", help="train MiniVGGNet on a schedule (the tutorial's experiment)",
+                        description="Train MiniVGGNet and store the run under --runs-dir. Defaults are the "
+                                    "tutorial's: step decay lr=0.01 factor=0.5 drop-every=5, 40 epochs, batch 64, "
+                                    "SGD momentum 0.9 with Nesterov.")
+    tp.add_argument("--dataset", choices=("digits", "cifar10"), default=None, help="default: digits (offline)")
+    tp.add_argument("--cifar-archive", metavar="PATH", default=None,
+                    help="cifar-10-python.tar.gz or an extracted cifar-10-batches-py folder")
+    tp.add_argument("--limit", type=_positive_int("limit"), default=None, help="train on a stratified subset")
+    add_schedule_flags(tp, default_schedule=None)
+    tp.add_argument("--epochs", type=_positive_int("epochs"), default=None,
+                    help="total epochs (default 40; with --resume, the epoch count to reach)")
+    tp.add_argument("--batch-size", type=_positive_int("batch_size"), default=None, help="default 64")
+    tp.add_argument("--momentum", type=float, default=None, help="SGD momentum (default 0.9)")
+    tp.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None, help="default on")
+    tp.add_argument("--seed", type=int, default=None, help="default 42")
+    tp.add_argument("--max-batches", type=_positive_int("max_batches"), default=None, help=argparse.SUPPRESS)
+    tp.add_argument("--runs-dir", default=None, help="where runs are stored (default $LRVIZ_RUNS_DIR or runs)")
+    tp.add_argument("--resume", metavar="RUN", default=None,
+                    help="continue runs/<id> from its model.keras and optimizer state as a new run")
+    tp.add_argument("--detach", action="store_true", help="start the worker in the background, print the run id")
+    tp.set_defaults(func=cmd_train)
+
+    rp = sub.add_parser("runs", help="list stored runs, newest first")
+    rp.add_argument("--runs-dir", default=None)
+    rp.set_defaults(func=cmd_runs)
+
+    sp = sub.add_parser("stop", help="stop a running run after its current batch")
+    sp.add_argument("run_id")
+    sp.add_argument("--runs-dir", default=None)
+    sp.set_defaults(func=cmd_stop)
+
+    lp = sub.add_parser("set-lr", help="change a running run's LR from its next batch")
+    lp.add_argument("run_id")
+    g = lp.add_mutually_exclusive_group(required=True)
+    g.add_argument("--value", type=float, help="the LR now; the rest of the schedule is rescaled to continue from it")
+    g.add_argument("--factor", type=float, help="multiply the rest of the schedule")
+    lp.add_argument("--runs-dir", default=None)
+    lp.set_defaults(func=cmd_set_lr)
+
+
+def _runs_dir(args: argparse.Namespace) -> Path:
+    from lrviz.runs import DEFAULT_RUNS_DIR
+
+    return Path(args.runs_dir) if args.runs_dir else DEFAULT_RUNS_DIR
+
+
+def _schedule(args: argparse.Namespace, parent_cfg: dict | None) -> dict | None:
+    """The schedule flags as a config; with --resume and no --schedule, the parent's schedule
+    with the given parameter flags changed (e.g. ``--resume R --lr 0.001``)."""
+    given = {k[3:]: v for k, v in vars(args).items() if k.startswith("sp_") and v is not None}
+    warm = {k[3:]: v for k, v in vars(args).items() if k.startswith("wu_") and v is not None}
+    if args.schedule is None and parent_cfg is not None:
+        base = parent_cfg["schedule"]
+        params = {**base.get("params", {}), **given}
+        own = {p.name for p in REGISTRY[base["name"]].params} | set(REGISTRY[base["name"]].flags)
+        foreign = sorted(set(given) - own)
+        if foreign:
+            raise UsageError(f"Flag --{foreign[0].replace('_', '-')} does not belong to the parent's schedule "
+                             f"`{base['name']}`; pass --schedule to change the schedule.")
+        w = {k: base[k] for k in ("warmup", "warmup_start_factor") if k in base}
+        try:
+            return Schedule.create(base["name"], params, **{**w, **warm}).to_config()
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    if args.schedule is None:
+        args.schedule = "step"
+    return schedule_from_args(args).to_config()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from lrviz import runs
+
+    runs_dir = _runs_dir(args)
+    config: dict[str, Any] = {}
+    parent_cfg = None
+    if args.resume:
+        rp = Path(args.resume)
+        if args.runs_dir is None and len(rp.parts) > 1:
+            runs_dir = rp.parent
+        try:
+            parent_cfg = runs.load_run(rp.name, runs_dir).config
+        except (ValueError, FileNotFoundError) as e:
+            raise UsageError(str(e)) from None
+        config = {k: parent_cfg[k] for k in ("batch_size", "seed", "epochs") if k in parent_cfg}
+        config["parent"] = rp.name
+    config["schedule"] = _schedule(args, parent_cfg)
+    for key in ("dataset", "cifar_archive", "limit", "epochs", "batch_size", "momentum", "nesterov", "seed",
+                "max_batches"):
+        value = getattr(args, key)
+        if value is not None:
+            config[key] = value
+    if args.cifar_archive and "dataset" not in config:
+        config["dataset"] = "cifar10"
+    try:
+        if args.detach:
+            rid = runs.start_run(config, runs_dir)
+            print(rid)
+            return 0
+        import os
+
+        rid = runs.create_run(config, runs_dir, launch=lambda path: (os.getpid(), None))
+    except runs.RunBusyError as e:
+        raise UsageError(str(e)) from None
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    from lrviz.training import run_worker
+
+    path = runs.run_path(rid, runs_dir)
+    print(f"[INFO] run {rid} in {path}", flush=True)
+    state = run_worker(path, verbose=1 if sys.stdout.isatty() else 2)
+    run = runs.load_run(rid, runs_dir)
+    if state == "failed":
+        sys.stderr.write(f"lrviz: error: run {rid} failed: {run.status.get('error')}\n")
+        return 1
+    print(f"[INFO] run {rid} {state} after epoch {run.status.get('epoch')}/{run.status.get('epochs')}; "
+          f"files in {path}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from lrviz.runs import list_runs
+
+    rows = list_runs(_runs_dir(args))
+    print(f"{'run':42s} {'state':9s} {'epoch':>7s} {'val_acc':>7s}  schedule")
+    for r in rows:
+        acc = f"{r.val_accuracy:.4f}" if r.val_accuracy is not None else "-"
+        print(f"{r.id:42s} {r.state:9s} {r.epoch:>3d}/{r.epochs or '?':<3} {acc:>7s}  {r.schedule or '-'}"
+              + (f"  [{r.error}]" if r.error else ""))
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from lrviz.runs import stop_run
+
+    try:
+        stop_run(args.run_id, _runs_dir(args))
+    except (ValueError, FileNotFoundError) as e:
+        raise UsageError(str(e)) from None
+    return 0
+
+
+def cmd_set_lr(args: argparse.Namespace) -> int:
+    from lrviz.runs import set_lr
+
+    try:
+        set_lr(args.run_id, _runs_dir(args), value=args.value, factor=args.factor)
+    except (ValueError, FileNotFoundError) as e:
+        raise UsageError(str(e)) from None
+    return 0

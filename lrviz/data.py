@@ -1,0 +1,323 @@
+"""Datasets for the training engine: scikit-learn's digits (default, offline) and CIFAR-10.
+
+Pixels are never float64 (the tutorial's ``astype("float") / 255.0`` makes a 1.2 GB copy of
+CIFAR-10's 150 MB): CIFAR-10 stays ``uint8`` in memory and is scaled to float32 per batch
+inside the ``tf.data`` pipeline; digits (1,797 images) are stored as float32 in [0, 1].
+
+CIFAR-10 comes from, in this order:
+
+1. ``archive``: a ``cifar-10-python.tar.gz`` or an extracted ``cifar-10-batches-py/`` folder
+   (or the folder containing it). Read with the real pickle-batch format through a
+   *restricted* unpickler (only dicts, strings, ints, lists and numpy uint8 arrays can be
+   built: a crafted pickle cannot run code), straight from the tar members without
+   extracting anything; an archive with absolute paths, ``..`` or links is rejected.
+2. Keras' cache (``$KERAS_HOME`` or ``~/.keras``)``/datasets/``, where
+   ``keras.datasets.cifar10.load_data()`` leaves the data, read the same safe way.
+3. ``keras.datasets.cifar10.load_data()`` itself, which downloads (skipped when
+   ``LRVIZ_CIFAR_DOWNLOAD=0``).
+
+Anything missing or corrupt raises :class:`DataError` (a ``ValueError``) whose one message
+says where it looked and how to supply the file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "DIGITS_CLASSES",
+    "DATASETS",
+    "DataError",
+    "Dataset",
+    "load_dataset",
+    "load_digits",
+    "load_cifar10",
+    "read_cifar_batch",
+    "stratified_subset",
+    "make_tf_dataset",
+]
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+DIGITS_CLASSES = tuple(str(i) for i in range(10))
+DATASETS = ("digits", "cifar10")
+CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+_CIFAR_DIR = "cifar-10-batches-py"
+_TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+_TEST_BATCH = "test_batch"
+_SPLIT_SEED = 42  # digits' train/test split never changes with the run's seed
+
+
+class DataError(ValueError):
+    """Missing or unreadable dataset; the message says where we looked and what to do."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Images channels-last, ``uint8`` (scaled by ``scale`` on the fly) or float32 in [0, 1].
+
+    ``y_*`` are int64 class indices (0-based) into ``class_names``.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(height, width, depth)."""
+        return tuple(int(d) for d in self.x_train.shape[1:])  # type: ignore[return-value]
+
+    @property
+    def scale(self) -> float:
+        """Multiplier that maps the stored pixels to [0, 1]."""
+        return 1.0 / 255.0 if self.x_train.dtype == np.uint8 else 1.0
+
+
+# --------------------------------------------------------------------------- subsets
+
+
+def stratified_subset(y: np.ndarray, n: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of ``n`` samples of ``y`` keeping class proportions (all if ``n`` is None
+    or >= len(y)).
+
+    Each class's samples are shuffled and given evenly spaced positions in [0, 1); taking the
+    ``n`` smallest positions interleaves the classes, so any ``n`` is as balanced as possible.
+    """
+    y = np.asarray(y)
+    if n is None or n >= len(y):
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    key = np.empty(len(y), dtype=np.float64)
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        rng.shuffle(idx)
+        key[idx] = (np.arange(len(idx)) + rng.random()) / len(idx)
+    return np.sort(np.argsort(key, kind="stable")[:n])
+
+
+def _limit(ds: Dataset, limit: int | None, seed: int) -> Dataset:
+    """Keep ``limit`` training images and a test set a third of that size (>= one per class)."""
+    if limit is None:
+        return ds
+    tr = stratified_subset(ds.y_train, limit, seed)
+    te = stratified_subset(ds.y_test, max(len(ds.class_names), -(-limit // 3)), seed + 1)
+    return Dataset(ds.name, ds.x_train[tr], ds.y_train[tr], ds.x_test[te], ds.y_test[te], ds.class_names)
+
+
+# --------------------------------------------------------------------------- digits
+
+
+def load_digits(limit: int | None = None, seed: int = _SPLIT_SEED) -> Dataset:
+    """scikit-learn's 8x8 digits: 1,797 images, stratified 75/25 split (fixed seed 42).
+
+    Pixels (0..16) become float32 in [0, 1], shape (N, 8, 8, 1).
+    """
+    from sklearn.datasets import load_digits as sk_digits
+    from sklearn.model_selection import train_test_split
+
+    d = sk_digits()
+    x = (d.images.astype(np.float32) / np.float32(16.0))[..., np.newaxis]
+    y = d.target.astype(np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=0.25, stratify=y, random_state=_SPLIT_SEED)
+    return _limit(Dataset("digits", x_tr, y_tr, x_te, y_te, DIGITS_CLASSES), limit, seed)
+
+
+# --------------------------------------------------------------------------- CIFAR-10 batches
+
+# (module, name) pairs a CIFAR batch pickle may reference: numpy's array/dtype rebuilders
+# (old and new module paths) and the bytes codec Python 3 pickles use for protocol-2 bytes.
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Builds plain containers and numpy arrays only; any other global is refused, so a
+    pickle whose ``__reduce__`` names ``os.system`` fails before anything runs."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"forbidden global {module}.{name}")
+
+
+def read_cifar_batch(raw: bytes, what: str = "batch") -> tuple[np.ndarray, np.ndarray]:
+    """Decode one CIFAR-10 pickle batch into images (N, 32, 32, 3) uint8 and labels (N,) int64.
+
+    The batch is a dict with ``b"data"``: uint8 (N, 3072), each row the R, G, B 32x32 planes,
+    and ``b"labels"``: N ints in 0..9. Anything else raises :class:`DataError`.
+    """
+    try:
+        obj = _RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except Exception as e:  # noqa: BLE001 - any decoding failure is "corrupt"
+        raise DataError(f"{what} is not a valid CIFAR-10 pickle batch ({e})") from None
+    if not isinstance(obj, dict):
+        raise DataError(f"{what} is not a CIFAR-10 batch (a {type(obj).__name__}, expected a dict)")
+    data = obj.get(b"data", obj.get("data"))
+    labels = obj.get(b"labels", obj.get("labels"))
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        got = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise DataError(f"{what}: `data` must be a uint8 array of shape (N, 3072); got {got}")
+    if not isinstance(labels, (list, tuple)) or len(labels) != len(data) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 9 for v in labels
+    ):
+        raise DataError(f"{what}: `labels` must be a list of {len(data)} ints in 0..9")
+    images = np.ascontiguousarray(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+    return images, np.asarray(labels, dtype=np.int64)
+
+
+def _check_member(m: tarfile.TarInfo, archive: Path) -> None:
+    p = PurePosixPath(m.name)
+    if p.is_absolute() or ".." in p.parts or m.name.startswith(("/", "\\")):
+        raise DataError(f"refusing CIFAR-10 archive {archive}: unsafe member path {m.name!r}")
+    if not (m.isfile() or m.isdir()):
+        raise DataError(f"refusing CIFAR-10 archive {archive}: member {m.name!r} is a link or special file")
+
+
+def _read_from_tar(archive: Path) -> dict[str, bytes]:
+    """The batch files' bytes, read from the archive's members (nothing is extracted)."""
+    wanted = set(_TRAIN_BATCHES) | {_TEST_BATCH}
+    found: dict[str, bytes] = {}
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()
+            for m in members:
+                _check_member(m, archive)
+            for m in members:
+                base = PurePosixPath(m.name).name
+                if m.isfile() and base in wanted and base not in found:
+                    f = tar.extractfile(m)
+                    found[base] = f.read() if f else b""
+    except DataError:
+        raise
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise DataError(f"CIFAR-10 archive {archive} is corrupt or not a tar.gz ({e}). {_HOW}") from None
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise DataError(f"CIFAR-10 archive {archive} lacks {', '.join(missing)}. {_HOW}")
+    return found
+
+
+def _read_from_dir(folder: Path) -> dict[str, bytes]:
+    if (folder / _CIFAR_DIR).is_dir():
+        folder = folder / _CIFAR_DIR
+    root = folder.resolve()
+    found: dict[str, bytes] = {}
+    for name in (*_TRAIN_BATCHES, _TEST_BATCH):
+        f = folder / name
+        if not f.is_file():
+            raise DataError(f"CIFAR-10 folder {folder} lacks {name}. {_HOW}")
+        if not f.resolve().is_relative_to(root):
+            raise DataError(f"refusing {f}: it links outside {folder}")
+        found[name] = f.read_bytes()
+    return found
+
+
+_HOW = (f"Download cifar-10-python.tar.gz from {CIFAR_URL} and pass its path with --cifar-archive "
+        "(or the `cifar_archive` field), or pass the extracted cifar-10-batches-py folder.")
+
+
+def _keras_cache_candidates() -> list[Path]:
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    d = home / "datasets"
+    return [d / "cifar-10-batches-py-target" / _CIFAR_DIR, d / _CIFAR_DIR, d / "cifar-10-python.tar.gz"]
+
+
+def _assemble(files: dict[str, bytes], where: str) -> tuple[np.ndarray, ...]:
+    parts = [read_cifar_batch(files[n], f"{where}: {n}") for n in _TRAIN_BATCHES]
+    x_test, y_test = read_cifar_batch(files[_TEST_BATCH], f"{where}: {_TEST_BATCH}")
+    x_train = np.concatenate([p[0] for p in parts])
+    y_train = np.concatenate([p[1] for p in parts])
+    return x_train, y_train, x_test, y_test
+
+
+def load_cifar10(archive: str | os.PathLike | None = None, limit: int | None = None, seed: int = 42) -> Dataset:
+    """CIFAR-10 as uint8 (N, 32, 32, 3); see the module docstring for where it is looked for."""
+    looked: list[str] = []
+    if archive is not None:
+        path = Path(archive).expanduser()
+        if path.is_dir():
+            files = _read_from_dir(path)
+        elif path.is_file():
+            files = _read_from_tar(path)
+        else:
+            raise DataError(f"CIFAR-10 archive not found at {path}. {_HOW}")
+        arrays = _assemble(files, str(path))
+    else:
+        arrays = None
+        for cand in _keras_cache_candidates():
+            looked.append(str(cand))
+            if cand.is_dir() and (cand / _TEST_BATCH).exists():
+                arrays = _assemble(_read_from_dir(cand), str(cand))
+                break
+            if cand.is_file():
+                arrays = _assemble(_read_from_tar(cand), str(cand))
+                break
+        if arrays is None and os.environ.get("LRVIZ_CIFAR_DOWNLOAD", "1") != "0":
+            looked.append(CIFAR_URL)
+            try:
+                import keras
+
+                (xtr, ytr), (xte, yte) = keras.datasets.cifar10.load_data()
+                arrays = (xtr, ytr.reshape(-1).astype(np.int64), xte, yte.reshape(-1).astype(np.int64))
+            except Exception as e:  # noqa: BLE001 - offline machines end up here
+                looked[-1] += f" (download failed: {type(e).__name__})"
+        if arrays is None:
+            raise DataError(f"CIFAR-10 not found; looked in: {'; '.join(looked)}. {_HOW}")
+    x_train, y_train, x_test, y_test = arrays
+    ds = Dataset("cifar10", x_train, y_train, x_test, y_test, CIFAR10_CLASSES)
+    return _limit(ds, limit, seed)
+
+
+def load_dataset(name: str = "digits", *, cifar_archive: str | None = None, limit: int | None = None,
+                 seed: int = 42) -> Dataset:
+    """Dispatch on ``name`` (``"digits"`` or ``"cifar10"``)."""
+    if name == "digits":
+        return load_digits(limit=limit, seed=seed)
+    if name == "cifar10":
+        return load_cifar10(cifar_archive, limit=limit, seed=seed)
+    raise ValueError(f"Argument `dataset` must be one of {', '.join(DATASETS)}. Received: dataset={name!r}")
+
+
+# --------------------------------------------------------------------------- tf.data
+
+
+def make_tf_dataset(x: np.ndarray, y: np.ndarray, classes: int, batch_size: int, *,
+                    shuffle: bool = False, seed: int = 42) -> Any:
+    """Batches of (float32 images in [0, 1], one-hot float32 labels), prefetched.
+
+    uint8 images are cast and scaled per batch, so no float copy of the whole set exists.
+    """
+    import tensorflow as tf
+
+    scale = 1.0 / 255.0 if x.dtype == np.uint8 else 1.0
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+
+    def prep(images: Any, labels: Any) -> tuple[Any, Any]:
+        images = tf.cast(images, tf.float32)
+        if scale != 1.0:
+            images = images * scale
+        return images, tf.one_hot(labels, classes, dtype=tf.float32)
+
+    return ds.map(prep, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
