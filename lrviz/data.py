@@ -44,6 +44,7 @@ __all__ = [
     "read_cifar_batch",
     "stratified_subset",
     "make_tf_dataset",
+    "write_synthetic_cifar",
 ]
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -321,3 +322,42 @@ def make_tf_dataset(x: np.ndarray, y: np.ndarray, classes: int, batch_size: int,
         return images, tf.one_hot(labels, classes, dtype=tf.float32)
 
     return ds.map(prep, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+# --------------------------------------------------------------------------- synthetic archives
+
+
+def write_synthetic_cifar(dest: str | os.PathLike, n_per_batch: int = 20, n_test: int = 20, seed: int = 0,
+                          protocol: int = 2) -> Path:
+    """Write a CIFAR-10-format archive of random images, for tests and benchmarks.
+
+    ``dest`` ending in ``.tar.gz`` gets an archive holding ``cifar-10-batches-py/``; any other
+    path becomes the extracted folder itself. Batches are pickled dicts with ``b"data"``
+    (uint8, (N, 3072), R,G,B planes) and ``b"labels"`` (plain ints), like the real files.
+    Returns ``dest``.
+    """
+    rng = np.random.default_rng(seed)
+    dest = Path(dest)
+
+    def batch(n: int, tag: str) -> bytes:
+        labels = [int(v) for v in np.arange(n) % 10]
+        data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
+        obj = {b"batch_label": tag.encode(), b"labels": labels, b"data": data,
+               b"filenames": [f"img_{i}.png".encode() for i in range(n)]}
+        return pickle.dumps(obj, protocol=protocol)
+
+    files = {name: batch(n_per_batch, name) for name in _TRAIN_BATCHES}
+    files[_TEST_BATCH] = batch(n_test, _TEST_BATCH)
+    files["batches.meta"] = pickle.dumps({b"label_names": [c.encode() for c in CIFAR10_CLASSES],
+                                          b"num_cases_per_batch": n_per_batch, b"num_vis": 3072}, protocol=protocol)
+    if dest.name.endswith(".tar.gz"):
+        with tarfile.open(dest, "w:gz", compresslevel=1) as tar:
+            for name, raw in files.items():
+                info = tarfile.TarInfo(f"{_CIFAR_DIR}/{name}")
+                info.size = len(raw)
+                tar.addfile(info, io.BytesIO(raw))
+    else:
+        dest.mkdir(parents=True, exist_ok=True)
+        for name, raw in files.items():
+            (dest / name).write_bytes(raw)
+    return dest

@@ -1,0 +1,202 @@
+"""Datasets: digits split, stratified subsets, the real CIFAR-10 pickle-batch format (read from
+archives built here), hostile archives and pickles, and the tf.data pipeline."""
+
+import io
+import os
+import pickle
+import tarfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pytest
+
+from lrviz import data
+from lrviz.data import (CIFAR10_CLASSES, DataError, load_cifar10, load_dataset, load_digits, make_tf_dataset,
+                        read_cifar_batch, stratified_subset, write_synthetic_cifar)
+
+
+def test_digits_split_is_stratified_float32_and_fixed():
+    ds = load_digits()
+    assert ds.x_train.shape == (1347, 8, 8, 1) and ds.x_test.shape == (450, 8, 8, 1)
+    assert ds.x_train.dtype == np.float32 and 0.0 <= ds.x_train.min() and ds.x_train.max() == 1.0
+    assert np.bincount(ds.y_test).min() >= 43  # 25% of each class (smallest class has 174)
+    again = load_digits(seed=7)  # the split never depends on the run's seed
+    np.testing.assert_array_equal(ds.y_test, again.y_test)
+    assert ds.class_names == tuple("0123456789")
+
+
+def test_limit_keeps_class_balance():
+    ds = load_digits(limit=200)
+    assert len(ds.x_train) == 200
+    counts = np.bincount(ds.y_train, minlength=10)
+    assert counts.max() - counts.min() <= 2
+    assert len(ds.x_test) == 67 and set(ds.y_test) == set(range(10))
+
+
+@pytest.mark.parametrize("n", [1, 5, 10, 33, 99])
+def test_stratified_subset_any_size(n):
+    y = np.repeat(np.arange(10), [50, 30, 20, 10, 10, 10, 10, 10, 10, 40])
+    idx = stratified_subset(y, n, seed=1)
+    assert len(idx) == n == len(set(idx))
+    expected = np.bincount(y) / len(y) * n
+    assert np.all(np.abs(np.bincount(y[idx], minlength=10) - expected) <= 1.0 + 1e-9)
+
+
+def test_cifar_archive_tar_gz_read_with_real_layout(tmp_path):
+    arch = write_synthetic_cifar(tmp_path / "cifar-10-python.tar.gz", n_per_batch=12, n_test=10)
+    ds = load_cifar10(arch)
+    assert ds.x_train.shape == (60, 32, 32, 3) and ds.x_test.shape == (10, 32, 32, 3)
+    assert ds.x_train.dtype == np.uint8 and ds.class_names == CIFAR10_CLASSES
+    # Independent check of the plane layout: pixel (r, c) channel k is row[k*1024 + r*32 + c].
+    with tarfile.open(arch) as tar:
+        raw = tar.extractfile("cifar-10-batches-py/data_batch_2").read()
+    b = pickle.loads(raw, encoding="bytes")
+    row = b[b"data"][3]
+    img = ds.x_train[12 + 3]
+    assert img[5, 7, 0] == row[5 * 32 + 7] and img[5, 7, 1] == row[1024 + 5 * 32 + 7]
+    assert img[31, 0, 2] == row[2048 + 31 * 32]
+    assert list(ds.y_train[12:24]) == b[b"labels"]
+
+
+def test_cifar_extracted_folder_and_parent_folder(tmp_path):
+    folder = write_synthetic_cifar(tmp_path / "x" / "cifar-10-batches-py", n_per_batch=4, n_test=4)
+    a = load_cifar10(folder)
+    b = load_dataset("cifar10", cifar_archive=str(tmp_path / "x"))
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    assert len(a.x_train) == 20
+
+
+def test_cifar_limit_is_stratified(tmp_path):
+    arch = write_synthetic_cifar(tmp_path / "c.tar.gz", n_per_batch=20, n_test=20)
+    ds = load_cifar10(arch, limit=30)
+    assert len(ds.x_train) == 30 and np.bincount(ds.y_train).tolist() == [3] * 10
+
+
+def test_missing_archive_says_where_and_how(tmp_path):
+    with pytest.raises(DataError) as e:
+        load_cifar10(tmp_path / "nope.tar.gz")
+    msg = str(e.value)
+    assert "nope.tar.gz" in msg and "--cifar-archive" in msg and "cifar-10-python.tar.gz" in msg
+    assert isinstance(e.value, ValueError)
+
+
+def test_nothing_cached_lists_the_places_looked(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    monkeypatch.setenv("LRVIZ_CIFAR_DOWNLOAD", "0")
+    with pytest.raises(DataError, match="looked in: .*kh.datasets.*--cifar-archive"):
+        load_cifar10()
+
+
+def test_keras_cache_is_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    write_synthetic_cifar(tmp_path / "datasets" / "cifar-10-batches-py-target" / "cifar-10-batches-py",
+                          n_per_batch=2, n_test=3)
+    monkeypatch.setenv("LRVIZ_CIFAR_DOWNLOAD", "0")
+    assert load_cifar10().x_test.shape == (3, 32, 32, 3)
+
+
+def test_corrupt_archive(tmp_path):
+    arch = write_synthetic_cifar(tmp_path / "c.tar.gz", n_per_batch=4, n_test=4)
+    raw = arch.read_bytes()
+    arch.write_bytes(raw[: len(raw) // 2])  # truncated download
+    with pytest.raises(DataError, match="corrupt") as e:
+        load_cifar10(arch)
+    assert str(arch) in str(e.value)
+    (tmp_path / "junk.tar.gz").write_bytes(b"this is not gzip")
+    with pytest.raises(DataError, match="corrupt"):
+        load_cifar10(tmp_path / "junk.tar.gz")
+
+
+def _tar_with(path, members):
+    with tarfile.open(path, "w:gz") as tar:
+        for info, raw in members:
+            tar.addfile(info, io.BytesIO(raw) if raw is not None else None)
+    return path
+
+
+def test_tar_path_escape_is_rejected(tmp_path):
+    good = write_synthetic_cifar(tmp_path / "src", n_per_batch=2, n_test=2)
+    members = []
+    for name in sorted(os.listdir(good)):
+        raw = (good / name).read_bytes()
+        info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+        info.size = len(raw)
+        members.append((info, raw))
+    evil = tarfile.TarInfo("../evil")
+    evil.size = 4
+    (tmp_path / "work").mkdir()
+    arch = _tar_with(tmp_path / "work" / "evil.tar.gz", members + [(evil, b"boom")])
+    with pytest.raises(DataError, match="unsafe member path '../evil'"):
+        load_cifar10(arch)
+    assert not (tmp_path / "evil").exists()
+    absolute = tarfile.TarInfo("/tmp/abs_evil")
+    absolute.size = 1
+    with pytest.raises(DataError, match="unsafe member path"):
+        load_cifar10(_tar_with(tmp_path / "abs.tar.gz", members + [(absolute, b"x")]))
+    link = tarfile.TarInfo("cifar-10-batches-py/test_batch")
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    with pytest.raises(DataError, match="link"):
+        load_cifar10(_tar_with(tmp_path / "link.tar.gz", members[:-1] + [(link, None)]))
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_pickle_is_refused_without_running(tmp_path):
+    marker = tmp_path / "pwned"
+    raw = pickle.dumps({b"data": _Exploit(marker), b"labels": [0]}, protocol=2)
+    with pytest.raises(DataError, match="forbidden global (posix|os|nt).system"):
+        read_cifar_batch(raw, "test_batch")
+    assert not marker.exists()
+    # ... and inside a folder the real loader reads
+    folder = write_synthetic_cifar(tmp_path / "cifar-10-batches-py", n_per_batch=2, n_test=2)
+    (folder / "test_batch").write_bytes(raw)
+    with pytest.raises(DataError, match="forbidden global"):
+        load_cifar10(folder)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("obj, match", [
+    ([1, 2], "expected a dict"),
+    ({b"data": np.zeros((2, 3072), np.float64), b"labels": [0, 1]}, "uint8"),
+    ({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, r"\(N, 3072\)"),
+    ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}, "ints in 0..9"),
+    ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0]}, "list of 2"),
+])
+def test_wrong_batch_contents(obj, match):
+    with pytest.raises(DataError, match=match):
+        read_cifar_batch(pickle.dumps(obj, protocol=4))
+
+
+def test_newer_pickle_protocols_also_read(tmp_path):
+    for proto in (2, 4, 5):
+        arch = write_synthetic_cifar(tmp_path / f"p{proto}", n_per_batch=2, n_test=2, protocol=proto)
+        assert load_cifar10(arch).x_train.dtype == np.uint8
+
+
+def test_unknown_dataset():
+    with pytest.raises(ValueError, match="Argument `dataset` must be one of digits, cifar10. Received: dataset='mnist'"):
+        load_dataset("mnist")
+
+
+def test_pipeline_scales_uint8_to_float32_one_hot():
+    x = np.full((5, 32, 32, 3), 255, np.uint8)
+    x[0] = 0
+    y = np.array([0, 1, 2, 3, 9])
+    batches = list(make_tf_dataset(x, y, 10, batch_size=2))
+    assert [b[0].shape[0] for b in batches] == [2, 2, 1]
+    xb, yb = batches[0]
+    assert xb.dtype.name == "float32" and float(xb[0].numpy().max()) == 0.0 and float(xb[1].numpy().min()) == 1.0
+    np.testing.assert_array_equal(yb.numpy()[1], np.eye(10, dtype=np.float32)[1])
+
+
+def test_no_float64_anywhere(tmp_path):
+    for ds in (load_digits(limit=50), load_cifar10(write_synthetic_cifar(tmp_path / "a", 2, 2))):
+        assert ds.x_train.dtype != np.float64 and ds.x_test.dtype != np.float64
+    assert data.Dataset  # public
