@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from lrviz.keras_code import GENERATORS, assemble, fmt
+
 __all__ = [
     "Param",
     "ScheduleSpec",
@@ -142,10 +144,7 @@ class Param:
         return _fmt(value)
 
 
-def _fmt(v: float | int) -> str:
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    return f"{float(v):.10g}"
+_fmt = fmt
 
 
 # --------------------------------------------------------------------------- formulas
@@ -262,198 +261,6 @@ def triangular(step, spe, base_lr, max_lr, half_cycle_epochs, cycle_scale):
     return base_lr + (max_lr - base_lr) * np.maximum(0.0, 1 - pos) * cycle_scale ** (cycle - 1)
 
 
-# --------------------------------------------------------------------------- Keras 3 code
-
-
-def _sgd(lr_expr: str) -> str:
-    return f"optimizer = keras.optimizers.SGD(learning_rate={lr_expr}, momentum=0.9, nesterov=True)"
-
-
-def _scheduler_code(fn_src: str, fn_name: str, lr: float) -> str:
-    return (
-        "import math\n\nimport keras\n\n"
-        f"{fn_src}\n\n"
-        f"{_sgd(_fmt(lr))}\n"
-        f"callbacks = [keras.callbacks.LearningRateScheduler({fn_name})]\n"
-        "# model.compile(optimizer=optimizer, loss=\"categorical_crossentropy\", metrics=[\"accuracy\"])\n"
-        "# model.fit(..., callbacks=callbacks)\n"
-    )
-
-
-def _object_code(expr: str, spe: int) -> str:
-    return (
-        "import math\n\nimport keras\n\n"
-        f"STEPS_PER_EPOCH = {spe}  # ceil(train_size / batch_size)\n"
-        f"{expr}\n"
-        f"{_sgd('schedule')}\n"
-        "callbacks = []  # the optimizer applies the schedule itself, before every batch\n"
-        "# model.compile(optimizer=optimizer, loss=\"categorical_crossentropy\", metrics=[\"accuracy\"])\n"
-        "# model.fit(..., callbacks=callbacks)\n"
-    )
-
-
-def _custom_schedule_code(name: str, body: str, init_args: Mapping[str, Any], spe: int) -> str:
-    """A ``LearningRateSchedule`` subclass for schedules Keras lacks (one-cycle, CLR)."""
-    fields = ", ".join(init_args)
-    assigns = "\n".join(f"        self.{k} = {k}" for k in init_args)
-    config = ", ".join(f'"{k}": self.{k}' for k in init_args)
-    args = ", ".join(f"{k}={_fmt(v)}" for k, v in init_args.items())
-    return (
-        "import math\n\nimport keras\nfrom keras import ops\n\n"
-        f"STEPS_PER_EPOCH = {spe}  # ceil(train_size / batch_size)\n\n\n"
-        f"class {name}(keras.optimizers.schedules.LearningRateSchedule):\n"
-        f"    def __init__(self, {fields}, steps_per_epoch):\n{assigns}\n"
-        "        self.steps_per_epoch = steps_per_epoch\n\n"
-        "    def __call__(self, step):\n"
-        "        x = ops.cast(step, \"float32\") / self.steps_per_epoch  # epochs, fractional\n"
-        f"{body}\n\n"
-        "    def get_config(self):\n"
-        f"        return {{{config}, \"steps_per_epoch\": self.steps_per_epoch}}\n\n\n"
-        f"schedule = {name}({args}, steps_per_epoch=STEPS_PER_EPOCH)\n"
-        f"{_sgd('schedule')}\n"
-        "callbacks = []  # the optimizer applies the schedule itself, before every batch\n"
-        "# model.compile(optimizer=optimizer, loss=\"categorical_crossentropy\", metrics=[\"accuracy\"])\n"
-        "# model.fit(..., callbacks=callbacks)\n"
-    )
-
-
-def _code_constant(p, spe):
-    return (
-        "import keras\n\n"
-        f"{_sgd(_fmt(p['lr']))}\n"
-        "callbacks = []\n"
-        "# model.compile(optimizer=optimizer, loss=\"categorical_crossentropy\", metrics=[\"accuracy\"])\n"
-    )
-
-
-def _code_time_keras2(p, spe):
-    return _object_code(
-        "# Exact Keras 3 replacement for Keras 2's SGD(decay=...): lr / (1 + decay * iteration)\n"
-        f"schedule = keras.optimizers.schedules.InverseTimeDecay(\n"
-        f"    initial_learning_rate={_fmt(p['lr'])}, decay_steps=1, decay_rate={_fmt(p['decay'])}\n)",
-        spe,
-    )
-
-
-def _code_time_epoch(p, spe):
-    src = (
-        "def time_decay(epoch):\n"
-        "    \"\"\"lr / (1 + decay * epoch); epoch is the 0-based index Keras passes.\"\"\"\n"
-        f"    return float({_fmt(p['lr'])} / (1 + {_fmt(p['decay'])} * epoch))"
-    )
-    return _scheduler_code(src, "time_decay", p["lr"])
-
-
-def _code_time_recursive(p, spe):
-    src = (
-        "def time_decay_recursive(epoch, lr):\n"
-        "    \"\"\"The tutorial's a_{e+1} = a_e / (1 + decay * e), applied to the current LR.\"\"\"\n"
-        f"    if epoch == 0:\n        return {_fmt(p['lr'])}\n"
-        f"    return float(lr / (1 + {_fmt(p['decay'])} * (epoch - 1)))"
-    )
-    return _scheduler_code(src, "time_decay_recursive", p["lr"])
-
-
-def _code_step(p, spe):
-    src = (
-        "def step_decay(epoch):\n"
-        "    \"\"\"The tutorial's step decay; epoch is the 0-based index Keras passes.\"\"\"\n"
-        f"    init_alpha, factor, drop_every = {_fmt(p['lr'])}, {_fmt(p['factor'])}, {_fmt(p['drop_every'])}\n"
-        "    return float(init_alpha * factor ** math.floor((1 + epoch) / drop_every))"
-    )
-    return _scheduler_code(src, "step_decay", p["lr"])
-
-
-def _code_piecewise(p, spe):
-    src = (
-        "BOUNDARIES = [" + ", ".join(_fmt(b) for b in p["boundaries"]) + "]  # 0-based epoch indices\n"
-        "VALUES = [" + ", ".join(_fmt(v) for v in p["values"]) + "]\n\n\n"
-        "def piecewise(epoch):\n"
-        "    \"\"\"VALUES[i], i = how many BOUNDARIES are <= epoch (0-based).\"\"\"\n"
-        "    return float(VALUES[sum(b <= epoch for b in BOUNDARIES)])"
-    )
-    return _scheduler_code(src, "piecewise", p["values"][0])
-
-
-def _code_exponential(p, spe):
-    return _object_code(
-        "schedule = keras.optimizers.schedules.ExponentialDecay(\n"
-        f"    initial_learning_rate={_fmt(p['lr'])},\n"
-        f"    decay_steps={_fmt(p['decay_epochs'])} * STEPS_PER_EPOCH,\n"
-        f"    decay_rate={_fmt(p['decay_rate'])},\n"
-        f"    staircase={bool(p['staircase'])},\n)",
-        spe,
-    )
-
-
-def _code_polynomial(p, spe):
-    return _object_code(
-        "schedule = keras.optimizers.schedules.PolynomialDecay(\n"
-        f"    initial_learning_rate={_fmt(p['lr'])},\n"
-        f"    decay_steps={_fmt(p['decay_epochs'])} * STEPS_PER_EPOCH,\n"
-        f"    end_learning_rate={_fmt(p['end_lr'])},\n"
-        f"    power={_fmt(p['power'])},\n)",
-        spe,
-    )
-
-
-def _code_cosine(p, spe):
-    if p["warmup_epochs"] > 0:
-        expr = (
-            "schedule = keras.optimizers.schedules.CosineDecay(\n"
-            f"    initial_learning_rate={_fmt(p['warmup_start_lr'])},\n"
-            f"    decay_steps={_fmt(p['decay_epochs'])} * STEPS_PER_EPOCH,\n"
-            f"    alpha={_fmt(p['alpha'])},\n"
-            f"    warmup_target={_fmt(p['lr'])},\n"
-            f"    warmup_steps={_fmt(p['warmup_epochs'])} * STEPS_PER_EPOCH,\n)"
-        )
-    else:
-        expr = (
-            "schedule = keras.optimizers.schedules.CosineDecay(\n"
-            f"    initial_learning_rate={_fmt(p['lr'])},\n"
-            f"    decay_steps={_fmt(p['decay_epochs'])} * STEPS_PER_EPOCH,\n"
-            f"    alpha={_fmt(p['alpha'])},\n)"
-        )
-    return _object_code(expr, spe)
-
-
-def _code_restarts(p, spe):
-    return _object_code(
-        "schedule = keras.optimizers.schedules.CosineDecayRestarts(\n"
-        f"    initial_learning_rate={_fmt(p['lr'])},\n"
-        f"    first_decay_steps={_fmt(p['first_decay_epochs'])} * STEPS_PER_EPOCH,\n"
-        f"    t_mul={_fmt(p['t_mul'])},\n    m_mul={_fmt(p['m_mul'])},\n    alpha={_fmt(p['alpha'])},\n)",
-        spe,
-    )
-
-
-def _code_one_cycle(p, spe):
-    body = (
-        "        x = ops.minimum(x, self.total_epochs)\n"
-        "        start = self.max_lr / self.div_factor\n"
-        "        end = start / self.final_div_factor\n"
-        "        up = self.pct_start * self.total_epochs\n"
-        "        t_up = x / up\n"
-        "        t_down = (x - up) / (self.total_epochs - up)\n"
-        "        rising = self.max_lr + (start - self.max_lr) * 0.5 * (1 + ops.cos(math.pi * t_up))\n"
-        "        falling = end + (self.max_lr - end) * 0.5 * (1 + ops.cos(math.pi * t_down))\n"
-        "        return ops.where(x < up, rising, falling)"
-    )
-    keys = ("max_lr", "total_epochs", "pct_start", "div_factor", "final_div_factor")
-    return _custom_schedule_code("OneCycle", body, {k: p[k] for k in keys}, spe)
-
-
-def _code_triangular(p, spe):
-    body = (
-        "        cycle = ops.floor(1 + x / (2 * self.half_cycle_epochs))\n"
-        "        pos = ops.abs(x / self.half_cycle_epochs - 2 * cycle + 1)\n"
-        "        scale = ops.power(self.cycle_scale, cycle - 1)\n"
-        "        return self.base_lr + (self.max_lr - self.base_lr) * ops.maximum(0.0, 1 - pos) * scale"
-    )
-    keys = ("base_lr", "max_lr", "half_cycle_epochs", "cycle_scale")
-    return _custom_schedule_code("TriangularCLR", body, {k: p[k] for k in keys}, spe)
-
-
 # --------------------------------------------------------------------------- registry
 
 
@@ -468,7 +275,6 @@ class ScheduleSpec:
     latex: str
     fn: Callable[..., np.ndarray]
     time: str  # "epoch" | "step" | "continuous" (see the module docstring)
-    keras_code: Callable[[Mapping[str, Any], int], str]
     decays: bool = True  # never rises (tested as a property)
     cross_check: Callable[[Mapping[str, Any]], None] | None = None
     flags: tuple[str, ...] = field(default=())  # boolean parameters (e.g. staircase)
@@ -529,24 +335,24 @@ def _check_polynomial(p):
 _SPECS = [
     ScheduleSpec(
         "constant", "Constant", "The same LR for every batch.",
-        (_lr(),), r"\alpha_e = \alpha_0", constant, "epoch", _code_constant,
+        (_lr(),), r"\alpha_e = \alpha_0", constant, "epoch",
     ),
     ScheduleSpec(
         "time_keras2", "Time-based decay (Keras 2, per batch)",
         "What SGD(decay=...) really did in Keras 2: the LR falls after every batch.",
         (_lr(), _DECAY), r"\alpha_t = \dfrac{\alpha_0}{1 + \gamma\, t},\quad t = \text{batches seen}",
-        time_decay_keras2, "step", _code_time_keras2,
+        time_decay_keras2, "step",
     ),
     ScheduleSpec(
         "time_epoch", "Time-based decay (per epoch)",
         "The same formula with t = the epoch index: what many readers assume decay does.",
-        (_lr(), _DECAY), r"\alpha_e = \dfrac{\alpha_0}{1 + \gamma\, e}", time_decay_epoch, "epoch", _code_time_epoch,
+        (_lr(), _DECAY), r"\alpha_e = \dfrac{\alpha_0}{1 + \gamma\, e}", time_decay_epoch, "epoch",
     ),
     ScheduleSpec(
         "time_recursive", "Time-based decay (tutorial's recursion)",
         "The tutorial's text: each epoch divides the previous LR by (1 + gamma * e).",
         (_lr(), _DECAY), r"\alpha_{e+1} = \alpha_e \cdot \dfrac{1}{1 + \gamma\, e}",
-        time_decay_recursive, "epoch", _code_time_recursive,
+        time_decay_recursive, "epoch",
     ),
     ScheduleSpec(
         "step", "Step decay", "The tutorial's schedule: multiply by F every D epochs.",
@@ -557,7 +363,7 @@ _SPECS = [
             Param("drop_every", 5, "Drop every D epochs (the first drop is at epoch D, 1-based).", kind="int",
                   low=1, high=_EPOCHS_BOUND, unit="epochs", slider=(1, 20, 1)),
         ),
-        r"\alpha_e = \alpha_0 \cdot F^{\left\lfloor \frac{1 + e}{D} \right\rfloor}", step_decay, "epoch", _code_step,
+        r"\alpha_e = \alpha_0 \cdot F^{\left\lfloor \frac{1 + e}{D} \right\rfloor}", step_decay, "epoch",
     ),
     ScheduleSpec(
         "piecewise", "Piecewise constant", "Fixed LR values between fixed epoch boundaries.",
@@ -567,8 +373,8 @@ _SPECS = [
             Param("values", (0.01, 0.005, 0.001, 0.0005), "One LR per interval (one more than boundaries).",
                   kind="floats", low=0, low_open=True, high=10, unit="LR"),
         ),
-        r"\alpha_e = v_i,\quad i = \#\{\, b_j \le e \,\}", piecewise_constant, "epoch", _code_piecewise,
-        cross_check=_check_piecewise,
+        r"\alpha_e = v_i,\quad i = \#\{\, b_j \le e \,\}", piecewise_constant, "epoch",
+        decays=False, cross_check=_check_piecewise,
     ),
     ScheduleSpec(
         "exponential", "Exponential decay", "Multiply by decay_rate every decay_epochs (smoothly or in stairs).",
@@ -580,7 +386,7 @@ _SPECS = [
                   high=_EPOCHS_BOUND, unit="epochs"),
         ),
         r"\alpha_x = \alpha_0 \cdot r^{\,x / T}\quad(\lfloor x/T \rfloor \text{ with staircase})",
-        exponential, "continuous", _code_exponential, flags=("staircase",),
+        exponential, "continuous", flags=("staircase",),
     ),
     ScheduleSpec(
         "polynomial", "Polynomial decay", "From lr to end_lr over decay_epochs; power 1 is linear.",
@@ -593,7 +399,7 @@ _SPECS = [
             Param("power", 1.0, "Exponent of the decay (1 = linear).", low=0, low_open=True, high=10),
         ),
         r"\alpha_x = (\alpha_0 - \alpha_{end})\left(1 - \tfrac{\min(x, T)}{T}\right)^{p} + \alpha_{end}",
-        polynomial, "continuous", _code_polynomial, cross_check=_check_polynomial,
+        polynomial, "continuous", cross_check=_check_polynomial,
     ),
     ScheduleSpec(
         "cosine", "Cosine decay (with warmup)", "Half a cosine from lr down to alpha * lr, after an optional warmup.",
@@ -608,7 +414,7 @@ _SPECS = [
                   unit="LR", log=True),
         ),
         r"\alpha_x = \alpha_0\left[(1-a)\tfrac{1}{2}\left(1 + \cos\tfrac{\pi \min(x, T)}{T}\right) + a\right]",
-        cosine, "continuous", _code_cosine, decays=False,
+        cosine, "continuous", decays=False,
     ),
     ScheduleSpec(
         "cosine_restarts", "Cosine with warm restarts (SGDR)",
@@ -617,12 +423,12 @@ _SPECS = [
             _lr(),
             Param("first_decay_epochs", 10.0, "Length of the first cycle.", low=0, low_open=True,
                   high=_EPOCHS_BOUND, unit="epochs"),
-            Param("t_mul", 2.0, "Cycle length multiplier.", low=0.1, high=10),
+            Param("t_mul", 2.0, "Cycle length multiplier (>= 1: each cycle at least as long).", low=1, high=10),
             Param("m_mul", 1.0, "Peak LR multiplier per restart.", low=0, low_open=True, high=1),
             Param("alpha", 0.0, "Floor as a fraction of lr.", low=0, high=1),
         ),
         r"\alpha_x = \alpha_0\, m^{i}\left[(1-a)\tfrac{1}{2}\left(1 + \cos \pi f_x\right) + a\right]",
-        cosine_restarts, "continuous", _code_restarts, decays=False,
+        cosine_restarts, "continuous", decays=False,
     ),
     ScheduleSpec(
         "one_cycle", "One-cycle", "Smith's 1cycle: warm up to max_lr, then anneal far below the start.",
@@ -636,7 +442,7 @@ _SPECS = [
             Param("final_div_factor", 1e4, "End LR = start LR / final_div_factor.", low=1, high=1e9),
         ),
         r"\alpha_x = \text{cos-anneal}\left(\tfrac{\alpha_{max}}{d} \to \alpha_{max} \to \tfrac{\alpha_{max}}{d\,d_f}\right)",
-        one_cycle, "continuous", _code_one_cycle, decays=False,
+        one_cycle, "continuous", decays=False,
     ),
     ScheduleSpec(
         "triangular", "Triangular cyclical (CLR)", "Smith's CLR: linear ramps between base_lr and max_lr.",
@@ -649,7 +455,7 @@ _SPECS = [
                   high=1),
         ),
         r"\alpha_x = \alpha_{b} + (\alpha_{m} - \alpha_{b})\max\left(0, 1 - \left|\tfrac{x}{s} - 2c + 1\right|\right) k^{c-1}",
-        triangular, "continuous", _code_triangular, decays=False, cross_check=_check_triangular,
+        triangular, "continuous", decays=False, cross_check=_check_triangular,
     ),
 ]
 
@@ -797,8 +603,9 @@ class Schedule:
 
     def keras_code(self, steps_per_epoch: int = KERAS2_STEPS_PER_EPOCH) -> str:
         """Self-contained Keras 3 code that defines ``optimizer`` and ``callbacks``
-        reproducing this schedule (without warmup: see :meth:`keras_code_note`)."""
-        return self.spec.keras_code(self.params, int(steps_per_epoch))
+        reproducing this schedule, warmup included."""
+        snippet = GENERATORS[self.name](self.params)
+        return assemble(snippet, int(steps_per_epoch), self.warmup, self.warmup_start_factor)
 
     def initial_lr(self) -> float:
         return self.at_step(0, 1)

@@ -107,13 +107,13 @@ def _step_for(p: Param) -> float:
 def _curve_editor(cid: int, index: int) -> Schedule | None:
     """One bordered card per curve; returns the valid schedule or None (error shown inline)."""
     box = st.container(border=True)
-    top = box.columns([5, 1], vertical_alignment="bottom")
+    top = box.columns([6, 1], vertical_alignment="bottom")
     top[0].selectbox(
         f"Schedule {index + 1}", list(REGISTRY), key=f"ex_{cid}_name",
         format_func=lambda n: REGISTRY[n].title, on_change=_on_schedule_change, args=(cid,),
     )
-    top[1].button("Remove", key=f"ex_{cid}_remove", on_click=_remove_curve, args=(cid,),
-                  disabled=len(S.ex_curve_ids) <= 1, width="stretch")
+    top[1].button("", icon=":material/delete:", key=f"ex_{cid}_remove", on_click=_remove_curve, args=(cid,),
+                  disabled=len(S.ex_curve_ids) <= 1, help="Remove this schedule")
     spec = REGISTRY[S[f"ex_{cid}_name"]]
     box.caption(spec.summary)
     cols = box.columns(3)
@@ -197,26 +197,28 @@ spe = state.steps_per_epoch
 st.sidebar.caption(f"{spe:,} batches per epoch · {spe * epochs:,} batches in all")
 state.log_y, state.per_batch = S.ex_log_y, S.ex_per_batch
 
-st.subheader("Schedules")
-curves: list[Schedule] = []
-for index, cid in enumerate(list(S.ex_curve_ids)):
-    sched = _curve_editor(cid, index)
-    if sched is not None:
-        curves.append(sched)
-
-add_cols = st.columns([3, 1], vertical_alignment="bottom")
-add_cols[0].selectbox("Add a schedule to compare", list(REGISTRY), key="ex_new_schedule",
-                      format_func=lambda n: REGISTRY[n].title, index=list(REGISTRY).index("cosine"))
-add_cols[1].button("Add", on_click=_add_curve, disabled=len(S.ex_curve_ids) >= ex.MAX_CURVES,
-                   width="stretch", help=f"Up to {ex.MAX_CURVES} schedules.")
+left, right = st.columns([2, 3], gap="large")
+with left:
+    st.subheader("Schedules")
+    curves: list[Schedule] = []
+    for index, cid in enumerate(list(S.ex_curve_ids)):
+        sched = _curve_editor(cid, index)
+        if sched is not None:
+            curves.append(sched)
+    add_cols = st.columns([3, 1], vertical_alignment="bottom")
+    add_cols[0].selectbox("Add a schedule to compare", list(REGISTRY), key="ex_new_schedule",
+                          format_func=lambda n: REGISTRY[n].title, index=list(REGISTRY).index("cosine"))
+    add_cols[1].button("Add", on_click=_add_curve, disabled=len(S.ex_curve_ids) >= ex.MAX_CURVES,
+                       width="stretch", help=f"Up to {ex.MAX_CURVES} schedules.")
 
 if curves:
     state.curves = curves
 
-st.subheader("Readout")
+right = right.container()
+right_top = right.container()
 S.setdefault("ex_readout_epoch", min(state.readout_epoch, epochs))
 S.setdefault("ex_threshold", state.threshold)
-rcols = st.columns(2)
+rcols = right.columns(2)
 with rcols[0]:
     st.number_input("LR at epoch (1-based)", step=1, key="ex_readout_epoch")
     readout = _validated("ex_readout_epoch", ex.validate_readout_epoch, epochs)
@@ -229,11 +231,13 @@ if threshold:
     state.threshold = threshold
 
 labels = ex.curve_labels(curves)
-mcols = st.columns(max(1, len(curves)))
-for col, label, sched in zip(mcols, labels, curves):
+right_top.markdown(f"**LR at epoch {state.readout_epoch}** of {epochs}")
+mcols = right_top.columns(max(1, min(3, len(curves))))
+for i, (label, sched) in enumerate(zip(labels, curves)):
+    col = mcols[i % len(mcols)]
     first = ex.first_epoch_at_or_below(sched, state.threshold, epochs, spe)
     col.metric(
-        f"{label}: LR at epoch {state.readout_epoch}",
+        label,
         f"{ex.lr_at(sched, state.readout_epoch, spe):.6g}",
         help=sched.label(),
     )
@@ -245,9 +249,9 @@ for col, label, sched in zip(mcols, labels, curves):
 if curves:
     fig = schedule_figure(curves, epochs, spe, per_batch=state.per_batch, log_y=state.log_y,
                           readout_epoch=state.readout_epoch)
-    st.plotly_chart(fig, key="ex_chart", config={"displaylogo": False})
+    right_top.plotly_chart(fig, key="ex_chart", config={"displaylogo": False})
 else:
-    st.info("Fix the highlighted values to see the chart.")
+    right_top.info("Fix the highlighted values to see the chart.")
 
 tab_table, tab_code, tab_decay = st.tabs(["LR per epoch", "Formulas & Keras code", "What happened to decay=?"])
 with tab_table:

@@ -1,0 +1,271 @@
+"""lrviz.schedules against independent oracles: Keras' own schedule classes, the tutorial's
+hand-computed numbers, and invariants over the whole registry (hypothesis)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lrviz.schedules import (
+    KERAS2_STEPS_PER_EPOCH,
+    REGISTRY,
+    Param,
+    Schedule,
+    get_spec,
+    steps_per_epoch_for,
+)
+
+keras = pytest.importorskip("keras")
+KS = keras.optimizers.schedules
+
+
+def keras_values(schedule_obj, steps) -> np.ndarray:
+    return np.array([float(schedule_obj(int(s))) for s in steps])
+
+
+# --------------------------------------------------------------------- the tutorial's numbers
+
+
+def test_step_decay_tutorial_points():
+    f05 = Schedule.create("step", {"lr": 0.01, "factor": 0.5, "drop_every": 5})
+    f025 = Schedule.create("step", {"lr": 0.01, "factor": 0.25, "drop_every": 5})
+    # "Epoch 15/40" is index 14: 0.01 * F ** floor(15 / 5) = 0.01 * F**3
+    assert f05.at_epoch(14) == pytest.approx(0.00125, rel=1e-12)
+    assert f025.at_epoch(14) == pytest.approx(0.00015625, rel=1e-12)
+    # Because of the `1 +`, the first drop is at index 4 (the 5th epoch Keras prints).
+    assert f05.at_epoch(3) == 0.01 and f05.at_epoch(4) == pytest.approx(0.005)
+
+
+def test_step_decay_matches_the_tutorials_own_function():
+    def tutorial_step_decay(epoch, init_alpha=0.01, factor=0.25, drop_every=5):  # copied from the seed
+        return float(init_alpha * (factor ** np.floor((1 + epoch) / drop_every)))
+
+    s = Schedule.create("step", {"factor": 0.25})
+    assert s.per_epoch(40).tolist() == pytest.approx([tutorial_step_decay(e) for e in range(40)], rel=1e-12)
+
+
+def test_keras2_decay_reading_end_of_40_epochs():
+    assert KERAS2_STEPS_PER_EPOCH == 782 == steps_per_epoch_for(50_000, 64)
+    s = Schedule.create("time_keras2", {"lr": 0.01, "decay": 0.01 / 40})
+    # after 40 epochs, t = 40 * 782 = 31280 batches: 0.01 / (1 + 0.00025 * 31280)
+    assert s.at_step(40 * 782, 782) == pytest.approx(0.00113, abs=5e-6)
+    assert s.at_step(40 * 782, 782) == pytest.approx(0.01 / 8.82, rel=1e-12)
+
+
+def test_other_readings_of_decay_end_near_tutorial_values():
+    per_epoch = Schedule.create("time_epoch")
+    recursive = Schedule.create("time_recursive")
+    assert per_epoch.at_epoch(40) == pytest.approx(0.0099, abs=1e-4)
+    assert recursive.at_epoch(40) == pytest.approx(0.0082, abs=1e-4)
+    # The recursion by hand: a_{e+1} = a_e / (1 + gamma * e)
+    a = 0.01
+    for e in range(10):
+        assert recursive.at_epoch(e) == pytest.approx(a, rel=1e-12)
+        a = a / (1 + 0.00025 * e)
+
+
+# --------------------------------------------------------------------- Keras oracles
+
+
+def test_keras2_reading_equals_inverse_time_decay():
+    s = Schedule.create("time_keras2", {"lr": 0.01, "decay": 0.00025})
+    steps = [0, 1, 781, 782, 15_640, 31_279, 31_280, 100_000]
+    oracle = KS.InverseTimeDecay(0.01, decay_steps=1, decay_rate=0.00025)
+    np.testing.assert_allclose(s.at_steps(steps, 782), keras_values(oracle, steps), rtol=2e-5)
+
+
+@pytest.mark.parametrize("staircase", [False, True])
+def test_exponential_equals_keras(staircase):
+    spe = 7
+    s = Schedule.create("exponential", {"lr": 0.02, "decay_rate": 0.6, "decay_epochs": 3, "staircase": staircase})
+    oracle = KS.ExponentialDecay(0.02, decay_steps=3 * spe, decay_rate=0.6, staircase=staircase)
+    steps = [0, 1, 20, 21, 22, 41, 42, 100, 700]
+    np.testing.assert_allclose(s.at_steps(steps, spe), keras_values(oracle, steps), rtol=2e-5)
+
+
+def test_piecewise_equals_keras_with_shifted_boundaries():
+    # lrviz: value i+1 starts AT boundary b (epoch index); Keras: value i+1 starts AFTER b.
+    s = Schedule.create("piecewise", {"boundaries": [3, 7], "values": [0.1, 0.01, 0.001]})
+    oracle = KS.PiecewiseConstantDecay([2, 6], [0.1, 0.01, 0.001])
+    epochs = list(range(12))
+    np.testing.assert_allclose(s.per_epoch(12), keras_values(oracle, epochs), rtol=2e-5)
+
+
+def test_polynomial_equals_keras():
+    spe = 10
+    s = Schedule.create("polynomial", {"lr": 0.1, "end_lr": 0.001, "decay_epochs": 5, "power": 2.0})
+    oracle = KS.PolynomialDecay(0.1, decay_steps=50, end_learning_rate=0.001, power=2.0)
+    steps = [0, 1, 10, 25, 49, 50, 51, 500]
+    np.testing.assert_allclose(s.at_steps(steps, spe), keras_values(oracle, steps), rtol=1e-5)
+
+
+@pytest.mark.parametrize("warmup", [0, 2])
+def test_cosine_equals_keras(warmup):
+    spe = 10
+    s = Schedule.create("cosine", {"lr": 0.05, "decay_epochs": 8, "alpha": 0.1, "warmup_epochs": warmup,
+                                   "warmup_start_lr": 0.001})
+    if warmup:
+        oracle = KS.CosineDecay(0.001, decay_steps=80, alpha=0.1, warmup_target=0.05, warmup_steps=20)
+    else:
+        oracle = KS.CosineDecay(0.05, decay_steps=80, alpha=0.1)
+    steps = [0, 1, 5, 19, 20, 21, 40, 60, 99, 100, 150]
+    np.testing.assert_allclose(s.at_steps(steps, spe), keras_values(oracle, steps), rtol=1e-5)
+
+
+@pytest.mark.parametrize("t_mul,m_mul", [(2.0, 1.0), (1.0, 0.5), (1.5, 0.8)])
+def test_cosine_restarts_equals_keras(t_mul, m_mul):
+    spe = 4
+    s = Schedule.create("cosine_restarts", {"lr": 0.03, "first_decay_epochs": 3, "t_mul": t_mul, "m_mul": m_mul,
+                                            "alpha": 0.05})
+    oracle = KS.CosineDecayRestarts(0.03, first_decay_steps=12, t_mul=t_mul, m_mul=m_mul, alpha=0.05)
+    steps = list(range(0, 120, 5)) + [11, 12, 13, 35, 36, 37]
+    np.testing.assert_allclose(s.at_steps(steps, spe), keras_values(oracle, steps), rtol=1e-5, atol=1e-9)
+
+
+def test_one_cycle_named_points():
+    s = Schedule.create("one_cycle", {"max_lr": 0.1, "total_epochs": 10, "pct_start": 0.3, "div_factor": 25,
+                                      "final_div_factor": 1e4})
+    spe = 100
+    assert s.at_step(0, spe) == pytest.approx(0.1 / 25)
+    assert s.at_step(300, spe) == pytest.approx(0.1)  # peak at pct_start
+    assert s.at_step(150, spe) == pytest.approx((0.004 + 0.1) / 2)  # cosine midpoint
+    assert s.at_step(1000, spe) == pytest.approx(0.1 / 25 / 1e4)
+    assert s.at_step(5000, spe) == pytest.approx(0.1 / 25 / 1e4)  # flat after the cycle
+
+
+def test_triangular_named_points():
+    s = Schedule.create("triangular", {"base_lr": 0.001, "max_lr": 0.006, "half_cycle_epochs": 2,
+                                       "cycle_scale": 0.5})
+    assert s.at_epoch(0) == pytest.approx(0.001)
+    assert s.at_epoch(1) == pytest.approx(0.0035)
+    assert s.at_epoch(2) == pytest.approx(0.006)
+    assert s.at_epoch(4) == pytest.approx(0.001)
+    assert s.at_epoch(6) == pytest.approx(0.001 + 0.005 * 0.5)  # second cycle at half amplitude
+
+
+def test_warmup_wrapper_rises_then_plays_the_schedule_shifted():
+    base = Schedule.create("step", {"factor": 0.5, "drop_every": 5})
+    s = Schedule.create("step", {"factor": 0.5, "drop_every": 5}, warmup=2, warmup_start_factor=0.1)
+    spe = 10
+    assert s.at_step(0, spe) == pytest.approx(0.001)
+    assert s.at_step(10, spe) == pytest.approx(0.001 + 0.009 * 0.5)
+    lrs = s.per_step(2, spe)
+    assert np.all(np.diff(lrs) > 0)
+    for e in range(10):
+        assert s.at_epoch(e + 2, spe) == pytest.approx(base.at_epoch(e, spe))
+
+
+# --------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    "name,params,needle",
+    [
+        ("step", {"factor": 0.0}, "Argument `factor` must be a finite number > 0 and < 1. Received: factor=0.0"),
+        ("step", {"factor": 1.0}, "Received: factor=1.0"),
+        ("step", {"drop_every": 0}, "Argument `drop_every` must be an integer >= 1"),
+        ("step", {"drop_every": 2.5}, "drop_every=2.5"),
+        ("step", {"lr": -0.01}, "Argument `lr` must be a finite number > 0"),
+        ("step", {"lr": float("nan")}, "lr=nan"),
+        ("step", {"lr": "abc"}, "lr=abc"),
+        ("exponential", {"decay_epochs": float("inf")}, "decay_epochs=inf"),
+        ("piecewise", {"boundaries": [5, 3], "values": [1, 2, 3]}, "strictly increasing"),
+        ("piecewise", {"boundaries": [5], "values": [1, 2, 3]}, "one more entry than `boundaries`"),
+        ("triangular", {"base_lr": 0.1, "max_lr": 0.01}, "Argument `max_lr` must be >= base_lr"),
+        ("step", {"bogus": 1}, "Argument `bogus` is not a parameter of schedule `step`"),
+        ("nope", {}, "Argument `schedule` must be one of"),
+    ],
+)
+def test_bad_values_name_field_rule_and_value(name, params, needle):
+    with pytest.raises(ValueError) as info:
+        Schedule.create(name, params)
+    assert needle in str(info.value)
+
+
+def test_get_spec_unknown():
+    with pytest.raises(ValueError, match="Received: schedule='x'"):
+        get_spec("x")
+
+
+# --------------------------------------------------------------------- properties over the registry
+
+
+def _value(p: Param, draw):
+    lo = p.low if p.low is not None else -1e3
+    hi = min(p.high if p.high is not None else 1e3, 50.0 if p.unit == "epochs" else 1e9)
+    if p.kind in ("int", "ints"):
+        return draw(st.integers(int(math.ceil(lo + (1 if p.low_open else 0))), int(hi)))
+    lo_f = lo if not p.low_open else math.nextafter(lo, math.inf) + abs(lo) * 1e-9 + 1e-12
+    hi_f = hi if not p.high_open else hi * (1 - 1e-9)
+    if p.log and lo_f > 0:
+        return min(hi_f, max(lo_f, float(math.exp(draw(st.floats(math.log(max(lo_f, 1e-8)), math.log(hi_f)))))))
+    return draw(st.floats(lo_f, hi_f, allow_nan=False, allow_infinity=False))
+
+
+@st.composite
+def schedules(draw):
+    spec = REGISTRY[draw(st.sampled_from(sorted(REGISTRY)))]
+    params = {}
+    for p in spec.params:
+        if p.kind == "ints":
+            n = draw(st.integers(1, 4))
+            params[p.name] = sorted(set(draw(st.integers(1, 60)) for _ in range(n)))
+        elif p.kind == "floats":
+            params[p.name] = [draw(st.floats(1e-6, 1.0)) for _ in range(len(params["boundaries"]) + 1)]
+        else:
+            params[p.name] = _value(p, draw)
+    for f in spec.flags:
+        params[f] = draw(st.booleans())
+    if spec.name == "triangular":
+        params["max_lr"] = params["base_lr"] + draw(st.floats(0, 1))
+    if spec.name == "polynomial":
+        params["end_lr"] = min(params["end_lr"], params["lr"])
+    warm = draw(st.sampled_from([0.0, 0.0, 1.0, 2.5]))
+    return Schedule.create(spec.name, params, warmup=warm)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schedules(), st.integers(1, 50), st.integers(1, 30))
+def test_finite_nonnegative_positive_start_vectorised_equals_scalar(s, epochs, spe):
+    lrs = s.per_step(epochs, spe)
+    assert np.all(np.isfinite(lrs)) and np.all(lrs >= 0)
+    assert lrs[0] > 0
+    for step in {0, len(lrs) // 3, len(lrs) - 1}:
+        scalar = s.at_step(step, spe)
+        assert type(scalar) is float
+        assert scalar == pytest.approx(lrs[step], rel=1e-12, abs=1e-300)
+
+
+@settings(max_examples=150, deadline=None)
+@given(schedules(), st.integers(1, 20))
+def test_decays_never_rise_after_warmup(s, spe):
+    if not s.spec.decays:
+        return
+    lrs = s.at_steps(np.arange(int((s.warmup + 60) * spe)), spe)
+    after = lrs[int(math.ceil(s.warmup * spe)):]
+    assert np.all(np.diff(after) <= np.abs(after[:-1]) * 1e-12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(schedules())
+def test_config_round_trip(s):
+    import json
+
+    again = Schedule.from_config(json.loads(json.dumps(s.to_config())))
+    assert again == s
+    np.testing.assert_array_equal(again.per_step(5, 3), s.per_step(5, 3))
+
+
+def test_every_registry_entry_is_complete():
+    for spec in REGISTRY.values():
+        s = Schedule.create(spec.name)  # defaults are valid
+        assert spec.latex and spec.summary and spec.title
+        code = s.keras_code(782)
+        assert "optimizer = keras.optimizers.SGD(" in code and "callbacks =" in code
+        compile(code, f"<{spec.name}>", "exec")
+        for p in spec.params:
+            assert p.help and p.parse(p.default) is not None
