@@ -1,0 +1,95 @@
+"""lrviz.explorer: URL round trip, readouts and tables (hand-computed tutorial values)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrviz import explorer as ex
+from lrviz.schedules import Schedule
+
+
+def test_defaults_are_the_tutorial_comparison():
+    s = ex.ExplorerState()
+    assert [c.name for c in s.curves] == ["time_keras2", "step"]
+    assert s.epochs == 40 and s.steps_per_epoch == 782 and s.readout_epoch == 15
+    assert ex.lr_at(s.curves[1], 15, s.steps_per_epoch) == pytest.approx(0.00125)
+
+
+def test_query_round_trip_reproduces_the_view():
+    s = ex.ExplorerState(
+        curves=[Schedule.create("step", {"factor": 0.25, "drop_every": 10}),
+                Schedule.create("piecewise", {"boundaries": [2, 5], "values": [0.1, 0.01, 0.001]}),
+                Schedule.create("exponential", {"staircase": True}, warmup=2)],
+        epochs=60, train_size=1347, batch_size=32, readout_epoch=20, threshold=0.0005, log_y=True, per_batch=True,
+    )
+    query = {k: v if isinstance(v, list) else [v] for k, v in s.to_query().items()}
+    again, warnings = ex.ExplorerState.from_query(query)
+    assert warnings == []
+    assert again == s
+
+
+@pytest.mark.parametrize(
+    "query,needle",
+    [
+        ({"c": ["step;factor=2"]}, "factor"),
+        ({"c": ["nope"]}, "schedule"),
+        ({"c": ["step;factor"]}, "key=value"),
+        ({"epochs": ["-3"]}, "epochs"),
+        ({"epochs": ["1e9"]}, "epochs"),
+        ({"batch_size": ["nan"]}, "batch_size"),
+        ({"threshold": ["-1"]}, "threshold"),
+        ({"readout_epoch": ["99"]}, "readout_epoch"),
+        ({"log_y": ["maybe"]}, "log_y"),
+    ],
+)
+def test_garbage_in_the_url_gives_a_warning_and_defaults(query, needle):
+    state, warnings = ex.ExplorerState.from_query(query)
+    assert len(warnings) == 1 and needle in warnings[0]
+    default = ex.ExplorerState()
+    assert [c.name for c in state.curves] == [c.name for c in default.curves]
+    assert state.epochs == default.epochs and state.batch_size == default.batch_size
+
+
+def test_first_epoch_at_or_below_and_drops():
+    step = Schedule.create("step", {"factor": 0.5, "drop_every": 5})
+    # 1-based epochs 5..9 run at 0.005, 10..14 at 0.0025, 15.. at 0.00125
+    assert ex.first_epoch_at_or_below(step, 0.0025, 40, 1) == 10
+    assert ex.first_epoch_at_or_below(step, 0.00125, 40, 1) == 15
+    assert ex.first_epoch_at_or_below(step, 1e-9, 40, 1) is None
+    np.testing.assert_array_equal(ex.drop_epochs(step.per_epoch(20)), [5, 10, 15, 20])
+
+
+def test_lr_table_and_csv():
+    curves = ex.default_curves()
+    t = ex.lr_table(curves, 40, 782)
+    assert list(t.columns) == ["epoch", "Time-based decay (Keras 2, per batch)", "Step decay"]
+    assert t["epoch"].tolist() == list(range(1, 41))
+    assert t.loc[t.epoch == 15, "Step decay"].item() == pytest.approx(0.00125)
+    # epoch 2 starts after 782 batches: 0.01 / (1 + 0.00025 * 782)
+    assert t.iloc[1, 1] == pytest.approx(0.01 / (1 + 0.00025 * 782))
+    from io import StringIO
+
+    back = pd.read_csv(StringIO(t.to_csv(index=False)))
+    np.testing.assert_allclose(back.iloc[:, 1:].to_numpy(), t.iloc[:, 1:].to_numpy(), rtol=1e-12)
+
+
+def test_duplicate_titles_get_distinct_labels():
+    curves = [Schedule.create("step"), Schedule.create("step", {"factor": 0.25})]
+    assert ex.curve_labels(curves) == ["Step decay", "Step decay #2"]
+
+
+def test_legacy_decay_readings_match_the_design_numbers():
+    t = ex.legacy_decay_readings()
+    after = dict(zip(t["reading"], t["LR after 40 epochs"]))
+    assert after["Time-based decay (Keras 2, per batch)"] == pytest.approx(0.00113, abs=5e-6)
+    assert after["Time-based decay (per epoch)"] == pytest.approx(0.0099, abs=1e-4)
+    assert after["Time-based decay (tutorial's recursion)"] == pytest.approx(0.0082, abs=1e-4)
+
+
+def test_with_param_validates():
+    s = ex.with_param(Schedule.create("step"), factor=0.25, warmup=1)
+    assert s.params["factor"] == 0.25 and s.warmup == 1
+    with pytest.raises(ValueError, match="factor"):
+        ex.with_param(s, factor=0)

@@ -1,0 +1,113 @@
+"""AppTest of the Schedule Explorer page (the real page, no browser)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = str(ROOT / "pages" / "1_Schedule_Explorer.py")
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.fixture()
+def at():
+    return AppTest.from_file(PAGE, default_timeout=30).run()
+
+
+def test_default_view_shows_tutorial_readout(at):
+    assert not at.exception
+    assert metrics(at)["Step decay"] == "0.00125"
+    # Keras 2 per-batch reading at epoch 15 = 0.01 / (1 + 0.00025 * 14 * 782)
+    assert float(metrics(at)["Time-based decay (Keras 2, per batch)"]) == pytest.approx(
+        0.01 / (1 + 0.00025 * 14 * 782), rel=1e-5)
+    assert any("InverseTimeDecay" in c.value for c in at.code)
+    assert any("step_decay" in c.value for c in at.code)
+    assert len(at.get("plotly_chart")) == 1
+
+
+def test_factor_slider_changes_readout_and_url(at):
+    at.slider(key="ex_1_factor").set_value(0.25).run()
+    assert metrics(at)["Step decay"] == "0.00015625"
+    assert "step;factor=0.25" in at.query_params["c"]
+
+
+@pytest.mark.parametrize(
+    "key,value,needle",
+    [
+        ("ex_0_lr", 0.0, "Argument `lr` must be a finite number > 0 and <= 10. Received: lr=0.0"),
+        ("ex_1_lr", -0.01, "Argument `lr` must be a finite number > 0"),
+        ("ex_0_decay", 5.0, "Argument `decay` must be a finite number >= 0 and <= 1"),
+    ],
+)
+def test_invalid_value_shows_error_at_input_and_app_keeps_working(at, key, value, needle):
+    at.number_input(key=key).set_value(value).run()
+    assert not at.exception
+    assert any(needle in e.value for e in at.error)
+    # the other curve is still drawn and read out
+    assert len(at.get("plotly_chart")) == 1 and len(at.metric) == 1
+
+
+def test_invalid_timeline_values_show_errors_and_keep_last_good_view(at):
+    at.number_input(key="ex_epochs").set_value(0).run()
+    at.number_input(key="ex_batch_size").set_value(-5).run()
+    errors = " ".join(e.value for e in at.error)
+    assert "Argument `epochs` must be an integer >= 1 and <= 1000. Received: epochs=0" in errors
+    assert "Argument `batch_size`" in errors
+    assert not at.exception and metrics(at)["Step decay"] == "0.00125"
+
+
+def test_factor_out_of_slider_range_from_url_gets_number_input_and_error():
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["c"] = ["step;factor=0.99"]
+    at.run()
+    assert metrics(at)["Step decay"] == f"{0.01 * 0.99 ** 3:.6g}"
+    at.number_input(key="ex_0_factor").set_value(1.0).run()
+    assert any("Argument `factor` must be a finite number > 0 and < 1. Received: factor=1.0" in e.value
+               for e in at.error)
+    assert not at.exception
+
+
+def test_add_and_remove_curves(at):
+    at.selectbox(key="ex_new_schedule").set_value("one_cycle").run()
+    at.button[-1].click().run()  # "Add"
+    assert "One-cycle" in metrics(at)
+    assert any("class OneCycle" in c.value for c in at.code)
+    at.button(key="ex_0_remove").click().run()
+    assert "Time-based decay (Keras 2, per batch)" not in metrics(at)
+    assert set(metrics(at)) == {"Step decay", "One-cycle"}
+
+
+def test_change_schedule_type_resets_its_parameters(at):
+    at.selectbox(key="ex_1_name").set_value("triangular").run()
+    assert not at.exception
+    assert "Triangular cyclical (CLR)" in metrics(at)
+
+
+def test_garbage_url_warns_and_uses_defaults():
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["c"] = ["step;drop_every=-1"]
+    at.query_params["epochs"] = "lots"
+    at.run()
+    assert not at.exception
+    texts = " ".join(w.value for w in at.warning)
+    assert "drop_every" in texts and "epochs" in texts
+    assert metrics(at)["Step decay"] == "0.00125"
+
+
+def test_page_does_not_import_tensorflow():
+    code = (
+        "import sys, runpy; from streamlit.testing.v1 import AppTest; "
+        f"at = AppTest.from_file({PAGE!r}, default_timeout=60).run(); "
+        "assert not at.exception; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False False"
