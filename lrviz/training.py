@@ -307,8 +307,8 @@ def _train(path: Path, config: dict[str, Any], writer: RunWriter, control: Contr
         control.stop_requested = True
     if not control.stop_requested:
         writer._t0 = time.time()
-        model.fit(train, validation_data=test, epochs=epochs, initial_epoch=initial_epoch, callbacks=[cb], shuffle=False,
-                  verbose=verbose)
+        model.fit(train, validation_data=test, epochs=epochs, initial_epoch=initial_epoch, callbacks=[cb],
+                  shuffle=False, verbose=verbose)  # tf.data shuffles each epoch itself
     stopped = control.stop_requested
     writer.write_status(phase="evaluating", eta_s=None)
     _finish(path, model, ds, test, writer, keras)

@@ -1,0 +1,66 @@
+"""``python -m lrviz train / runs / stop / set-lr`` as a user runs them."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lrviz import runs
+from lrviz.cli import main
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def lrviz(*args, timeout=180):
+    return subprocess.run([sys.executable, "-m", "lrviz", *args], capture_output=True, text=True, env=ENV,
+                          timeout=timeout)
+
+
+def test_train_prints_progress_and_report_then_resume_with_new_lr(tmp_path):
+    r = lrviz("train", "--limit", "100", "--epochs", "2", "--batch-size", "32", "--runs-dir", str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Epoch 2/2" in r.stdout and "precision" in r.stdout and "weighted avg" in r.stdout
+    (parent,) = [s.id for s in runs.list_runs(tmp_path)]
+    assert runs.load_run(parent, tmp_path).status["state"] == "finished"
+
+    r = lrviz("train", "--resume", str(tmp_path / parent), "--epochs", "3", "--lr", "0.001")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Epoch 3/3" in r.stdout
+    child = runs.list_runs(tmp_path)[0]
+    run = runs.load_run(child.id, tmp_path)
+    assert run.config["parent"] == parent and run.config["limit"] == 100
+    assert run.config["schedule"] == {"name": "step", "params": {"lr": 0.001, "factor": 0.5, "drop_every": 5}}
+    assert list(run.history["epoch"]) == [3]
+
+    out = lrviz("runs", "--runs-dir", str(tmp_path))
+    assert child.id in out.stdout and parent in out.stdout and "finished" in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "0"], "Argument `epochs` must be an integer >= 1. Received: epochs='0'"),
+    (["--factor", "0"], "Argument `factor` must be"),
+    (["--schedule", "cosine", "--factor", "0.5"], "Flag --factor does not belong to schedule `cosine`"),
+    (["--dataset", "cifar10", "--cifar-archive", "/no/such.tar.gz"], "cifar_archive"),
+    (["--momentum", "1.5"], "Argument `momentum` must be a number >= 0 and < 1"),
+    (["--resume", ".."], "run_id"),
+    (["--resume", "../etc"], "No run 'etc'"),
+])
+def test_bad_flags_are_one_line_exit_2(args, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        code = main(["train", "--runs-dir", str(tmp_path), *args])
+        raise SystemExit(code)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lrviz: error: ") and message in err and err.count("\n") == 1
+
+
+def test_set_lr_and_stop_on_unknown_or_finished_runs(tmp_path, capsys):
+    assert main(["set-lr", "nope", "--factor", "0.5", "--runs-dir", str(tmp_path)]) == 2
+    assert "No run 'nope'" in capsys.readouterr().err
+    rid = runs.create_run({}, tmp_path, launch=lambda p: (os.getpid(), None))
+    assert main(["set-lr", rid, "--value", "0.001", "--runs-dir", str(tmp_path)]) == 0
+    assert main(["stop", rid, "--runs-dir", str(tmp_path)]) == 0
+    assert sorted(os.listdir(tmp_path / rid / "control"))[-1] == "stop"
+    assert main(["train", "--runs-dir", str(tmp_path)]) == 2
+    assert f"Run {rid} is queued" in capsys.readouterr().err
