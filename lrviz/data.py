@@ -193,43 +193,67 @@ def _check_member(m: tarfile.TarInfo, archive: Path) -> None:
         raise DataError(f"refusing CIFAR-10 archive {archive}: member {m.name!r} is a link or special file")
 
 
-def _read_from_tar(archive: Path) -> dict[str, bytes]:
-    """The batch files' bytes, read from the archive's members (nothing is extracted)."""
+def _assemble(get: Any, where: str) -> tuple[np.ndarray, ...]:
+    """Decode the batches one at a time into preallocated uint8 arrays (peak memory: the
+    final arrays plus one batch)."""
+    x_train = y_train = None
+    filled = 0
+    for name in _TRAIN_BATCHES:
+        x, y = read_cifar_batch(get(name), f"{where}: {name}")
+        if x_train is None:
+            x_train = np.empty((len(x) * len(_TRAIN_BATCHES), 32, 32, 3), np.uint8)
+            y_train = np.empty(len(x) * len(_TRAIN_BATCHES), np.int64)
+        if filled + len(x) > len(x_train):  # batches of unequal size: grow (tiny archives only)
+            x_train = np.concatenate([x_train[:filled], x])
+            y_train = np.concatenate([y_train[:filled], y])
+        else:
+            x_train[filled:filled + len(x)] = x
+            y_train[filled:filled + len(y)] = y
+        filled += len(x)
+        del x, y
+    x_test, y_test = read_cifar_batch(get(_TEST_BATCH), f"{where}: {_TEST_BATCH}")
+    return x_train[:filled], y_train[:filled], x_test, y_test
+
+
+def _arrays_from_tar(archive: Path) -> tuple[np.ndarray, ...]:
+    """Read the batch members straight from the archive (nothing is extracted to disk)."""
     wanted = set(_TRAIN_BATCHES) | {_TEST_BATCH}
-    found: dict[str, bytes] = {}
     try:
         with tarfile.open(archive, "r:*") as tar:
             members = tar.getmembers()
             for m in members:
                 _check_member(m, archive)
+            found: dict[str, tarfile.TarInfo] = {}
             for m in members:
                 base = PurePosixPath(m.name).name
-                if m.isfile() and base in wanted and base not in found:
-                    f = tar.extractfile(m)
-                    found[base] = f.read() if f else b""
+                if m.isfile() and base in wanted:
+                    found.setdefault(base, m)
+            missing = sorted(wanted - set(found))
+            if missing:
+                raise DataError(f"CIFAR-10 archive {archive} lacks {', '.join(missing)}. {_HOW}")
+
+            def get(name: str) -> bytes:
+                f = tar.extractfile(found[name])
+                return f.read() if f else b""
+
+            return _assemble(get, str(archive))
     except DataError:
         raise
     except (tarfile.TarError, OSError, EOFError) as e:
         raise DataError(f"CIFAR-10 archive {archive} is corrupt or not a tar.gz ({e}). {_HOW}") from None
-    missing = sorted(wanted - set(found))
-    if missing:
-        raise DataError(f"CIFAR-10 archive {archive} lacks {', '.join(missing)}. {_HOW}")
-    return found
 
 
-def _read_from_dir(folder: Path) -> dict[str, bytes]:
+def _arrays_from_dir(folder: Path) -> tuple[np.ndarray, ...]:
     if (folder / _CIFAR_DIR).is_dir():
         folder = folder / _CIFAR_DIR
     root = folder.resolve()
-    found: dict[str, bytes] = {}
     for name in (*_TRAIN_BATCHES, _TEST_BATCH):
         f = folder / name
         if not f.is_file():
             raise DataError(f"CIFAR-10 folder {folder} lacks {name}. {_HOW}")
         if not f.resolve().is_relative_to(root):
             raise DataError(f"refusing {f}: it links outside {folder}")
-        found[name] = f.read_bytes()
-    return found
+    return _assemble(lambda name: (folder / name).read_bytes(), str(folder))
 
 
 _HOW = (f"Download cifar-10-python.tar.gz from {CIFAR_URL} and pass its path with --cifar-archive "
@@ -242,35 +266,26 @@ def _keras_cache_candidates() -> list[Path]:
     return [d / "cifar-10-batches-py-target" / _CIFAR_DIR, d / _CIFAR_DIR, d / "cifar-10-python.tar.gz"]
 
 
-def _assemble(files: dict[str, bytes], where: str) -> tuple[np.ndarray, ...]:
-    parts = [read_cifar_batch(files[n], f"{where}: {n}") for n in _TRAIN_BATCHES]
-    x_test, y_test = read_cifar_batch(files[_TEST_BATCH], f"{where}: {_TEST_BATCH}")
-    x_train = np.concatenate([p[0] for p in parts])
-    y_train = np.concatenate([p[1] for p in parts])
-    return x_train, y_train, x_test, y_test
-
-
 def load_cifar10(archive: str | os.PathLike | None = None, limit: int | None = None, seed: int = 42) -> Dataset:
     """CIFAR-10 as uint8 (N, 32, 32, 3); see the module docstring for where it is looked for."""
     looked: list[str] = []
     if archive is not None:
         path = Path(archive).expanduser()
         if path.is_dir():
-            files = _read_from_dir(path)
+            arrays = _arrays_from_dir(path)
         elif path.is_file():
-            files = _read_from_tar(path)
+            arrays = _arrays_from_tar(path)
         else:
             raise DataError(f"CIFAR-10 archive not found at {path}. {_HOW}")
-        arrays = _assemble(files, str(path))
     else:
         arrays = None
         for cand in _keras_cache_candidates():
             looked.append(str(cand))
             if cand.is_dir() and (cand / _TEST_BATCH).exists():
-                arrays = _assemble(_read_from_dir(cand), str(cand))
+                arrays = _arrays_from_dir(cand)
                 break
             if cand.is_file():
-                arrays = _assemble(_read_from_tar(cand), str(cand))
+                arrays = _arrays_from_tar(cand)
                 break
         if arrays is None and os.environ.get("LRVIZ_CIFAR_DOWNLOAD", "1") != "0":
             looked.append(CIFAR_URL)

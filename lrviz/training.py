@@ -25,7 +25,8 @@ multiplier) and shows in ``history.csv``: ``lr`` is read back from the optimizer
 History columns (one row per finished epoch, 1-based ``epoch``): ``loss, accuracy, val_loss,
 val_accuracy``; ``lr``/``lr_planned``: the LR of the epoch's *first* batch (what Keras'
 ``LearningRateScheduler`` logs and the explorer's per-epoch curve shows); ``lr_last``: the LR
-of its last batch (shows an override made mid-epoch); ``epoch_time_s``.
+of its last batch (shows an override made mid-epoch); ``epoch_time_s`` (train + validation)
+and ``ended_at`` (unix time).
 
 **Stop** (``control/stop``, SIGINT or SIGTERM): the current batch finishes, Keras ends ``fit``,
 the partial epoch is not added to the history, the model is evaluated on the test set and
@@ -171,6 +172,7 @@ def make_callback(keras: Any, run: RunWriter, lrs: np.ndarray, spe: int, initial
             row["lr"], row["lr_planned"] = self._first_lr
             row["lr_last"] = float(self.model.optimizer.learning_rate.numpy())
             row["epoch_time_s"] = time.monotonic() - self._epoch_t0
+            row["ended_at"] = time.time()
             run.epoch_done(row)
 
     return _RunCallback()
@@ -210,7 +212,7 @@ class RunWriter:
         import pandas as pd
 
         self.rows.append(row)
-        csv = pd.DataFrame(self.rows).to_csv(index=False, lineterminator="\n", float_format="%.10g")
+        csv = pd.DataFrame(self.rows).to_csv(index=False, lineterminator="\n", float_format="%.15g")
         store.atomic_write_text(self.path / "history.csv", csv)
         self.write_status(epoch=row["epoch"], batch=0, last=row)
 
