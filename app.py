@@ -11,15 +11,11 @@ import streamlit as st
 st.set_page_config(page_title="lrviz — learning-rate schedules for Keras", page_icon=":material/show_chart:",
                    layout="wide")
 
+# File names equal the URL paths: Streamlit also auto-discovers pages/ on a cold start, and
+# matching names mean a first visit to e.g. /train finds its page either way.
 PAGES = Path(__file__).parent / "pages"
-pages = [
-    st.Page(PAGES / "1_Schedule_Explorer.py", title="Schedule Explorer", icon=":material/show_chart:",
-            url_path="explorer", default=True),
-]
-for file, title, icon, url in [
-    ("2_Train.py", "Train", ":material/model_training:", "train"),
-    ("3_Runs.py", "Runs", ":material/compare_arrows:", "runs"),
-]:
-    if (PAGES / file).exists():
-        pages.append(st.Page(PAGES / file, title=title, icon=icon, url_path=url))
-st.navigation(pages).run()
+st.navigation([
+    st.Page(PAGES / "explorer.py", title="Schedule Explorer", icon=":material/show_chart:", default=True),
+    st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page(PAGES / "runs.py", title="Runs", icon=":material/compare_arrows:", url_path="runs"),
+]).run()

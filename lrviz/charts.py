@@ -78,3 +78,97 @@ def schedule_figure(
     fig.update_yaxes(title="learning rate", type="log" if log_y else "linear", exponentformat="power"
                      if log_y else "none", tickformat=None if log_y else ".2~g")
     return fig
+
+
+# --------------------------------------------------------------------------- training runs
+
+_CURVE_STYLE = {  # the tutorial's four curves
+    "loss": ("train_loss", PALETTE[0], "solid"),
+    "val_loss": ("val_loss", PALETTE[1], "solid"),
+    "accuracy": ("train_acc", PALETTE[2], "solid"),
+    "val_accuracy": ("val_acc", PALETTE[3], "solid"),
+}
+
+
+def _empty_note(fig: go.Figure, text: str) -> None:
+    fig.add_annotation(text=text, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font=dict(color="#888", size=14))
+
+
+def metric_figure(history, keys: Sequence[str], title: str, y_title: str, epochs: int | None = None) -> go.Figure:
+    """Curves of ``keys`` (columns of history.csv) against the 1-based epoch."""
+    fig = go.Figure()
+    for key in keys:
+        if history is not None and key in getattr(history, "columns", ()):
+            name, color, dash = _CURVE_STYLE.get(key, (key, None, "solid"))
+            fig.add_trace(go.Scatter(x=history["epoch"], y=history[key], name=name, mode="lines+markers",
+                                     line=dict(color=color, dash=dash, width=2.5), marker=dict(size=5),
+                                     hovertemplate="epoch %{x}: %{y:.4f}<extra>" + name + "</extra>"))
+    if history is None or len(history) == 0:
+        _empty_note(fig, "waiting for the first epoch to finish…")
+    fig.update_layout(title=title, height=340, **_LAYOUT)
+    fig.update_xaxes(title="epoch", range=[0.5, (epochs or max(1, len(history) if history is not None else 1)) + 0.5],
+                     dtick=max(1, (epochs or 10) // 10))
+    fig.update_yaxes(title=y_title, rangemode="tozero")
+    return fig
+
+
+def lr_used_figure(history, planned: np.ndarray | None = None, overrides: Sequence[dict] = (),
+                   epochs: int | None = None, steps_per_epoch: int = 1) -> go.Figure:
+    """LR the optimizer used per epoch (read back) vs the planned schedule; overrides marked."""
+    fig = go.Figure()
+    if planned is not None and len(planned):
+        x = np.arange(1, len(planned) + 2)
+        fig.add_trace(go.Scatter(x=x, y=np.append(planned, planned[-1]), name="planned schedule", mode="lines",
+                                 line=dict(color="#999", dash="dot", width=2, shape="hv"),
+                                 hovertemplate="epoch %{x}: planned %{y:.6g}<extra></extra>"))
+    if history is not None and len(history) and "lr" in history:
+        x = np.append(history["epoch"].to_numpy(), history["epoch"].to_numpy()[-1] + 1)
+        y = np.append(history["lr"].to_numpy(), history["lr"].to_numpy()[-1])
+        fig.add_trace(go.Scatter(x=x, y=y, name="LR used (read from the optimizer)", mode="lines",
+                                 line=dict(color=PALETTE[0], width=3, shape="hv"),
+                                 hovertemplate="epoch %{x}: used %{y:.6g}<extra></extra>"))
+    for o in overrides:  # epoch and batch are 1-based in the engine's record
+        epoch, value = o.get("epoch"), o.get("value")
+        if epoch is None or value is None:
+            continue
+        what = f"set LR = {value:g}" if o.get("kind") == "value" else f"LR × {value:g}"
+        x = float(epoch) + (float(o.get("batch") or 1) - 1) / max(1, steps_per_epoch)
+        fig.add_vline(x=x, line=dict(color=PALETTE[1], dash="dash", width=1.5),
+                      annotation_text=what, annotation_position="top left",
+                      annotation_font_color=PALETTE[1])
+    fig.update_layout(title="Learning rate", height=340, **_LAYOUT)
+    fig.update_xaxes(title="epoch", range=[0.5, (epochs or len(planned) if planned is not None else 10) + 1.5])
+    fig.update_yaxes(title="learning rate", tickformat=".2~g", rangemode="tozero")
+    return fig
+
+
+def confusion_figure(confusion) -> go.Figure:
+    """Heatmap of counts (rows: true class, columns: predicted), annotated."""
+    z = confusion.to_numpy()
+    labels_x = [str(c) for c in confusion.columns]
+    labels_y = [str(c) for c in confusion.index]
+    fig = go.Figure(go.Heatmap(z=z, x=labels_x, y=labels_y, colorscale="Blues", text=z, texttemplate="%{text}",
+                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>", showscale=False))
+    fig.update_layout(title="Confusion matrix", height=420, template="plotly_white",
+                      margin=dict(l=10, r=10, t=40, b=10))
+    fig.update_xaxes(title="predicted", type="category", side="bottom")
+    fig.update_yaxes(title="true", type="category", autorange="reversed")
+    return fig
+
+
+def compare_figure(histories: dict, key: str, title: str, y_title: str) -> go.Figure:
+    """One line per run for the history column ``key``."""
+    fig = go.Figure()
+    for i, (label, hist) in enumerate(histories.items()):
+        if hist is None or key not in hist or not len(hist):
+            continue
+        fig.add_trace(go.Scatter(x=hist["epoch"], y=hist[key], name=label, mode="lines+markers",
+                                 line=dict(color=PALETTE[i % len(PALETTE)], width=2.5,
+                                           shape="hv" if key == "lr" else "linear"),
+                                 marker=dict(size=4),
+                                 hovertemplate="epoch %{x}: %{y:.5g}<extra>" + label + "</extra>"))
+    fig.update_layout(title=title, height=360, **_LAYOUT)
+    fig.update_xaxes(title="epoch")
+    fig.update_yaxes(title=y_title, tickformat=".2~g" if key == "lr" else None)
+    return fig

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = str(ROOT / "pages" / "1_Schedule_Explorer.py")
+PAGE = str(ROOT / "pages" / "explorer.py")
 
 
 def metrics(at) -> dict[str, str]:

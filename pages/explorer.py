@@ -5,16 +5,17 @@ Reads widgets -> calls lrviz -> renders. No math and no file I/O here; no Tensor
 
 from __future__ import annotations
 
-import itertools
-
 import streamlit as st
 
 from lrviz import explorer as ex
 from lrviz.charts import schedule_figure
-from lrviz.schedules import REGISTRY, WARMUP_PARAMS, Param, Schedule
+from lrviz.schedules import REGISTRY, Schedule
+from ui.schedule_editor import load_widgets, schedule_editor
 
+from ui.navigation import ensure_app_navigation  # noqa: E402
+
+ensure_app_navigation()
 S = st.session_state
-_ids = itertools.count()
 
 
 # --------------------------------------------------------------------------- state
@@ -38,36 +39,7 @@ def _add_curve_widgets(sched: Schedule) -> None:
     cid = S.ex_next_id
     S.ex_next_id += 1
     S.ex_curve_ids.append(cid)
-    _load_widgets(cid, sched)
-
-
-def _load_widgets(cid: int, sched: Schedule) -> None:
-    S[f"ex_{cid}_name"] = sched.name
-    for p in sched.spec.params:
-        S[f"ex_{cid}_{p.name}"] = _widget_value(p, sched.params[p.name])
-    for f in sched.spec.flags:
-        S[f"ex_{cid}_{f}"] = bool(sched.params[f])
-    S[f"ex_{cid}_warmup"] = float(sched.warmup)
-    S[f"ex_{cid}_warmup_start_factor"] = float(sched.warmup_start_factor)
-
-
-def _widget_value(p: Param, value):
-    if p.kind in ("floats", "ints"):
-        return p.format(value)
-    return int(value) if p.kind == "int" else float(value)
-
-
-def _on_schedule_change(cid: int) -> None:
-    """A new schedule type starts from its defaults (keeping lr where both have one)."""
-    name = S[f"ex_{cid}_name"]
-    params = {}
-    if "lr" in {p.name for p in REGISTRY[name].params} and f"ex_{cid}_lr" in S:
-        params["lr"] = S[f"ex_{cid}_lr"]
-    try:
-        sched = Schedule.create(name, params)
-    except ValueError:
-        sched = Schedule.create(name)
-    _load_widgets(cid, sched)
+    load_widgets(f"ex_{cid}", sched)
 
 
 def _remove_curve(cid: int) -> None:
@@ -76,78 +48,6 @@ def _remove_curve(cid: int) -> None:
 
 def _add_curve() -> None:
     _add_curve_widgets(Schedule.create(S.ex_new_schedule))
-
-
-# --------------------------------------------------------------------------- widgets
-
-
-def _param_widget(cid: int, p: Param, container) -> None:
-    key = f"ex_{cid}_{p.name}"
-    label = p.name.replace("_", " ")
-    help_text = f"{p.help} Rule: {p.rule()}." + (f" Unit: {p.unit}." if p.unit else "")
-    if p.kind in ("floats", "ints"):
-        container.text_input(label, key=key, help=help_text)
-    elif p.slider and p.slider[0] <= S[key] <= p.slider[1]:
-        lo, hi, step = p.slider
-        if p.kind == "int":
-            container.slider(label, int(lo), int(hi), step=int(step), key=key, help=help_text)
-        else:
-            container.slider(label, float(lo), float(hi), step=float(step), key=key, help=help_text)
-    elif p.kind == "int":
-        container.number_input(label, step=1, key=key, help=help_text)
-    else:
-        container.number_input(label, step=_step_for(p), format="%.6g", key=key, help=help_text)
-
-
-def _step_for(p: Param) -> float:
-    default = abs(float(p.default)) or 1.0
-    return float(f"{default / 10:.1g}") if p.unit in ("LR", "1/step") else (1.0 if default >= 1 else 0.05)
-
-
-def _curve_editor(cid: int, index: int) -> Schedule | None:
-    """One bordered card per curve; returns the valid schedule or None (error shown inline)."""
-    box = st.container(border=True)
-    top = box.columns([6, 1], vertical_alignment="bottom")
-    top[0].selectbox(
-        f"Schedule {index + 1}", list(REGISTRY), key=f"ex_{cid}_name",
-        format_func=lambda n: REGISTRY[n].title, on_change=_on_schedule_change, args=(cid,),
-    )
-    top[1].button("", icon=":material/delete:", key=f"ex_{cid}_remove", on_click=_remove_curve, args=(cid,),
-                  disabled=len(S.ex_curve_ids) <= 1, help="Remove this schedule")
-    spec = REGISTRY[S[f"ex_{cid}_name"]]
-    box.caption(spec.summary)
-    cols = box.columns(3)
-    errors: list[str] = []
-    params = {}
-    for i, p in enumerate(spec.params):
-        col = cols[i % 3]
-        _param_widget(cid, p, col)
-        try:
-            params[p.name] = p.parse(S[f"ex_{cid}_{p.name}"])
-        except ValueError as e:
-            col.error(str(e))
-            errors.append(str(e))
-    for f in spec.flags:
-        box.checkbox(f.replace("_", " "), key=f"ex_{cid}_{f}")
-        params[f] = S[f"ex_{cid}_{f}"]
-    with box.expander("Add a linear warmup in front"):
-        wcols = st.columns(2)
-        warm = {}
-        for col, p in zip(wcols, WARMUP_PARAMS):
-            col.number_input(p.name.replace("_", " "), step=0.5 if p.name == "warmup" else 0.05,
-                             key=f"ex_{cid}_{p.name}", help=f"{p.help} Rule: {p.rule()}.")
-            try:
-                warm[p.name] = p.parse(S[f"ex_{cid}_{p.name}"])
-            except ValueError as e:
-                col.error(str(e))
-                errors.append(str(e))
-    if errors:
-        return None
-    try:
-        return Schedule.create(spec.name, params, **warm)
-    except ValueError as e:  # rules that span parameters (e.g. piecewise lengths)
-        box.error(str(e))
-        return None
 
 
 def _validated(field: str, check, *args):
@@ -202,7 +102,8 @@ with left:
     st.subheader("Schedules")
     curves: list[Schedule] = []
     for index, cid in enumerate(list(S.ex_curve_ids)):
-        sched = _curve_editor(cid, index)
+        sched = schedule_editor(f"ex_{cid}", f"Schedule {index + 1}", on_remove=lambda cid=cid: _remove_curve(cid),
+                                can_remove=len(S.ex_curve_ids) > 1)
         if sched is not None:
             curves.append(sched)
     add_cols = st.columns([3, 1], vertical_alignment="bottom")
@@ -279,4 +180,5 @@ with tab_decay:
 
 # The URL mirrors the view, so a copied link reproduces it.
 st.query_params.from_dict(state.to_query())
-S.train_schedule = state.curves[-1].to_config() if state.curves else None
+# The Train page offers these curves as the schedule to train with.
+S.explorer_curves = [c.to_config() for c in state.curves]

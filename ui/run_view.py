@@ -1,0 +1,197 @@
+"""How a run looks in the browser: live progress and controls while it runs, report and
+downloads when it is done. Used by the Train and Runs pages.
+
+The page only reads the run directory (``lrviz.runs.load_run``) and writes control requests
+(``stop_run``, ``set_lr``); the training itself lives in its own worker process.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from lrviz import runs as store
+from lrviz.charts import confusion_figure, lr_used_figure, metric_figure
+from lrviz.schedules import Schedule
+
+S = st.session_state
+POLL_S = 1.0  # live view refresh period
+STATE_BADGE = {
+    "queued": ("Queued", "gray", ":material/schedule:"),
+    "running": ("Running", "blue", ":material/play_circle:"),
+    "finished": ("Finished", "green", ":material/check_circle:"),
+    "stopped": ("Stopped", "orange", ":material/stop_circle:"),
+    "failed": ("Failed", "red", ":material/error:"),
+}
+
+
+def _fmt_s(seconds) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "–"
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def planned_per_epoch(run: store.Run):
+    """The schedule's LR per epoch (first batch), for the LR chart; None if unreadable."""
+    try:
+        sched = Schedule.from_config(run.config["schedule"])
+        spe = int(run.config.get("steps_per_epoch") or run.status.get("steps_per_epoch") or 1)
+        return sched.per_epoch(int(run.config.get("epochs") or run.status.get("epochs") or 1), spe)
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def header(run: store.Run) -> None:
+    label, color, icon = STATE_BADGE.get(run.state, (run.state.title(), "gray", ":material/help:"))
+    cols = st.columns([3, 1], vertical_alignment="center")
+    cols[0].markdown(f"#### Run `{run.id}`")
+    cols[1].badge(label, icon=icon, color=color)
+    cfg = run.config
+    bits = [f"**{cfg.get('dataset', '?')}**"]
+    try:
+        bits.append(Schedule.from_config(cfg["schedule"]).label())
+    except (KeyError, ValueError, TypeError):
+        pass
+    bits.append(f"batch {cfg.get('batch_size', '?')}, momentum {cfg.get('momentum', '?')}"
+                f"{' (Nesterov)' if cfg.get('nesterov') else ''}, seed {cfg.get('seed', '?')}")
+    if cfg.get("limit"):
+        bits.append(f"subset of {cfg['limit']} training images")
+    if cfg.get("parent"):
+        bits.append(f"resumed from `{cfg['parent']}`")
+    st.caption(" · ".join(bits))
+
+
+def charts(run: store.Run, key: str) -> None:
+    epochs = int(run.config.get("epochs") or run.status.get("epochs") or 1)
+    spe = int(run.config.get("steps_per_epoch") or run.status.get("steps_per_epoch") or 1)
+    c1, c2, c3 = st.columns(3)
+    c1.plotly_chart(metric_figure(run.history, ["loss", "val_loss"], "Loss", "loss", epochs), key=f"{key}_loss",
+                    config={"displaylogo": False})
+    c2.plotly_chart(metric_figure(run.history, ["accuracy", "val_accuracy"], "Accuracy", "accuracy", epochs),
+                    key=f"{key}_acc", config={"displaylogo": False})
+    overrides = run.status.get("lr_overrides") or run.config.get("lr_overrides") or []
+    c3.plotly_chart(lr_used_figure(run.history, planned_per_epoch(run), overrides, epochs, spe), key=f"{key}_lr",
+                    config={"displaylogo": False})
+
+
+def progress(run: store.Run) -> None:
+    st_ = run.status
+    epochs = int(st_.get("epochs") or run.config.get("epochs") or 1)
+    epoch = int(st_.get("epoch") or 0)
+    batch = int(st_.get("batch") or 0)
+    spe = int(st_.get("steps_per_epoch") or run.config.get("steps_per_epoch") or 1)
+    done = min(1.0, (epoch + batch / spe) / epochs) if run.state == "running" else epoch / epochs
+    if run.state == "queued":
+        text = "Starting the worker (loading TensorFlow and the data)…"
+    else:
+        current = min(epoch + 1, epochs)
+        text = (f"Epoch {current}/{epochs} · batch {batch}/{spe} · elapsed {_fmt_s(st_.get('elapsed_s'))} · "
+                f"ETA {_fmt_s(st_.get('eta_s'))}")
+    st.progress(done, text=text)
+    last = run.history.iloc[-1] if len(run.history) else None
+    m = st.columns(4)
+    m[0].metric("Epochs done", f"{epoch}/{epochs}")
+    m[1].metric("val_accuracy", f"{last['val_accuracy']:.4f}" if last is not None else "–")
+    m[2].metric("val_loss", f"{last['val_loss']:.4f}" if last is not None else "–")
+    lr_now = st_.get("lr")
+    m[3].metric("LR now", f"{lr_now:.6g}" if isinstance(lr_now, (int, float)) else "–")
+
+
+def controls(run: store.Run, runs_dir: Path) -> None:
+    """Stop, and Set LR now (absolute or ×factor), for an active run."""
+    key = f"ctl_{run.id}"
+    cols = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+    if cols[0].button("Stop", icon=":material/stop:", key=f"{key}_stop", type="primary",
+                      help="Finish the current batch, evaluate, write the report. Nothing trained is lost."):
+        store.stop_run(run.id, runs_dir)
+        st.toast("Stop requested: the run finishes its current batch, then writes its report.")
+    mode = cols[1].segmented_control("Set LR now", ["value", "× factor"], default="value", key=f"{key}_mode",
+                                     help="From the next batch. A value sets the LR now and the rest of the "
+                                          "schedule continues from it; a factor scales the rest of the schedule.")
+    S.setdefault(f"{key}_amount", 0.001)
+    cols[2].number_input("New LR" if mode != "× factor" else "Factor", key=f"{key}_amount", format="%.6g",
+                         step=0.0001 if mode != "× factor" else 0.1)
+    if cols[3].button("Apply", key=f"{key}_apply", icon=":material/tune:"):
+        amount = S[f"{key}_amount"]
+        try:
+            if mode == "× factor":
+                store.set_lr(run.id, runs_dir, factor=amount)
+            else:
+                store.set_lr(run.id, runs_dir, value=amount)
+            st.toast(f"LR change requested ({mode} {amount:g}); it applies from the next batch.")
+        except ValueError as e:
+            st.error(str(e))
+
+
+def live(run_id: str, runs_dir: Path) -> None:
+    """Poll the run every second; when it ends, rerun the page to show the results."""
+
+    @st.fragment(run_every=POLL_S)
+    def _panel() -> None:
+        try:
+            run = store.load_run(run_id, runs_dir)
+        except (ValueError, OSError) as e:
+            st.error(f"Run {run_id} can no longer be read: {e}")
+            return
+        header(run)
+        progress(run)
+        controls(run, runs_dir)
+        charts(run, key=f"live_{run_id}")
+        if run.state not in store.ACTIVE_STATES:
+            time.sleep(0.1)
+            st.rerun(scope="app")
+
+    _panel()
+
+
+def results(run: store.Run, runs_dir: Path, key: str = "res") -> None:
+    """A finished, stopped or failed run: what happened, charts, report, confusion, downloads."""
+    header(run)
+    epochs_done = len(run.history)
+    if run.state == "failed":
+        st.error(f"The run failed: {run.status.get('error') or 'no reason recorded'}. "
+                 f"{epochs_done} finished epoch(s) are kept below.")
+    elif run.state == "stopped":
+        st.warning(f"Stopped after {epochs_done} finished epoch(s); the report evaluates the model as it was then.")
+    elif run.state == "finished":
+        acc = run.report.loc["accuracy", "f1-score"] if run.report is not None and "accuracy" in run.report.index \
+            else None
+        st.success(f"Finished {epochs_done} epochs in {_fmt_s(run.status.get('elapsed_s'))}"
+                   + (f" · test accuracy **{acc:.2%}**" if acc is not None else ""))
+    if run.error:
+        st.warning(f"Some files of this run could not be read: {run.error}")
+    charts(run, key=f"{key}_{run.id}")
+    if run.report is not None:
+        left, right = st.columns([1, 1])
+        with left:
+            st.markdown("##### Classification report (test set)")
+            st.dataframe(run.report.style.format("{:.2f}", subset=["precision", "recall", "f1-score"], na_rep="")
+                         .format("{:d}", subset=["support"]), width="stretch",
+                         height=min(560, 38 + 35 * len(run.report)))
+        with right:
+            if run.confusion is not None:
+                st.plotly_chart(confusion_figure(run.confusion), key=f"{key}_cm_{run.id}",
+                                config={"displaylogo": False})
+    downloads(run, key)
+
+
+_DOWNLOADS = [
+    ("report.csv", "Report CSV", "text/csv", ":material/table:"),
+    ("history.csv", "History CSV", "text/csv", ":material/timeline:"),
+    ("model.keras", "Model (.keras)", "application/octet-stream", ":material/neurology:"),
+    ("training.png", "Training plot PNG", "image/png", ":material/image:"),
+    ("config.json", "Config JSON", "application/json", ":material/settings:"),
+]
+
+
+def downloads(run: store.Run, key: str) -> None:
+    available = [d for d in _DOWNLOADS if d[0] in run.files]
+    if not available:
+        return
+    cols = st.columns(len(available))
+    for col, (name, label, mime, icon) in zip(cols, available):
+        col.download_button(label, data=run.files[name].read_bytes(), file_name=f"{run.id}-{name}", mime=mime,
+                            icon=icon, key=f"{key}_dl_{name}_{run.id}", width="stretch")

@@ -1,0 +1,121 @@
+"""A schedule editor card built from the registry: type, one widget per parameter, warmup.
+
+Used by the explorer (one card per curve) and the Train page. Widget keys are
+``f"{prefix}_{param}"``; invalid values are reported with ``st.error`` right under the
+input and the editor returns ``None`` (the caller keeps working).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from lrviz.schedules import REGISTRY, WARMUP_PARAMS, Param, Schedule
+
+S = st.session_state
+
+
+def load_widgets(prefix: str, sched: Schedule) -> None:
+    """Put ``sched``'s values into the editor's widget state."""
+    S[f"{prefix}_name"] = sched.name
+    for p in sched.spec.params:
+        S[f"{prefix}_{p.name}"] = _widget_value(p, sched.params[p.name])
+    for f in sched.spec.flags:
+        S[f"{prefix}_{f}"] = bool(sched.params[f])
+    S[f"{prefix}_warmup"] = float(sched.warmup)
+    S[f"{prefix}_warmup_start_factor"] = float(sched.warmup_start_factor)
+
+
+def _widget_value(p: Param, value):
+    if p.kind in ("floats", "ints"):
+        return p.format(value)
+    return int(value) if p.kind == "int" else float(value)
+
+
+def _on_type_change(prefix: str) -> None:
+    """A new schedule type starts from its defaults (keeping lr where both have one)."""
+    name = S[f"{prefix}_name"]
+    params = {}
+    if "lr" in {p.name for p in REGISTRY[name].params} and f"{prefix}_lr" in S:
+        params["lr"] = S[f"{prefix}_lr"]
+    try:
+        sched = Schedule.create(name, params)
+    except ValueError:
+        sched = Schedule.create(name)
+    load_widgets(prefix, sched)
+
+
+def _step_for(p: Param) -> float:
+    default = abs(float(p.default)) or 1.0
+    return float(f"{default / 10:.1g}") if p.unit in ("LR", "1/step") else (1.0 if default >= 1 else 0.05)
+
+
+def _param_widget(prefix: str, p: Param, container) -> None:
+    key = f"{prefix}_{p.name}"
+    label = p.name.replace("_", " ")
+    help_text = f"{p.help} Rule: {p.rule()}." + (f" Unit: {p.unit}." if p.unit else "")
+    if p.kind in ("floats", "ints"):
+        container.text_input(label, key=key, help=help_text)
+    elif p.slider and isinstance(S[key], (int, float)) and p.slider[0] <= S[key] <= p.slider[1]:
+        lo, hi, step = p.slider
+        if p.kind == "int":
+            container.slider(label, int(lo), int(hi), step=int(step), key=key, help=help_text)
+        else:
+            container.slider(label, float(lo), float(hi), step=float(step), key=key, help=help_text)
+    elif p.kind == "int":
+        container.number_input(label, step=1, key=key, help=help_text)
+    else:
+        container.number_input(label, step=_step_for(p), format="%.6g", key=key, help=help_text)
+
+
+def schedule_editor(prefix: str, title: str, *, on_remove: Callable[[], None] | None = None,
+                    can_remove: bool = True, border: bool = True) -> Schedule | None:
+    """Render the card; return the valid :class:`Schedule` or ``None`` (errors shown inline).
+
+    The caller must have called :func:`load_widgets` once for ``prefix``.
+    """
+    box = st.container(border=border)
+    if on_remove is not None:
+        top = box.columns([6, 1], vertical_alignment="bottom")
+        select_col = top[0]
+        top[1].button("", icon=":material/delete:", key=f"{prefix}_remove", on_click=on_remove,
+                      disabled=not can_remove, help="Remove this schedule")
+    else:
+        select_col = box
+    select_col.selectbox(title, list(REGISTRY), key=f"{prefix}_name", format_func=lambda n: REGISTRY[n].title,
+                         on_change=_on_type_change, args=(prefix,))
+    spec = REGISTRY[S[f"{prefix}_name"]]
+    box.caption(spec.summary)
+    cols = box.columns(3)
+    errors = 0
+    params = {}
+    for i, p in enumerate(spec.params):
+        col = cols[i % 3]
+        _param_widget(prefix, p, col)
+        try:
+            params[p.name] = p.parse(S[f"{prefix}_{p.name}"])
+        except ValueError as e:
+            col.error(str(e))
+            errors += 1
+    for f in spec.flags:
+        box.checkbox(f.replace("_", " "), key=f"{prefix}_{f}")
+        params[f] = S[f"{prefix}_{f}"]
+    warm = {}
+    with box.expander("Add a linear warmup in front"):
+        wcols = st.columns(2)
+        for col, p in zip(wcols, WARMUP_PARAMS):
+            col.number_input(p.name.replace("_", " "), step=0.5 if p.name == "warmup" else 0.05,
+                             key=f"{prefix}_{p.name}", help=f"{p.help} Rule: {p.rule()}.")
+            try:
+                warm[p.name] = p.parse(S[f"{prefix}_{p.name}"])
+            except ValueError as e:
+                col.error(str(e))
+                errors += 1
+    if errors:
+        return None
+    try:
+        return Schedule.create(spec.name, params, **warm)
+    except ValueError as e:  # rules that span parameters (e.g. piecewise lengths)
+        box.error(str(e))
+        return None
