@@ -82,6 +82,10 @@ def schedule_figure(
 
 # --------------------------------------------------------------------------- training runs
 
+# Small multiples: title on top, legend below the plot (they collide otherwise).
+_RUN_LAYOUT = {**_LAYOUT, "legend": dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0),
+               "margin": dict(l=10, r=10, t=40, b=10)}
+
 _CURVE_STYLE = {  # the tutorial's four curves
     "loss": ("train_loss", PALETTE[0], "solid"),
     "val_loss": ("val_loss", PALETTE[1], "solid"),
@@ -106,9 +110,8 @@ def metric_figure(history, keys: Sequence[str], title: str, y_title: str, epochs
                                      hovertemplate="epoch %{x}: %{y:.4f}<extra>" + name + "</extra>"))
     if history is None or len(history) == 0:
         _empty_note(fig, "waiting for the first epoch to finish…")
-    fig.update_layout(title=title, height=340, **_LAYOUT)
-    fig.update_xaxes(title="epoch", range=[0.5, (epochs or max(1, len(history) if history is not None else 1)) + 0.5],
-                     dtick=max(1, (epochs or 10) // 10))
+    fig.update_layout(title=title, height=360, **_RUN_LAYOUT)
+    fig.update_xaxes(title="epoch", range=[0.5, (epochs or max(1, len(history) if history is not None else 1)) + 0.5])
     fig.update_yaxes(title=y_title, rangemode="tozero")
     return fig
 
@@ -137,7 +140,7 @@ def lr_used_figure(history, planned: np.ndarray | None = None, overrides: Sequen
         fig.add_vline(x=x, line=dict(color=PALETTE[1], dash="dash", width=1.5),
                       annotation_text=what, annotation_position="top left",
                       annotation_font_color=PALETTE[1])
-    fig.update_layout(title="Learning rate", height=340, **_LAYOUT)
+    fig.update_layout(title="Learning rate", height=360, **_RUN_LAYOUT)
     fig.update_xaxes(title="epoch", range=[0.5, (epochs or len(planned) if planned is not None else 10) + 1.5])
     fig.update_yaxes(title="learning rate", tickformat=".2~g", rangemode="tozero")
     return fig
@@ -168,7 +171,7 @@ def compare_figure(histories: dict, key: str, title: str, y_title: str) -> go.Fi
                                            shape="hv" if key == "lr" else "linear"),
                                  marker=dict(size=4),
                                  hovertemplate="epoch %{x}: %{y:.5g}<extra>" + label + "</extra>"))
-    fig.update_layout(title=title, height=360, **_LAYOUT)
+    fig.update_layout(title=title, height=380, **_RUN_LAYOUT)
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title=y_title, tickformat=".2~g" if key == "lr" else None)
     return fig

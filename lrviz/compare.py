@@ -81,15 +81,20 @@ def report_comparison(reports: Mapping[str, pd.DataFrame], metrics: Sequence[str
 def style_comparison(frame: pd.DataFrame):
     """A pandas Styler: 2 decimals, Δ columns green where better, red where worse."""
     delta_cols = [c for c in frame.columns if c.startswith("Δ")]
-
-    def colour(v: float) -> str:
-        if v is None or not np.isfinite(v) or abs(v) < 0.005:
-            return ""
-        return "background-color: #d8f0d8; color: #135e13" if v > 0 else "background-color: #f7dada; color: #8a1616"
-
     styler = frame.style.format("{:.2f}", na_rep="")
     styler = styler.format("{:+.2f}", subset=delta_cols, na_rep="")
-    return styler.map(colour, subset=delta_cols)
+    return styler.map(delta_colour, subset=delta_cols)
+
+
+BETTER = "background-color: #d8f0d8; color: #135e13"
+WORSE = "background-color: #f7dada; color: #8a1616"
+
+
+def delta_colour(v: float) -> str:
+    """CSS for a difference: green above +0.005, red below -0.005 (what rounds to 0.00 stays plain)."""
+    if v is None or not np.isfinite(v) or abs(v) < 0.005:
+        return ""
+    return BETTER if v > 0 else WORSE
 
 
 def history_label(run_id: str, schedule_label: str | None) -> str:

@@ -19,7 +19,11 @@ S = st.session_state
 RUNS_DIR = store.DEFAULT_RUNS_DIR
 
 
-@st.dialog("Delete this run?")
+def _dismiss_delete() -> None:
+    S.pop("runs_confirm", None)
+
+
+@st.dialog("Delete this run?", on_dismiss=_dismiss_delete)
 def _confirm_delete(run_id: str) -> None:
     st.write(f"Run `{run_id}` and all its files (history, report, model) will be removed from disk. "
              "This cannot be undone.")
@@ -32,8 +36,10 @@ def _confirm_delete(run_id: str) -> None:
             return
         st.query_params.pop("run", None)
         S.pop("runs_table", None)
+        _dismiss_delete()
         st.rerun()
     if c[1].button("Cancel", key="runs_cancel_delete"):
+        _dismiss_delete()
         st.rerun()
 
 
@@ -42,7 +48,7 @@ table = compare.runs_table(RUNS_DIR)
 if table.empty:
     st.info("No runs yet. Launch one on the **Train** page (or with `python -m lrviz train`); every run is kept "
             f"in `{RUNS_DIR}/` and listed here.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+    st.link_button("Go to Train", "train", icon=":material/model_training:")
     st.stop()
 
 st.caption(f"{len(table)} run(s) in `{RUNS_DIR}/`. Click a column header to sort; tick two or more rows to compare.")
@@ -57,6 +63,8 @@ event = st.dataframe(
     },
 )
 selected = [table.iloc[i]["run"] for i in event.selection.rows] if event and event.selection else []
+if not selected and st.query_params.get("compare"):  # a shared comparison: ?compare=<id>,<id>
+    selected = [r for r in st.query_params.get("compare").split(",") if r]
 
 unreadable = table[table["problem"].notna() & (table["state"] != "failed")]
 if len(unreadable):
@@ -80,6 +88,8 @@ if run_id is not None:
             run_view.results(run, RUNS_DIR, key="runs")
             c = st.columns([1, 1, 4])
             if c[0].button("Delete run", icon=":material/delete:", key="runs_delete"):
+                S.runs_confirm = run.id
+            if S.get("runs_confirm") == run.id:  # kept open across reruns until answered
                 _confirm_delete(run.id)
             c[1].link_button("Share link", f"runs?run={run.id}", icon=":material/link:",
                              help="A link that opens this run.")
@@ -88,6 +98,7 @@ if run_id is not None:
 if len(selected) >= 2:
     st.divider()
     st.subheader(f"Compare {len(selected)} runs")
+    st.caption(f"Link to this comparison: `runs?compare={','.join(selected)}`")
     loaded = {}
     for rid in selected:
         try:

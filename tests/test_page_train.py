@@ -1,0 +1,109 @@
+"""AppTest of the Train page, with the engine's process-spawning calls replaced."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import fabricate_run
+from streamlit.testing.v1 import AppTest
+
+from lrviz import runs as store
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "train.py")
+
+
+@pytest.fixture()
+def runs_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    return tmp_path
+
+
+def page() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=30).run()
+
+
+def launch_button(at):
+    return next(b for b in at.button if b.label == "Launch training")
+
+
+def test_form_defaults_are_the_tutorials(runs_dir):
+    at = page()
+    assert not at.exception
+    assert at.selectbox(key="tr_dataset").value == "digits"
+    assert at.number_input(key="tr_epochs").value == 40 and at.number_input(key="tr_batch_size").value == 64
+    assert at.number_input(key="tr_momentum").value == 0.9 and at.checkbox(key="tr_nesterov").value
+    assert at.selectbox(key="tr_s_name").value == "step"
+    assert at.slider(key="tr_s_factor").value == 0.5 and at.slider(key="tr_s_drop_every").value == 5
+    assert not launch_button(at).disabled
+
+
+@pytest.mark.parametrize(
+    "key,value,needle",
+    [
+        ("tr_epochs", 0, "Argument `epochs` must be an integer >= 1"),
+        ("tr_batch_size", -1, "Argument `batch_size` must be an integer >= 1"),
+        ("tr_momentum", 1.5, "Argument `momentum` must be a number >= 0 and < 1"),
+        ("tr_s_lr", -0.1, "Argument `lr` must be a finite number > 0"),
+    ],
+)
+def test_invalid_value_is_rejected_at_the_input(runs_dir, key, value, needle):
+    at = page()
+    at.number_input(key=key).set_value(value).run()
+    assert any(needle in e.value for e in at.error)
+    assert launch_button(at).disabled
+    assert not at.exception
+
+
+def test_launch_passes_the_form_to_the_engine(runs_dir, monkeypatch):
+    seen = {}
+
+    def fake_start(config, runs_dir_arg):
+        seen.update(config)
+        return fabricate_run(runs_dir_arg, factor=config["schedule"]["params"]["factor"])
+
+    monkeypatch.setattr(store, "start_run", fake_start)
+    at = page()
+    at.slider(key="tr_s_factor").set_value(0.25).run()
+    at.number_input(key="tr_epochs").set_value(12).run()
+    launch_button(at).click().run()
+    assert not at.exception
+    assert seen["epochs"] == 12 and seen["dataset"] == "digits" and seen["batch_size"] == 64
+    assert seen["schedule"] == {"name": "step", "params": {"lr": 0.01, "factor": 0.25, "drop_every": 5}}
+    # the fabricated run is finished: its report and downloads show
+    assert any("Finished" in s.value for s in at.success)
+    labels = [d.label for d in at.get("download_button")]
+    assert "Report CSV" in labels and "History CSV" in labels
+
+
+def test_second_launch_gets_the_busy_answer(runs_dir, monkeypatch):
+    def busy(config, runs_dir_arg):
+        raise store.RunBusyError("Run X is running (epoch 3/40); stop it or wait for it to finish.")
+
+    monkeypatch.setattr(store, "start_run", busy)
+    at = page()
+    launch_button(at).click().run()
+    assert any("Run X is running (epoch 3/40)" in e.value for e in at.error)
+
+
+def test_active_run_is_reattached_with_live_controls(runs_dir):
+    rid = fabricate_run(runs_dir, state="running", epochs=10)
+    st_ = store.read_json(runs_dir / rid / "status.json")
+    st_.update(pid=os.getpid(), pid_create_time=None, batch=3, eta_s=12.0, lr=0.005)
+    store.atomic_write_json(runs_dir / rid / "status.json", st_)
+    at = page()
+    assert not at.exception
+    assert any(rid in m.value for m in at.markdown)
+    assert any(m.label == "Epochs done" and m.value == "5/10" for m in at.metric)
+    stop = next(b for b in at.button if b.label == "Stop")
+    stop.click().run()
+    assert (runs_dir / rid / "control" / "stop").exists()
+
+
+def test_failed_run_shows_its_error_and_keeps_epochs(runs_dir):
+    rid = fabricate_run(runs_dir, state="failed", epochs=10)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["tr_run_id"] = rid
+    at.run()
+    assert any("boom: out of memory" in e.value and "5 finished epoch(s)" in e.value for e in at.error)
