@@ -201,7 +201,8 @@ def main() -> int:
     if "throughput" in only:
         results["throughput"] = r = bench_throughput(6 if args.quick else 15, 1 if args.quick else 3)
         print(f"[throughput] worker {max(r['worker_img_s']):.0f} img/s vs plain fit {max(r['baseline_img_s']):.0f} "
-              f"img/s: ratio {r['ratio_best']:.3f} best-of, {r['ratio_median']:.3f} median (goal {r['goal']})", flush=True)
+              f"img/s: ratio {r['ratio_best']:.3f} best-of, {r['ratio_median']:.3f} median (goal {r['goal']})",
+              flush=True)
     if "memory" in only:
         results["memory"] = r = bench_memory(1_000 if args.quick else 10_000, 1_000 if args.quick else 10_000)
         print(f"[memory] {r['train_images']}+{r['test_images']} images: worker peak {r['worker_maxrss_mib']:.0f} MiB "

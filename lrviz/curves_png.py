@@ -45,7 +45,7 @@ def training_png(history: pd.DataFrame, title: str, size: tuple[int, int] = (800
     for e in range(int(math.ceil(x0)), int(x1) + 1, step):
         xx, _ = px(e, 0)
         d.text((xx - 6, h - bottom + 6), str(e), fill="black", font=font)
-    for col, label, color in SERIES:
+    for col, _label, color in SERIES:
         if col not in history:
             continue
         pts = [px(x, y) for x, y in zip(epochs, history[col].to_numpy(dtype=float)) if math.isfinite(y)]

@@ -12,8 +12,17 @@ import numpy as np
 import pytest
 
 from lrviz import data
-from lrviz.data import (CIFAR10_CLASSES, DataError, load_cifar10, load_dataset, load_digits, make_tf_dataset,
-                        read_cifar_batch, stratified_subset, write_synthetic_cifar)
+from lrviz.data import (
+    CIFAR10_CLASSES,
+    DataError,
+    load_cifar10,
+    load_dataset,
+    load_digits,
+    make_tf_dataset,
+    read_cifar_batch,
+    stratified_subset,
+    write_synthetic_cifar,
+)
 
 
 def test_digits_split_is_stratified_float32_and_fixed():
@@ -181,7 +190,7 @@ def test_newer_pickle_protocols_also_read(tmp_path):
 
 
 def test_unknown_dataset():
-    with pytest.raises(ValueError, match="Argument `dataset` must be one of digits, cifar10. Received: dataset='mnist'"):
+    with pytest.raises(ValueError, match="must be one of digits, cifar10. Received: dataset='mnist'"):
         load_dataset("mnist")
 
 

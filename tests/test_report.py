@@ -7,8 +7,15 @@ import pandas as pd
 import pytest
 from sklearn.metrics import classification_report, confusion_matrix
 
-from lrviz.report import (REPORT_COLUMNS, classification_report_frame, confusion_frame, frame_to_csv,
-                          read_confusion_csv, read_report_csv, report_text)
+from lrviz.report import (
+    REPORT_COLUMNS,
+    classification_report_frame,
+    confusion_frame,
+    frame_to_csv,
+    read_confusion_csv,
+    read_report_csv,
+    report_text,
+)
 
 NAMES = ["airplane", "automobile", "bird"]
 

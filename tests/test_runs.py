@@ -111,7 +111,8 @@ def test_dead_worker_is_marked_failed_and_history_kept(tmp_path):
     dead.wait()
     rid = runs.create_run({}, tmp_path, launch=lambda p: (dead.pid, None))
     path = tmp_path / rid
-    (path / "history.csv").write_text("epoch,loss,accuracy,val_loss,val_accuracy,lr,lr_planned\n1,2,0.1,2,0.1,0.01,0.01\n")
+    header = "epoch,loss,accuracy,val_loss,val_accuracy,lr,lr_planned\n"
+    (path / "history.csv").write_text(header + "1,2,0.1,2,0.1,0.01,0.01\n")
     st = json.loads((path / "status.json").read_text())
     st.update(state="running", epoch=1, pid=dead.pid)
     (path / "status.json").write_text(json.dumps(st))
