@@ -97,7 +97,14 @@ def delta_colour(v: float) -> str:
     return BETTER if v > 0 else WORSE
 
 
-def history_label(run_id: str, schedule_label: str | None) -> str:
-    """Legend label for a run: its id and a short schedule summary."""
-    short = (schedule_label or "").split(" (")[0]
-    return f"{run_id} · {short}" if short else run_id
+def run_label(run: store.Run) -> str:
+    """Short legend label: the id's time and suffix plus what differs in the schedule,
+    e.g. ``212500-3d6c · Step decay (factor=0.25)``."""
+    parts = run.id.split("-")
+    short = f"{parts[1]}-{parts[-1]}" if len(parts) >= 3 else run.id
+    try:
+        from lrviz.schedules import Schedule
+
+        return f"{short} · {Schedule.from_config(run.config['schedule']).short_label()}"
+    except (KeyError, ValueError, TypeError):
+        return short

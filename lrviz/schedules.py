@@ -601,6 +601,16 @@ class Schedule:
             parts.append(f"warmup={_fmt(self.warmup)}ep")
         return f"{spec.title} ({', '.join(parts)})"
 
+    def short_label(self) -> str:
+        """Title plus only the parameters that differ from the defaults, e.g. ``Step decay (factor=0.25)``."""
+        spec = self.spec
+        parts = [f"{p.name}={p.format(self.params[p.name])}" for p in spec.params
+                 if self.params[p.name] != p.parse(p.default)]
+        parts += [f for f in spec.flags if self.params.get(f)]
+        if self.warmup > 0:
+            parts.append(f"warmup={_fmt(self.warmup)}ep")
+        return spec.title + (f" ({', '.join(parts)})" if parts else "")
+
     def keras_code(self, steps_per_epoch: int = KERAS2_STEPS_PER_EPOCH) -> str:
         """Self-contained Keras 3 code that defines ``optimizer`` and ``callbacks``
         reproducing this schedule, warmup included."""

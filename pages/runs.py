@@ -106,7 +106,7 @@ if len(selected) >= 2:
         except (ValueError, OSError) as e:
             st.warning(f"Run `{rid}` is left out: {e}")
             continue
-        loaded[compare.history_label(r.id, table.set_index("run").at[r.id, "schedule"])] = r
+        loaded[compare.run_label(r)] = r
     histories = {label: r.history for label, r in loaded.items()}
     c1, c2 = st.columns(2)
     c1.plotly_chart(compare_figure(histories, "val_accuracy", "Validation accuracy", "val_accuracy"),

@@ -269,3 +269,12 @@ def test_every_registry_entry_is_complete():
         compile(code, f"<{spec.name}>", "exec")
         for p in spec.params:
             assert p.help and p.parse(p.default) is not None
+
+
+def test_labels():
+    s = Schedule.create("step", {"factor": 0.25})
+    assert s.label() == "Step decay (lr=0.01, factor=0.25, drop_every=5)"
+    assert s.short_label() == "Step decay (factor=0.25)"
+    assert Schedule.create("step").short_label() == "Step decay"
+    assert Schedule.create("exponential", {"staircase": True}, warmup=2).short_label() == \
+        "Exponential decay (staircase, warmup=2ep)"

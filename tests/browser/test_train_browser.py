@@ -1,0 +1,142 @@
+"""Train and Runs pages in a real browser, against the real engine on small digits runs.
+
+Launch from the browser, watch the epoch counter and charts advance, reload mid-run,
+read and download the report; Stop and Set LR; a second tab gets the busy answer; the
+Runs page compares two runs. Screenshots go to artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pandas as pd
+from conftest import shot, wait_app_idle
+
+RUN_ID = re.compile(r"Run\s+(\d{8}-\d{6}-[A-Za-z0-9_.-]+)")
+
+
+def epochs_done(page) -> int:
+    metric = page.locator('[data-testid="stMetric"]', has_text="Epochs done")
+    if not metric.count():
+        return -1
+    text = metric.first.locator('[data-testid="stMetricValue"]').inner_text()
+    return int(text.split("/")[0])
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def current_run_id(page) -> str:
+    heading = page.locator("h4", has_text="Run").first.inner_text()
+    return RUN_ID.search(heading).group(1)
+
+
+def set_number(page, label: str, value) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    wait_app_idle(page)
+
+
+def launch(page, epochs: int) -> str:
+    page.goto(page.url if "/train" in page.url else page.url.rstrip("/") + "/train")
+    wait_app_idle(page)
+    set_number(page, "Epochs", epochs)
+    page.get_by_role("button", name="Launch training").click()
+    page.locator("h4", has_text="Run").first.wait_for(timeout=30_000)
+    return current_run_id(page)
+
+
+def test_launch_watch_reload_report_download(app_server, page, runs_dir):
+    page.goto(app_server.url + "/train")
+    wait_app_idle(page)
+    shot(page, "train-form")
+    rid = launch(page, 12)
+    wait_until(lambda: epochs_done(page) >= 1, 90, "the first epoch")
+    first = epochs_done(page)
+    shot(page, "train-running")
+    wait_until(lambda: epochs_done(page) > first, 60, "the epoch counter to advance")
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 3",
+                           timeout=30_000)  # loss, accuracy, LR
+
+    # A reload mid-run re-attaches to the same run, still advancing; nothing restarts.
+    before = epochs_done(page)
+    page.reload()
+    wait_until(lambda: epochs_done(page) >= 0, 30, "the live view after reload")
+    assert current_run_id(page) == rid
+    if before < 12:
+        wait_until(lambda: epochs_done(page) > before or page.get_by_text("Finished 12 epochs").count(), 60,
+                   "progress after the reload")
+    assert len([p for p in runs_dir.iterdir() if p.is_dir()]) == 1
+
+    page.get_by_text("Classification report (test set)").wait_for(timeout=120_000)
+    assert page.get_by_text("Finished 12 epochs").count() == 1
+    shot(page, "train-finished")
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Report CSV").click()
+    downloaded = pd.read_csv(dl.value.path(), index_col=0)
+    on_disk = pd.read_csv(runs_dir / rid / "report.csv", index_col=0)
+    pd.testing.assert_frame_equal(downloaded, on_disk)
+    assert list(on_disk.columns) == ["precision", "recall", "f1-score", "support"]
+    assert on_disk.index[-3:].tolist() == ["accuracy", "macro avg", "weighted avg"]
+
+
+def test_set_lr_stop_and_busy_second_tab(app_server, page, browser, runs_dir):
+    page.goto(app_server.url + "/train")
+    rid = launch(page, 40)
+    wait_until(lambda: epochs_done(page) >= 2, 90, "two epochs")
+
+    # A second tab re-attaches to the same run and gets the busy answer on Launch.
+    other = browser.new_page(viewport={"width": 1440, "height": 1500})
+    other.goto(app_server.url + "/train")
+    wait_app_idle(other)
+    assert current_run_id(other) == rid
+    other.get_by_text("New run").click()
+    other.get_by_role("button", name="Launch training").click()
+    other.get_by_text(f"Run {rid} is running").wait_for(timeout=30_000)
+    shot(other, "train-second-tab-busy")
+    other.close()
+
+    page.get_by_label("New LR").fill("0.0005")
+    page.get_by_label("New LR").press("Enter")
+    page.get_by_role("button", name="Apply").click()
+
+    def override_in_history():
+        try:
+            hist = pd.read_csv(runs_dir / rid / "history.csv")
+        except (OSError, pd.errors.EmptyDataError):
+            return False
+        return bool((abs(hist["lr"] - 0.0005) < 1e-9).any())
+
+    wait_until(override_in_history, 60, "the new LR in history.csv")
+    shot(page, "train-lr-override")
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped after").wait_for(timeout=90_000)
+    shot(page, "train-stopped")
+    hist = pd.read_csv(runs_dir / rid / "history.csv")
+    assert 2 <= len(hist) < 40
+    assert (runs_dir / rid / "report.csv").exists()
+
+
+def test_runs_page_compares_two_runs(app_server, page, runs_dir):
+    ids = sorted(p.name for p in runs_dir.iterdir() if p.is_dir())
+    assert len(ids) >= 2
+    page.goto(app_server.url + f"/runs?compare={ids[0]},{ids[1]}")
+    page.get_by_text("Compare 2 runs").wait_for(timeout=30_000)
+    wait_app_idle(page)
+    assert page.get_by_text("Classification reports side by side").count() == 1
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4",
+                           timeout=30_000)
+    page.locator('[data-testid="stDataFrame"]').nth(1).wait_for(timeout=30_000)
+    shot(page, "runs-compare")
+    page.goto(app_server.url + f"/runs?run={ids[0]}")
+    page.get_by_role("button", name="Report CSV").wait_for(timeout=30_000)
+    shot(page, "runs-open")
