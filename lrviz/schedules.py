@@ -441,7 +441,8 @@ _SPECS = [
             Param("div_factor", 25.0, "Start LR = max_lr / div_factor.", low=1, high=1e6),
             Param("final_div_factor", 1e4, "End LR = start LR / final_div_factor.", low=1, high=1e9),
         ),
-        r"\alpha_x = \text{cos-anneal}\left(\tfrac{\alpha_{max}}{d} \to \alpha_{max} \to \tfrac{\alpha_{max}}{d\,d_f}\right)",
+        r"\alpha_x = \text{cos-anneal}\left(\tfrac{\alpha_{max}}{d} \to \alpha_{max} \to "
+        r"\tfrac{\alpha_{max}}{d\,d_f}\right)",
         one_cycle, "continuous", decays=False,
     ),
     ScheduleSpec(
@@ -454,7 +455,8 @@ _SPECS = [
             Param("cycle_scale", 1.0, "Amplitude multiplier per cycle (0.5 = triangular2).", low=0, low_open=True,
                   high=1),
         ),
-        r"\alpha_x = \alpha_{b} + (\alpha_{m} - \alpha_{b})\max\left(0, 1 - \left|\tfrac{x}{s} - 2c + 1\right|\right) k^{c-1}",
+        r"\alpha_x = \alpha_{b} + (\alpha_{m} - \alpha_{b})"
+        r"\max\left(0, 1 - \left|\tfrac{x}{s} - 2c + 1\right|\right) k^{c-1}",
         triangular, "continuous", decays=False, cross_check=_check_triangular,
     ),
 ]

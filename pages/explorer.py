@@ -10,9 +10,8 @@ import streamlit as st
 from lrviz import explorer as ex
 from lrviz.charts import schedule_figure
 from lrviz.schedules import REGISTRY, Schedule
-from ui.schedule_editor import load_widgets, schedule_editor
-
 from ui.navigation import ensure_app_navigation  # noqa: E402
+from ui.schedule_editor import load_widgets, schedule_editor
 
 ensure_app_navigation()
 S = st.session_state

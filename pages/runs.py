@@ -11,7 +11,6 @@ from lrviz import compare
 from lrviz import runs as store
 from lrviz.charts import compare_figure
 from ui import run_view
-
 from ui.navigation import ensure_app_navigation  # noqa: E402
 
 ensure_app_navigation()

@@ -15,9 +15,8 @@ from lrviz.availability import cifar_availability
 from lrviz.data import DATASETS
 from lrviz.schedules import Schedule
 from ui import run_view
-from ui.schedule_editor import load_widgets, schedule_editor
-
 from ui.navigation import ensure_app_navigation  # noqa: E402
+from ui.schedule_editor import load_widgets, schedule_editor
 
 ensure_app_navigation()
 S = st.session_state

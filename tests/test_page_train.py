@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import fabricate_run
+from fakes import fabricate_run
 from streamlit.testing.v1 import AppTest
 
 from lrviz import runs as store

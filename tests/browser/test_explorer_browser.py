@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from conftest import shot, wait_app_idle
+from browser_kit import shot, wait_app_idle
 
 
 def _step_readout(page) -> str:

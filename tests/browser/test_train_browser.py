@@ -11,7 +11,7 @@ import re
 import time
 
 import pandas as pd
-from conftest import shot, wait_app_idle
+from browser_kit import shot, wait_app_idle
 
 RUN_ID = re.compile(r"Run\s+(\d{8}-\d{6}-[A-Za-z0-9_.-]+)")
 
@@ -131,8 +131,7 @@ def test_runs_page_compares_two_runs(app_server, page, runs_dir):
     assert len(ids) >= 2
     page.goto(app_server.url + f"/runs?compare={ids[0]},{ids[1]}")
     page.get_by_text("Compare 2 runs").wait_for(timeout=30_000)
-    wait_app_idle(page)
-    assert page.get_by_text("Classification reports side by side").count() == 1
+    page.get_by_text("Classification reports side by side").wait_for(timeout=30_000)
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 4",
                            timeout=30_000)
     page.locator('[data-testid="stDataFrame"]').nth(1).wait_for(timeout=30_000)

@@ -1,0 +1,44 @@
+"""Fabricated runs on disk, written the way the engine writes them (no worker)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lrviz import runs as store
+from lrviz.report import classification_report_frame, confusion_frame, frame_to_csv
+from lrviz.schedules import Schedule
+
+
+def fabricate_run(runs_dir: Path, *, factor: float = 0.5, epochs: int = 5, state: str = "finished",
+                  seed: int = 0, accuracy: float = 0.8) -> str:
+    """A run folder with config, status, history, report and confusion (no worker)."""
+    cfg = {"schedule": Schedule.create("step", {"factor": factor, "drop_every": 2}).to_config(), "epochs": epochs,
+           "limit": 300}
+    rid = store.create_run(cfg, runs_dir)
+    path = Path(runs_dir) / rid
+    sched = Schedule.from_config(cfg["schedule"])
+    rng = np.random.default_rng(seed)
+    done = epochs if state == "finished" else max(1, epochs // 2)
+    hist = pd.DataFrame({
+        "epoch": np.arange(1, done + 1),
+        "loss": np.linspace(2.0, 0.3, done), "accuracy": np.linspace(0.3, 0.95, done),
+        "val_loss": np.linspace(2.1, 0.5, done), "val_accuracy": np.linspace(0.25, accuracy, done),
+        "lr": sched.per_epoch(done, 10), "lr_planned": sched.per_epoch(done, 10),
+    })
+    store.atomic_write_text(path / "history.csv", hist.to_csv(index=False))
+    classes = [str(i) for i in range(10)]
+    y_true = np.repeat(np.arange(10), 10)
+    y_pred = np.where(rng.random(100) < accuracy, y_true, rng.integers(0, 10, 100))
+    if state != "running":
+        store.atomic_write_text(path / "report.csv", frame_to_csv(classification_report_frame(y_true, y_pred, classes)))
+        store.atomic_write_text(path / "confusion.csv", frame_to_csv(confusion_frame(y_true, y_pred, classes)))
+    status = store.read_json(path / "status.json")
+    now = time.time()
+    status.update(state=state, epoch=done, epochs=epochs, steps_per_epoch=10, started_at=now - 30, elapsed_s=30.0,
+                  updated_at=now, error="boom: out of memory" if state == "failed" else None)
+    store.atomic_write_json(path / "status.json", status)
+    return rid
