@@ -193,10 +193,13 @@ def lr_at(schedule: Schedule, epoch_1based: int, steps_per_epoch: int) -> float:
 
 
 def first_epoch_at_or_below(schedule: Schedule, threshold: float, epochs: int, steps_per_epoch: int) -> int | None:
-    """First 1-based epoch whose LR (at its first batch) is <= ``threshold``; None if none."""
+    """First 1-based epoch, from the schedule's peak on, whose LR (at its first batch) is
+    <= ``threshold``; None if none. Searching from the peak keeps a warmup's low start
+    from counting as "already decayed"."""
     lrs = schedule.per_epoch(epochs, steps_per_epoch)
-    hits = np.flatnonzero(lrs <= threshold * (1 + 1e-12))
-    return int(hits[0]) + 1 if hits.size else None
+    peak = int(np.argmax(lrs))
+    hits = np.flatnonzero(lrs[peak:] <= threshold * (1 + 1e-12))
+    return int(hits[0]) + peak + 1 if hits.size else None
 
 
 def drop_epochs(values: np.ndarray) -> np.ndarray:

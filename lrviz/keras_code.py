@@ -68,7 +68,8 @@ def _sgd(lr_expr: str) -> str:
 
 def assemble(snippet: Snippet, steps_per_epoch: int, warmup: float = 0.0, warmup_start_factor: float = 0.1) -> str:
     """Self-contained code defining ``optimizer`` and ``callbacks``."""
-    head = "import math\n\nimport keras\n" + ("from keras import ops\n" if snippet.uses_ops else "") + "\n"
+    head = ("import math\n\n" if "math." in snippet.defs else "") + "import keras\n"
+    head += ("from keras import ops\n" if snippet.uses_ops else "") + "\n"
     spe = f"STEPS_PER_EPOCH = {int(steps_per_epoch)}  # ceil(train_size / batch_size)\n"
     needs_spe = snippet.fn_name is None or warmup > 0
     code = head + (spe if needs_spe else "") + snippet.defs.rstrip() + "\n"

@@ -59,6 +59,11 @@ def test_first_epoch_at_or_below_and_drops():
     assert ex.first_epoch_at_or_below(step, 0.00125, 40, 1) == 15
     assert ex.first_epoch_at_or_below(step, 1e-9, 40, 1) is None
     np.testing.assert_array_equal(ex.drop_epochs(step.per_epoch(20)), [5, 10, 15, 20])
+    # a warmup starting below the threshold does not count: the search starts at the peak
+    warm = Schedule.create("cosine", {"lr": 0.01, "decay_epochs": 10, "warmup_epochs": 3, "warmup_start_lr": 0.0005})
+    lrs = warm.per_epoch(20)
+    assert lrs[0] <= 0.001 and ex.first_epoch_at_or_below(warm, 0.001, 20, 1) == 1 + int(
+        np.flatnonzero((np.arange(20) >= 3) & (lrs <= 0.001))[0])
 
 
 def test_lr_table_and_csv():
