@@ -175,3 +175,41 @@ def compare_figure(histories: dict, key: str, title: str, y_title: str) -> go.Fi
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title=y_title, tickformat=".2~g" if key == "lr" else None)
     return fig
+
+
+# --------------------------------------------------------------------------- LR range test
+
+SUGGESTION_STYLE = {  # key in suggestions.json -> (legend name, colour)
+    "steepest": ("steepest descent", PALETTE[2]),
+    "valley": ("valley", PALETTE[3]),
+    "min_div_10": ("minimum ÷ 10", PALETTE[4]),
+}
+
+
+def lr_find_figure(frame, suggestions: dict | None = None) -> go.Figure:
+    """Loss vs LR on a log x axis (raw and smoothed), suggestions marked as vertical lines."""
+    fig = go.Figure()
+    if frame is not None and len(frame):
+        fig.add_trace(go.Scatter(x=frame["lr"], y=frame["loss"], name="loss (raw)", mode="lines",
+                                 line=dict(color="#bbb", width=1),
+                                 hovertemplate="LR %{x:.3g}: loss %{y:.4f}<extra>raw</extra>"))
+        fig.add_trace(go.Scatter(x=frame["lr"], y=frame["smoothed_loss"], name="loss (smoothed)", mode="lines",
+                                 line=dict(color=PALETTE[0], width=3),
+                                 hovertemplate="LR %{x:.3g}: smoothed %{y:.4f}<extra></extra>"))
+        finite = frame["smoothed_loss"][np.isfinite(frame["smoothed_loss"])]
+        if len(finite):  # keep the divergence tail from squashing the interesting part
+            lo, first = float(finite.min()), float(finite.iloc[0])
+            span = max(first - lo, 1e-6)
+            fig.update_yaxes(range=[lo - 0.1 * span, first + 0.6 * span])
+    else:
+        _empty_note(fig, "waiting for the first batches…")
+    for key, (name, color) in SUGGESTION_STYLE.items():
+        s = (suggestions or {}).get(key) or {}
+        if s.get("lr"):
+            fig.add_vline(x=float(s["lr"]), line=dict(color=color, dash="dash", width=2))
+            fig.add_trace(go.Scatter(x=[float(s["lr"])], y=[None], mode="lines", name=f"{name}: {s['lr']:.2g}",
+                                     line=dict(color=color, dash="dash", width=2), hoverinfo="skip"))
+    fig.update_layout(title="LR range test", height=420, **_RUN_LAYOUT)
+    fig.update_xaxes(title="learning rate (log scale)", type="log", exponentformat="power")
+    fig.update_yaxes(title="training loss")
+    return fig

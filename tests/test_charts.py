@@ -1,0 +1,81 @@
+"""lrviz.charts: the figures carry the right data (values from the schedules, not re-computed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrviz import charts
+from lrviz.schedules import Schedule
+
+
+def test_step_schedule_is_drawn_as_stairs_with_drop_markers():
+    step = Schedule.create("step", {"factor": 0.5, "drop_every": 5})
+    fig = charts.schedule_figure([step], 40, 782, readout_epoch=15)
+    line, drops = fig.data
+    assert line.line.shape == "hv"
+    assert list(line.x[:3]) == [1, 2, 3] and len(line.x) == 41  # epoch k spans [k, k+1)
+    assert line.y[14] == pytest.approx(0.00125)  # epoch 15
+    assert list(drops.x) == [5, 10, 15, 20, 25, 30, 35, 40]
+    assert drops.y[2] == pytest.approx(0.00125)
+    assert fig.layout.yaxis.type == "linear"
+
+
+def test_per_batch_and_log_scale():
+    k2 = Schedule.create("time_keras2")
+    fig = charts.schedule_figure([k2], 40, 782, per_batch=True, log_y=True)
+    (trace,) = fig.data
+    assert trace.line.shape in (None, "linear") and len(trace.x) <= 4000
+    i = int(np.argmin(np.abs(np.asarray(trace.x) - 2.0)))  # x=2.0 is the first batch of epoch 2
+    step = round((trace.x[i] - 1) * 782)
+    assert trace.y[i] == pytest.approx(0.01 / (1 + 0.00025 * step))
+    assert fig.layout.yaxis.type == "log"
+
+
+def test_smooth_schedule_per_epoch_is_points_not_stairs():
+    cos = Schedule.create("cosine")
+    (trace,) = charts.schedule_figure([cos], 10, 5).data
+    assert trace.mode == "lines+markers" and list(trace.x) == list(range(1, 11))
+    np.testing.assert_allclose(trace.y, cos.per_epoch(10, 5))
+
+
+def _history(n=4):
+    return pd.DataFrame({"epoch": np.arange(1, n + 1), "loss": np.linspace(2, 1, n), "val_loss": np.linspace(2, 1.2, n),
+                         "accuracy": np.linspace(0.3, 0.8, n), "val_accuracy": np.linspace(0.2, 0.7, n),
+                         "lr": [0.01, 0.01, 0.005, 0.001], "lr_planned": [0.01, 0.01, 0.005, 0.005]})
+
+
+def test_metric_and_lr_figures():
+    h = _history()
+    fig = charts.metric_figure(h, ["loss", "val_loss"], "Loss", "loss", epochs=40)
+    assert [t.name for t in fig.data] == ["train_loss", "val_loss"]
+    assert list(fig.data[1].y) == list(h["val_loss"])
+    empty = charts.metric_figure(h.iloc[:0], ["loss"], "Loss", "loss", epochs=40)
+    assert "waiting" in empty.layout.annotations[0].text
+    planned = Schedule.create("step", {"drop_every": 3}).per_epoch(40)
+    lr = charts.lr_used_figure(h, planned, [{"epoch": 4, "batch": 11, "kind": "value", "value": 0.001}], 40, 22)
+    assert [t.name for t in lr.data] == ["planned schedule", "LR used (read from the optimizer)"]
+    assert list(lr.data[1].y[:4]) == [0.01, 0.01, 0.005, 0.001]
+    (vline,) = lr.layout.shapes
+    assert vline.x0 == pytest.approx(4 + 10 / 22)
+    assert lr.layout.annotations[0].text == "set LR = 0.001"
+
+
+def test_confusion_heatmap_counts():
+    m = pd.DataFrame([[5, 1], [0, 4]], index=["cat", "dog"], columns=["cat", "dog"])
+    (hm,) = charts.confusion_figure(m).data
+    assert hm.z.tolist() == [[5, 1], [0, 4]] and list(hm.x) == ["cat", "dog"]
+
+
+def test_compare_and_lr_find_figures():
+    h = _history()
+    fig = charts.compare_figure({"A": h, "B": h.assign(val_accuracy=h.val_accuracy + 0.05)}, "val_accuracy", "t", "y")
+    assert [t.name for t in fig.data] == ["A", "B"]
+    lr = np.geomspace(1e-5, 1, 50)
+    frame = pd.DataFrame({"lr": lr, "loss": 2 - np.log10(lr) * 0.01, "smoothed_loss": 2 - np.log10(lr) * 0.01})
+    sugg = {"steepest": {"lr": 1e-3, "rule": "r"}, "valley": {"lr": 2e-3, "rule": "r"}, "min_div_10": {"lr": None}}
+    f = charts.lr_find_figure(frame, sugg)
+    assert f.layout.xaxis.type == "log"
+    assert sorted(s.x0 for s in f.layout.shapes) == [1e-3, 2e-3]
+    assert "steepest descent: 0.001" in [t.name for t in f.data]
