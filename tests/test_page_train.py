@@ -107,3 +107,24 @@ def test_failed_run_shows_its_error_and_keeps_epochs(runs_dir):
     at.session_state["tr_run_id"] = rid
     at.run()
     assert any("boom: out of memory" in e.value and "5 finished epoch(s)" in e.value for e in at.error)
+
+
+def test_continue_training_starts_a_child_run_with_the_new_lr(runs_dir, monkeypatch):
+    rid = fabricate_run(runs_dir, epochs=5)
+    (runs_dir / rid / "model.keras").write_bytes(b"stand-in")
+    seen = {}
+
+    def fake_start(config, runs_dir_arg):
+        seen.update(config)
+        return rid
+
+    monkeypatch.setattr(store, "start_run", fake_start)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["tr_run_id"] = rid
+    at.run()
+    at.number_input(key=f"train_resume_{rid}_epochs").set_value(9).run()
+    at.number_input(key=f"train_resume_{rid}_lr").set_value(0.001).run()
+    next(b for b in at.button if b.label == "Continue").click().run()
+    assert not at.exception
+    assert seen["parent"] == rid and seen["epochs"] == 9
+    assert seen["schedule"]["params"]["lr"] == 0.001 and seen["schedule"]["params"]["drop_every"] == 2

@@ -176,6 +176,47 @@ def results(run: store.Run, runs_dir: Path, key: str = "res") -> None:
                 st.plotly_chart(confusion_figure(run.confusion), key=f"{key}_cm_{run.id}",
                                 config={"displaylogo": False})
     downloads(run, key)
+    if run.state in ("finished", "stopped") and "model.keras" in run.files:
+        resume(run, runs_dir, key)
+
+
+def resume(run: store.Run, runs_dir: Path, key: str) -> None:
+    """The tutorial's "stop, adjust the LR, continue": a new run that starts from this one's
+    saved model and optimizer state, with more epochs and optionally a new initial LR."""
+    done = len(run.history)
+    k = f"{key}_resume_{run.id}"
+    with st.expander("Continue training from here", icon=":material/resume:"):
+        try:
+            sched = Schedule.from_config(run.config["schedule"])
+        except (KeyError, ValueError, TypeError):
+            st.warning("This run's schedule cannot be read; it cannot be continued.")
+            return
+        c = st.columns(3, vertical_alignment="bottom")
+        S.setdefault(f"{k}_epochs", max(done + 10, int(run.config.get("epochs") or 0)))
+        c[0].number_input("Total epochs to reach", key=f"{k}_epochs", step=1,
+                          help=f"More than the {done} already done (Keras' `epochs` with `initial_epoch`).")
+        has_lr = "lr" in sched.params
+        if has_lr:
+            S.setdefault(f"{k}_lr", float(sched.params["lr"]))
+            c[1].number_input("Initial LR of the schedule", key=f"{k}_lr", format="%.6g", step=0.001,
+                              help="The schedule continues at the same global steps, rescaled to this initial LR.")
+        if c[2].button("Continue", key=f"{k}_go", icon=":material/play_arrow:"):
+            params = dict(sched.params)
+            if has_lr:
+                params["lr"] = S[f"{k}_lr"]
+            try:
+                new_sched = Schedule.create(sched.name, params, warmup=sched.warmup,
+                                            warmup_start_factor=sched.warmup_start_factor)
+                new_id = store.start_run({"schedule": new_sched.to_config(), "epochs": S[f"{k}_epochs"],
+                                          "batch_size": run.config.get("batch_size", 64),
+                                          "seed": run.config.get("seed", 42), "parent": run.id}, runs_dir)
+            except (ValueError, store.RunBusyError) as e:
+                st.error(str(e))
+            else:
+                S.tr_run_id = new_id
+                if key == "train":
+                    st.rerun()
+                st.switch_page("pages/train.py")
 
 
 _DOWNLOADS = [
