@@ -1,4 +1,4 @@
-"""Sub-commands of the training engine: ``train``, ``runs``, ``stop``, ``set-lr``.
+"""Sub-commands of the training engine: ``train``, ``find-lr``, ``runs``, ``stop``, ``set-lr``.
 
 ``python -m lrviz train`` runs in the foreground (Keras progress, then the classification
 report) and stores the run like the UI does; ``--detach`` spawns the worker instead and
@@ -40,6 +40,30 @@ def register(sub: Any) -> None:
                     help="continue runs/<id> from its model.keras and optimizer state as a new run")
     tp.add_argument("--detach", action="store_true", help="start the worker in the background, print the run id")
     tp.set_defaults(func=cmd_train)
+
+    fp = sub.add_parser("find-lr", help="LR range test: sweep the LR exponentially, suggest an initial LR",
+                        description="Leslie Smith's LR range test on MiniVGGNet with a training run's data and "
+                                    "optimizer settings: the LR grows exponentially from --start to --end over "
+                                    "--num-steps batches; the smoothed loss is recorded and the sweep stops when "
+                                    "it exceeds --stop-factor x its best. Prints suggested LRs with their rules and "
+                                    "stores the run (lr_find.csv, suggestions.json) under --runs-dir.")
+    fp.add_argument("--dataset", choices=("digits", "cifar10"), default=None, help="default: digits (offline)")
+    fp.add_argument("--cifar-archive", metavar="PATH", default=None,
+                    help="cifar-10-python.tar.gz or an extracted cifar-10-batches-py folder")
+    fp.add_argument("--limit", type=_positive_int("limit"), default=None, help="use a stratified subset")
+    fp.add_argument("--batch-size", type=_positive_int("batch_size"), default=None, help="default 64")
+    fp.add_argument("--momentum", type=float, default=None, help="SGD momentum (default 0.9)")
+    fp.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None, help="default on")
+    fp.add_argument("--seed", type=int, default=None, help="default 42")
+    fp.add_argument("--start", type=float, default=None, help="first LR (default 1e-7)")
+    fp.add_argument("--end", type=float, default=None, help="last LR (default 10)")
+    fp.add_argument("--num-steps", type=int, default=None, help="batches in the sweep (default 100, >= 5)")
+    fp.add_argument("--smoothing", type=float, default=None, help="EMA beta of the smoothed loss (default 0.98)")
+    fp.add_argument("--stop-factor", type=float, default=None,
+                    help="stop when the smoothed loss exceeds this x its best (default 4)")
+    fp.add_argument("--runs-dir", default=None, help="where runs are stored (default $LRVIZ_RUNS_DIR or runs)")
+    fp.add_argument("--detach", action="store_true", help="start the worker in the background, print the run id")
+    fp.set_defaults(func=cmd_find_lr)
 
     rp = sub.add_parser("runs", help="list stored runs, newest first")
     rp.add_argument("--runs-dir", default=None)
@@ -135,6 +159,59 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 1
     print(f"[INFO] run {rid} {state} after epoch {run.status.get('epoch')}/{run.status.get('epochs')}; "
           f"files in {path}")
+    return 0
+
+
+def cmd_find_lr(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from lrviz import runs
+    from lrviz.lr_finder import format_suggestions
+
+    runs_dir = _runs_dir(args)
+    config: dict[str, Any] = {"kind": "lr_find"}
+    for key in ("dataset", "cifar_archive", "limit", "batch_size", "momentum", "nesterov", "seed", "start", "end",
+                "num_steps", "smoothing", "stop_factor"):
+        value = getattr(args, key)
+        if value is not None:
+            config[key] = value
+    if args.cifar_archive and "dataset" not in config:
+        config["dataset"] = "cifar10"
+    try:
+        if args.detach:
+            print(runs.start_lr_find(config, runs_dir))
+            return 0
+        rid = runs.create_run(config, runs_dir, launch=lambda path: (os.getpid(), None))
+    except (runs.RunBusyError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    from lrviz.training import run_worker
+
+    path = runs.run_path(rid, runs_dir)
+    num_steps = runs.read_json(path / "config.json")["num_steps"]
+    print(f"[INFO] LR range test {rid} in {path}", flush=True)
+    tty = sys.stdout.isatty()
+    last = [0.0]
+
+    def progress(step: int, lr: float, loss: float, smoothed: float) -> None:
+        now = time.monotonic()
+        if now - last[0] < (0.2 if tty else 2.0) and step + 1 < num_steps:
+            return
+        last[0] = now
+        line = f"[INFO] step {step + 1}/{num_steps}  lr={lr:.3g}  loss={loss:.4g}  smoothed={smoothed:.4g}"
+        print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
+
+    state = run_worker(path, verbose=0, on_step=progress)
+    if tty:
+        print()
+    run = runs.load_run(rid, runs_dir)
+    if state == "failed":
+        sys.stderr.write(f"lrviz: error: LR range test {rid} failed: {run.status.get('error')}\n")
+        return 1
+    n = len(run.lr_find) if run.lr_find is not None else 0
+    print(f"[INFO] {state} after {n}/{num_steps} steps in {run.status.get('elapsed_s', 0):.1f}s; files in {path}")
+    print("Suggested initial LRs:")
+    print(format_suggestions(run.suggestions or {}), flush=True)
     return 0
 
 

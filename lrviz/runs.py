@@ -13,6 +13,22 @@ so a reader never sees half a file)::
     worker.log       the worker's stdout/stderr (Keras progress, the text report)
     control/         requests from the API to the running worker (stop, LR changes)
 
+**Two kinds of run** (``config["kind"]``): ``"train"`` (the above; the default when the key
+is absent, as in runs made before LR range tests existed) and ``"lr_find"``, an LR range test
+(:mod:`lrviz.lr_finder`, started by :func:`start_lr_find`). An lr_find run has the data and
+optimizer settings of a training run (``dataset, cifar_archive, limit, batch_size, momentum,
+nesterov, seed``) plus ``start, end, num_steps, smoothing, stop_factor``, and writes::
+
+    status.json      state, step (batches done), num_steps, lr/loss/smoothed_loss of the
+                     latest batch, elapsed_s, eta_s, error, stopped_early, stop_reason
+    lr_find.csv      step (0-based), lr, loss (raw batch loss), smoothed_loss
+    suggestions.json {"steepest": S, "min_div_10": S, "valley": S, "reason": str|null,
+                      "stopped_early": bool, "stop_reason": str|null},
+                     S = {"lr": float|null, "rule": str, "step": int|null, "loss": float|null}
+
+It is started by the same worker command and obeys the same one-run-at-a-time rule: a range
+test and a training run never run together.
+
 **One run at a time.** On a 2-core machine two runs would each go at half speed, so a second
 :func:`start_run` while a run is queued or running raises :class:`RunBusyError` (it names the
 active run and its epoch) rather than queueing: the caller decides whether to stop the active
@@ -54,6 +70,7 @@ __all__ = [
     "DEFAULT_RUNS_DIR", "RUN_ID_PATTERN", "HISTORY_COLUMNS", "ACTIVE_STATES", "FINAL_STATES",
     "RunBusyError", "Run", "RunSummary",
     "validate_config", "default_config", "start_run", "create_run", "list_runs", "load_run", "stop_run",
+    "validate_lr_find_config", "default_lr_find_config", "start_lr_find", "run_kind",
     "set_lr", "delete_run", "active_run", "run_path",
     "atomic_write_text", "atomic_write_json", "read_json",
 ]
@@ -64,7 +81,9 @@ HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr"
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("finished", "stopped", "failed")
 DOWNLOADABLE = ("config.json", "history.csv", "predictions.csv", "report.csv", "confusion.csv", "model.keras",
-                "training.png")
+                "training.png", "lr_find.csv", "suggestions.json")
+KINDS = ("train", "lr_find")
+LR_FIND_COLUMNS = ["step", "lr", "loss", "smoothed_loss"]
 _QUEUED_GRACE_S = 120.0  # a queued run whose worker never reported is failed after this
 
 
@@ -127,7 +146,7 @@ def default_config() -> dict[str, Any]:
 
 # Keys the engine writes into config.json; accepted back and passed through.
 _META_KEYS = ("id", "created_at", "versions", "lr_overrides", "steps_per_epoch", "train_size", "test_size",
-              "initial_epoch")
+              "initial_epoch", "kind")
 
 
 def _err(name: str, rule: str, value: Any) -> ValueError:
@@ -158,6 +177,24 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"Argument `{unknown[0]}` is not a run setting (known: {', '.join(defaults)}).")
     cfg = {**defaults, **{k: v for k, v in config.items() if k in defaults}}
     meta = {k: config[k] for k in _META_KEYS if k in config}
+    if meta.get("kind", "train") != "train":
+        raise _err("kind", "'train' for a training run (an LR range test goes through start_lr_find)",
+                   meta["kind"])
+    _check_data_settings(cfg)
+    sched = cfg["schedule"]
+    if isinstance(sched, Schedule):
+        sched = sched.to_config()
+    if not isinstance(sched, Mapping):
+        raise _err("schedule", "a schedule config (a mapping with a `name`)", sched)
+    cfg["schedule"] = Schedule.from_config(sched).to_config()
+    parent = cfg["parent"]
+    if parent is not None and (not isinstance(parent, str) or not RUN_ID_PATTERN.match(parent)):
+        raise _err("parent", "a run id (letters, digits, '_', '.', '-') or null", parent)
+    return {**cfg, **meta}
+
+
+def _check_data_settings(cfg: dict[str, Any]) -> None:
+    """The data and optimizer settings both kinds share, normalised in place."""
 
     if cfg["dataset"] not in DATASETS:
         raise _err("dataset", f"one of {', '.join(DATASETS)}", cfg["dataset"])
@@ -171,26 +208,58 @@ def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
                              f"Received: cifar_archive={arch!r}. {_HOW}")
     cfg["cifar_archive"] = arch
     cfg["limit"] = _int(cfg, "limit", 1, optional=True)
-    cfg["epochs"] = _int(cfg, "epochs", 1, high=100_000)
+    if "epochs" in cfg:
+        cfg["epochs"] = _int(cfg, "epochs", 1, high=100_000)
     cfg["batch_size"] = _int(cfg, "batch_size", 1, high=1_000_000)
     cfg["seed"] = _int(cfg, "seed", 0, high=2**32 - 1)
-    cfg["max_batches"] = _int(cfg, "max_batches", 1, optional=True)
+    if "max_batches" in cfg:
+        cfg["max_batches"] = _int(cfg, "max_batches", 1, optional=True)
     m = cfg["momentum"]
     if isinstance(m, bool) or not isinstance(m, (int, float)) or not math.isfinite(m) or not 0 <= m < 1:
         raise _err("momentum", "a number >= 0 and < 1", m)
     cfg["momentum"] = float(m)
     if not isinstance(cfg["nesterov"], bool):
         raise _err("nesterov", "true or false", cfg["nesterov"])
-    sched = cfg["schedule"]
-    if isinstance(sched, Schedule):
-        sched = sched.to_config()
-    if not isinstance(sched, Mapping):
-        raise _err("schedule", "a schedule config (a mapping with a `name`)", sched)
-    cfg["schedule"] = Schedule.from_config(sched).to_config()
-    parent = cfg["parent"]
-    if parent is not None and (not isinstance(parent, str) or not RUN_ID_PATTERN.match(parent)):
-        raise _err("parent", "a run id (letters, digits, '_', '.', '-') or null", parent)
-    return {**cfg, **meta}
+
+
+_LR_FIND_DATA_KEYS = ("dataset", "cifar_archive", "limit", "batch_size", "momentum", "nesterov", "seed")
+_LR_FIND_META_KEYS = ("id", "created_at", "versions", "kind", "steps_per_epoch", "train_size")
+
+
+def default_lr_find_config() -> dict[str, Any]:
+    """An LR range test with the training defaults' data and optimizer, and fastai's sweep
+    (1e-7 .. 10 in 100 batches, smoothing 0.98, stop at 4 x the best smoothed loss)."""
+    from lrviz.lr_finder import DEFAULTS
+
+    base = default_config()
+    return {"kind": "lr_find", **{k: base[k] for k in _LR_FIND_DATA_KEYS}, **DEFAULTS}
+
+
+def validate_lr_find_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Normalise an LR range test config (``kind`` lr_find), filling defaults; ``ValueError``
+    naming the field, rule and value."""
+    from lrviz.lr_finder import validate_finder_settings
+
+    if not isinstance(config, Mapping):
+        raise _err("config", "a mapping", config)
+    defaults = default_lr_find_config()
+    if config.get("kind", "lr_find") != "lr_find":
+        raise _err("kind", "'lr_find' for an LR range test", config.get("kind"))
+    unknown = sorted(set(config) - set(defaults) - set(_LR_FIND_META_KEYS))
+    if unknown:
+        raise ValueError(f"Argument `{unknown[0]}` is not an LR range test setting "
+                         f"(known: {', '.join(k for k in defaults if k != 'kind')}).")
+    cfg = {**defaults, **{k: v for k, v in config.items() if k in defaults}}
+    meta = {k: config[k] for k in _LR_FIND_META_KEYS if k in config}
+    _check_data_settings(cfg)
+    cfg.update(validate_finder_settings(cfg))
+    return {**cfg, **meta, "kind": "lr_find"}
+
+
+def run_kind(config: Mapping[str, Any]) -> str:
+    """``"lr_find"`` or ``"train"`` (the default, for runs made before kinds existed)."""
+    kind = config.get("kind") if isinstance(config, Mapping) else None
+    return kind if kind in KINDS else "train"
 
 
 # --------------------------------------------------------------------------- paths
@@ -293,7 +362,8 @@ def _versions() -> dict[str, str]:
 
 def _new_id(cfg: Mapping[str, Any], runs_dir: Path) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{cfg['dataset']}-{cfg['schedule']['name']}"
+    what = "lrfind" if run_kind(cfg) == "lr_find" else cfg["schedule"]["name"]
+    base = f"{stamp}-{cfg['dataset']}-{what}"
     while True:
         rid = f"{base}-{secrets.token_hex(2)}"
         if not (runs_dir / rid).exists():
@@ -341,28 +411,36 @@ def create_run(config: Mapping[str, Any], runs_dir: Path | str = DEFAULT_RUNS_DI
 
     ``launch(run_dir) -> (pid, create_time)`` starts the worker; it is called under the
     store lock so the busy check, the creation and the start are one step.
+    A config with ``"kind": "lr_find"`` creates an LR range test (see :func:`start_lr_find`).
     """
-    cfg = validate_config(config)
+    lr_find = isinstance(config, Mapping) and config.get("kind") == "lr_find"
+    cfg = validate_lr_find_config(config) if lr_find else validate_config(config)
     runs_dir = Path(runs_dir)
     with _store_lock(runs_dir):
         active = _active_unlocked(runs_dir)
         if active is not None:
             rid, st = active
-            raise RunBusyError(f"Run {rid} is {st.get('state')} (epoch {st.get('epoch', 0)}/{st.get('epochs', '?')}); "
+            raise RunBusyError(f"Run {rid} is {st.get('state')} ({_progress_text(st)}); "
                                "stop it or wait for it to finish before starting another.")
-        _resolve_parent(cfg, runs_dir)
+        if not lr_find:
+            _resolve_parent(cfg, runs_dir)
         rid = _new_id(cfg, runs_dir)
         path = runs_dir / rid
         (path / "control").mkdir(parents=True)
         now = time.time()
         cfg.update(id=rid, created_at=now, versions=_versions())
-        cfg.setdefault("lr_overrides", [])
+        common = {"created_at": now, "started_at": None, "updated_at": now, "elapsed_s": 0.0, "eta_s": None,
+                  "error": None, "pid": None}
+        if lr_find:
+            status = {"state": "queued", "kind": "lr_find", "step": 0, "num_steps": cfg["num_steps"], **common,
+                      "stopped_early": False, "stop_reason": None}
+        else:
+            cfg["kind"] = "train"
+            cfg.setdefault("lr_overrides", [])
+            status = {"state": "queued", "epoch": cfg.get("initial_epoch", 0), "epochs": cfg["epochs"], "batch": 0,
+                      "steps_per_epoch": None, **common, "lr_overrides": []}
         atomic_write_json(path / "config.json", cfg)
-        atomic_write_json(path / "status.json", {
-            "state": "queued", "epoch": cfg.get("initial_epoch", 0), "epochs": cfg["epochs"], "batch": 0,
-            "steps_per_epoch": None, "created_at": now, "started_at": None, "updated_at": now, "elapsed_s": 0.0,
-            "eta_s": None, "error": None, "pid": None, "lr_overrides": [],
-        })
+        atomic_write_json(path / "status.json", status)
         if launch is not None:
             pid, ctime = launch(path)
             atomic_write_json(path / "worker.pid", {"pid": pid, "create_time": ctime})
@@ -396,6 +474,22 @@ def start_run(config: Mapping[str, Any], runs_dir: Path | str = DEFAULT_RUNS_DIR
     return create_run(config, runs_dir, launch=_spawn)
 
 
+def start_lr_find(config: Mapping[str, Any], runs_dir: Path | str = DEFAULT_RUNS_DIR) -> str:
+    """Create an LR range test run (``kind`` lr_find, see :func:`default_lr_find_config` for the
+    settings) and spawn its worker; return the run id.
+
+    Raises ``ValueError`` for a bad config and :class:`RunBusyError` if a run (of either kind)
+    is active.
+    """
+    return create_run({**config, "kind": "lr_find"}, runs_dir, launch=_spawn)
+
+
+def _progress_text(st: Mapping[str, Any]) -> str:
+    if st.get("kind") == "lr_find" or "num_steps" in st:
+        return f"LR range test, step {st.get('step', 0)}/{st.get('num_steps', '?')}"
+    return f"epoch {st.get('epoch', 0)}/{st.get('epochs', '?')}"
+
+
 def active_run(runs_dir: Path | str = DEFAULT_RUNS_DIR) -> str | None:
     """The id of the queued or running run, if any (dead workers are marked failed first)."""
     found = _active_unlocked(Path(runs_dir))
@@ -415,6 +509,7 @@ class RunSummary:
     parent: str | None
     val_accuracy: float | None  # of the last finished epoch
     error: str | None
+    kind: str = "train"  # "train" or "lr_find" (then epoch/epochs are steps/num_steps, schedule the sweep)
 
 
 @dataclass
@@ -429,6 +524,12 @@ class Run:
     class_names: list[str]
     files: dict[str, Path] = field(default_factory=dict)
     error: str | None = None  # set when a file of the run could not be read
+    lr_find: pd.DataFrame | None = None  # lr_find runs: lr_find.csv (step, lr, loss, smoothed_loss)
+    suggestions: dict | None = None  # lr_find runs: suggestions.json, once written
+
+    @property
+    def kind(self) -> str:
+        return run_kind(self.config)
 
     @property
     def state(self) -> str:
@@ -443,6 +544,11 @@ def _read_history(path: Path) -> pd.DataFrame:
 
 
 def _schedule_label(cfg: Mapping[str, Any]) -> str | None:
+    if run_kind(cfg) == "lr_find":
+        try:
+            return f"LR range test {cfg['start']:.3g} → {cfg['end']:.3g} ({cfg['num_steps']} steps)"
+        except (KeyError, TypeError, ValueError):
+            return "LR range test"
     try:
         return Schedule.from_config(cfg["schedule"]).label()
     except (KeyError, ValueError, TypeError):
@@ -478,8 +584,14 @@ def load_run(run_id: str, runs_dir: Path | str = DEFAULT_RUNS_DIR) -> Run:
 
         class_names = list(CIFAR10_CLASSES if config.get("dataset") == "cifar10" else DIGITS_CLASSES)
     files = {name: path / name for name in DOWNLOADABLE if (path / name).is_file()}
+    lr_find = suggestions = None
+    if run_kind(config) == "lr_find":
+        lr_find = attempt("lr_find.csv", lambda: pd.read_csv(path / "lr_find.csv"), None)
+        if lr_find is None:
+            lr_find = pd.DataFrame({c: pd.Series(dtype="float64") for c in LR_FIND_COLUMNS})
+        suggestions = attempt("suggestions.json", lambda: read_json(path / "suggestions.json"), None)
     return Run(run_id, path, config, status, history, report, confusion, class_names, files,
-               "; ".join(errors) or None)
+               "; ".join(errors) or None, lr_find, suggestions)
 
 
 def list_runs(runs_dir: Path | str = DEFAULT_RUNS_DIR) -> list[RunSummary]:
@@ -514,9 +626,14 @@ def list_runs(runs_dir: Path | str = DEFAULT_RUNS_DIR) -> list[RunSummary]:
         created = cfg.get("created_at") or st.get("created_at")
         if not isinstance(created, (int, float)):
             created = child.stat().st_mtime
-        out.append(RunSummary(child.name, child, str(st.get("state", "unknown")), int(st.get("epoch") or 0),
-                              st.get("epochs", cfg.get("epochs")), created, cfg.get("dataset"),
-                              _schedule_label(cfg), cfg.get("parent"), val_acc, "; ".join(errors) or None))
+        kind = run_kind(cfg)
+        if kind == "lr_find":
+            epoch, epochs = int(st.get("step") or 0), st.get("num_steps", cfg.get("num_steps"))
+        else:
+            epoch, epochs = int(st.get("epoch") or 0), st.get("epochs", cfg.get("epochs"))
+        out.append(RunSummary(child.name, child, str(st.get("state", "unknown")), epoch, epochs, created,
+                              cfg.get("dataset"), _schedule_label(cfg), cfg.get("parent"), val_acc,
+                              "; ".join(errors) or None, kind))
     out.sort(key=lambda r: (r.created_at or 0, r.id), reverse=True)
     return out
 
@@ -548,6 +665,12 @@ def set_lr(run_id: str, runs_dir: Path | str = DEFAULT_RUNS_DIR, *, value: float
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
         raise _err(name, "a finite number > 0", v)
     path = _existing_run(run_id, runs_dir)
+    try:
+        kind = run_kind(read_json(path / "config.json"))
+    except (OSError, ValueError):
+        kind = "train"
+    if kind == "lr_find":
+        raise ValueError(f"Run {run_id} is an LR range test; its LR follows the sweep and cannot be changed.")
     status = _check_alive(path, read_json(path / "status.json"))
     if status.get("state") not in ACTIVE_STATES:
         raise ValueError(f"Run {run_id} is {status.get('state')}; the LR can only be changed while it runs "
@@ -564,6 +687,6 @@ def delete_run(run_id: str, runs_dir: Path | str = DEFAULT_RUNS_DIR) -> None:
         except (OSError, ValueError):
             status = {}
         if status.get("state") in ACTIVE_STATES:
-            raise RunBusyError(f"Run {run_id} is {status['state']} (epoch {status.get('epoch', 0)}/"
-                               f"{status.get('epochs', '?')}); stop it before deleting it.")
+            raise RunBusyError(f"Run {run_id} is {status['state']} ({_progress_text(status)}); "
+                               "stop it before deleting it.")
         shutil.rmtree(path)

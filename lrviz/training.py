@@ -2,6 +2,8 @@
 
 Run it as ``python -m lrviz.training <run_dir>`` (what :func:`lrviz.runs.start_run` spawns) or
 in-process with :func:`run_worker` (what ``python -m lrviz train`` does in the foreground).
+A run whose config has ``"kind": "lr_find"`` is an LR range test instead: the same command
+runs :func:`lrviz.lr_finder.run_lr_find_worker` (same status, stop and failure handling).
 
 **The LR comes from the schedule, before every batch.** The whole schedule is computed once
 as a vector over global batch indices (``Schedule.per_step``, the function the explorer
@@ -239,8 +241,10 @@ def _strategy(tf: Any) -> Any:
     return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
 
 
-def run_worker(run_dir: str | Path, *, verbose: int | str = 2, install_signals: bool = True) -> str:
-    """Train the run in ``run_dir`` to the end; return its final state."""
+def run_worker(run_dir: str | Path, *, verbose: int | str = 2, install_signals: bool = True,
+               on_step: Any = None) -> str:
+    """Train the run in ``run_dir`` to the end (or, for a ``kind: lr_find`` run, run its LR range
+    test, calling ``on_step(step, lr, loss, smoothed)`` after each batch); return its final state."""
     path = Path(run_dir)
     config = store.read_json(path / "config.json")
     writer = RunWriter(path, config)
@@ -257,9 +261,18 @@ def run_worker(run_dir: str | Path, *, verbose: int | str = 2, install_signals: 
     writer.write_status(state="running", pid=os.getpid(), pid_create_time=ctime, started_at=time.time(),
                         phase="loading data")
     try:
-        state = _train(path, config, writer, control, verbose)
+        if store.run_kind(config) == "lr_find":  # an LR range test run (lrviz.lr_finder)
+            from lrviz.lr_finder import run_lr_find_worker
+
+            state = run_lr_find_worker(path, config, control, on_step=on_step)
+        else:
+            state = _train(path, config, writer, control, verbose)
     except BaseException as e:  # noqa: BLE001 - every failure must end up in status.json
         traceback.print_exc()
+        try:  # the lr_find worker writes status.json through its own writer: keep its progress
+            writer.status = store.read_json(path / "status.json")
+        except (OSError, ValueError):
+            pass
         writer.write_status(state="failed", error=f"{type(e).__name__}: {e}", eta_s=None, phase=None)
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             raise

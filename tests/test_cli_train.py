@@ -64,3 +64,16 @@ def test_set_lr_and_stop_on_unknown_or_finished_runs(tmp_path, capsys):
     assert sorted(os.listdir(tmp_path / rid / "control"))[-1] == "stop"
     assert main(["train", "--runs-dir", str(tmp_path)]) == 2
     assert f"Run {rid} is queued" in capsys.readouterr().err
+
+
+def test_find_lr_in_the_foreground_prints_progress_and_suggestions(tmp_path):
+    r = lrviz("find-lr", "--dataset", "digits", "--limit", "300", "--num-steps", "30", "--runs-dir", str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "[INFO] step 30/30" in r.stdout or "Stopped early: diverged at lr=" in r.stdout
+    assert "Suggested initial LRs:" in r.stdout
+    for title in ("steepest", "min/10", "valley"):
+        assert f"  {title} " in r.stdout
+    (s,) = runs.list_runs(tmp_path)
+    run = runs.load_run(s.id, tmp_path)
+    assert run.kind == "lr_find" and run.state == "finished" and len(run.lr_find) == run.status["step"]
+    assert "LR range test" in lrviz("runs", "--runs-dir", str(tmp_path)).stdout

@@ -187,3 +187,40 @@ def test_atomic_write_leaves_no_temp_files(tmp_path):
     for i in range(20):
         runs.atomic_write_json(tmp_path / "s.json", {"i": i})
     assert os.listdir(tmp_path) == ["s.json"]
+
+
+# --------------------------------------------------------------------------- run kinds (LR range test)
+
+
+def test_training_runs_are_kind_train_and_old_runs_without_kind_default_to_it(tmp_path):
+    rid = runs.create_run({"limit": 50}, tmp_path)
+    assert runs.load_run(rid, tmp_path).config["kind"] == "train"
+    cfg = json.loads((tmp_path / rid / "config.json").read_text())
+    del cfg["kind"]  # a run made before kinds existed
+    runs.atomic_write_json(tmp_path / rid / "config.json", cfg)
+    run = runs.load_run(rid, tmp_path)
+    assert run.kind == "train" and run.lr_find is None and run.suggestions is None
+    assert runs.list_runs(tmp_path)[0].kind == "train"
+    with pytest.raises(ValueError, match="Argument `kind` must be 'train'"):
+        validate_config({"kind": "other"})
+
+
+def test_lr_find_run_is_created_listed_and_loaded_as_its_own_kind(tmp_path):
+    rid = runs.create_run({"kind": "lr_find", "limit": 300, "num_steps": 30}, tmp_path)
+    assert "-lrfind-" in rid
+    run = runs.load_run(rid, tmp_path)
+    assert run.kind == run.config["kind"] == "lr_find" and run.config["start"] == 1e-7
+    assert run.status["state"] == "queued" and run.status["step"] == 0 and run.status["num_steps"] == 30
+    assert list(run.lr_find.columns) == runs.LR_FIND_COLUMNS and len(run.lr_find) == 0 and run.suggestions is None
+    (s,) = runs.list_runs(tmp_path)
+    assert s.kind == "lr_find" and (s.epoch, s.epochs) == (0, 30) and s.schedule.startswith("LR range test")
+
+
+def test_lr_find_and_training_never_run_together(tmp_path):
+    rid = runs.create_run({"kind": "lr_find"}, tmp_path)
+    with pytest.raises(RunBusyError, match=rf"Run {rid} is queued \(LR range test, step 0/100\)"):
+        runs.create_run({}, tmp_path)
+    _set_state(tmp_path / rid, state="finished")
+    train = runs.create_run({}, tmp_path)
+    with pytest.raises(RunBusyError, match=rf"Run {train} is queued \(epoch 0/40\)"):
+        runs.create_run({"kind": "lr_find"}, tmp_path)
