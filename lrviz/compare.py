@@ -15,7 +15,7 @@ import pandas as pd
 
 from lrviz import runs as store
 
-RUN_TABLE_COLUMNS = ["run", "state", "dataset", "schedule", "epochs", "best val_accuracy", "final val_accuracy",
+RUN_TABLE_COLUMNS = ["run", "kind", "state", "dataset", "schedule", "epochs", "best val_accuracy", "final val_accuracy",
                      "duration (s)", "started at", "problem"]
 
 
@@ -40,6 +40,7 @@ def runs_table(runs_dir: Path | str = store.DEFAULT_RUNS_DIR) -> pd.DataFrame:
         when = started or summary.created_at
         rows.append({
             "run": summary.id,
+            "kind": "LR range test" if getattr(summary, "kind", "train") == "lr_find" else "training",
             "state": summary.state,
             "dataset": summary.dataset,
             "schedule": summary.schedule,

@@ -61,6 +61,9 @@ def _validated(field: str, check, *args):
 
 _init_state()
 state: ex.ExplorerState = S.ex_state
+for config in S.pop("explorer_add", []):  # curves sent here by other pages (e.g. the LR finder)
+    if len(S.ex_curve_ids) < ex.MAX_CURVES:
+        _add_curve_widgets(Schedule.from_config(config))
 
 st.title("Schedule Explorer")
 st.markdown(

@@ -9,7 +9,7 @@ import streamlit as st
 
 from lrviz import compare
 from lrviz import runs as store
-from lrviz.charts import compare_figure
+from lrviz.charts import compare_figure, lr_find_figure
 from ui import run_view
 from ui.navigation import ensure_app_navigation  # noqa: E402
 
@@ -81,7 +81,16 @@ if run_id is not None:
         st.error(f"Cannot open run `{run_id}`: {e}")
     else:
         st.divider()
-        if run.state in store.ACTIVE_STATES:
+        if run.kind == "lr_find":
+            run_view.header(run)
+            st.plotly_chart(lr_find_figure(run.lr_find, run.suggestions), key="runs_lr_find")
+            sugg = run.suggestions or {}
+            for key in ("steepest", "min_div_10", "valley"):
+                if (sugg.get(key) or {}).get("lr"):
+                    st.markdown(f"**{key.replace('_', ' ')}: {sugg[key]['lr']:.3g}** — {sugg[key].get('rule', '')}")
+            if sugg.get("reason"):
+                st.warning(f"No suggestion: {sugg['reason']}")
+        elif run.state in store.ACTIVE_STATES:
             run_view.live(run.id, RUNS_DIR)
         else:
             run_view.results(run, RUNS_DIR, key="runs")
@@ -104,6 +113,9 @@ if len(selected) >= 2:
             r = store.load_run(rid, RUNS_DIR)
         except (ValueError, OSError) as e:
             st.warning(f"Run `{rid}` is left out: {e}")
+            continue
+        if r.kind == "lr_find":
+            st.info(f"`{rid}` is an LR range test, not a training run: open it on its own.")
             continue
         loaded[compare.run_label(r)] = r
     histories = {label: r.history for label, r in loaded.items()}

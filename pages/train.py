@@ -14,7 +14,7 @@ from lrviz import runs as store
 from lrviz.availability import cifar_availability
 from lrviz.data import DATASETS
 from lrviz.schedules import Schedule
-from ui import run_view
+from ui import lr_finder_view, run_view
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.schedule_editor import load_widgets, schedule_editor
 
@@ -143,6 +143,13 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
             st.error(str(e), icon=":material/hourglass_top:")
         except ValueError as e:
             st.error(str(e))
+
+data_problem = None  # the finder needs valid data and optimizer settings, not a schedule
+try:
+    store.validate_config({**config, "schedule": DEFAULTS["schedule"], "epochs": DEFAULTS["epochs"]})
+except ValueError as e:
+    data_problem = str(e)
+lr_finder_view.section(config, data_problem, RUNS_DIR)
 
 if viewing:
     try:

@@ -42,3 +42,24 @@ def fabricate_run(runs_dir: Path, *, factor: float = 0.5, epochs: int = 5, state
                   updated_at=now, error="boom: out of memory" if state == "failed" else None)
     store.atomic_write_json(path / "status.json", status)
     return rid
+
+
+def fabricate_lr_find(runs_dir: Path, *, steepest: float = 0.0085, reason: str | None = None) -> str:
+    """A finished LR range test folder (curve + suggestions), as the finder writes it."""
+    import json
+
+    rid = store.create_run({"kind": "lr_find", "limit": 300, "num_steps": 40}, runs_dir)
+    path = Path(runs_dir) / rid
+    lrs = np.geomspace(1e-7, 10, 40)
+    loss = 2.3 - 1.5 / (1 + np.exp(-(np.log10(lrs) + 3) * 2)) + np.where(lrs > 1, lrs, 0)
+    frame = pd.DataFrame({"step": np.arange(40), "lr": lrs, "loss": loss, "smoothed_loss": loss})
+    store.atomic_write_text(path / "lr_find.csv", frame.to_csv(index=False))
+    rule = {"steepest": "steepest descent of the smoothed loss", "min_div_10": "minimum / 10", "valley": "valley"}
+    sugg = {k: {"lr": (None if reason else v), "rule": rule[k], "step": None, "loss": None}
+            for k, v in (("steepest", steepest), ("min_div_10", 0.035), ("valley", 0.0028))}
+    sugg.update(reason=reason, stopped_early=True, stop_reason="diverged at lr=1.56")
+    store.atomic_write_text(path / "suggestions.json", json.dumps(sugg))
+    status = store.read_json(path / "status.json")
+    status.update(state="finished", step=40, num_steps=40, elapsed_s=9.0)
+    store.atomic_write_json(path / "status.json", status)
+    return rid

@@ -86,3 +86,16 @@ def test_delete_asks_then_removes(two):
     assert (runs_dir / a).exists()  # only the dialog so far
     next(x for x in at.button if x.label == "Delete").click().run()
     assert not (runs_dir / a).exists() and (runs_dir / b).exists()
+
+
+def test_lr_find_run_opens_with_its_curve(two):
+    from fakes import fabricate_lr_find
+
+    runs_dir, _ = two
+    rid = fabricate_lr_find(runs_dir)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["run"] = rid
+    at.run()
+    assert not at.exception
+    assert "LR range test" in set(at.dataframe[0].value["kind"])
+    assert any("steepest: 0.0085" in m.value for m in at.markdown)

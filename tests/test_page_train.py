@@ -128,3 +128,50 @@ def test_continue_training_starts_a_child_run_with_the_new_lr(runs_dir, monkeypa
     assert not at.exception
     assert seen["parent"] == rid and seen["epochs"] == 9
     assert seen["schedule"]["params"]["lr"] == 0.001 and seen["schedule"]["params"]["drop_every"] == 2
+
+
+def test_lr_finder_result_and_apply_buttons(runs_dir):
+    from fakes import fabricate_lr_find
+
+    rid = fabricate_lr_find(runs_dir)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["tr_find_id"] = rid
+    at.run()
+    assert not at.exception
+    texts = " ".join(m.value for m in at.markdown)
+    assert "steepest descent: 0.0085" in texts and "valley: 0.0028" in texts
+    assert any("diverged at lr=1.56" in c.value for c in at.caption)
+    at.button(key="find_apply_steepest").click().run()
+    assert at.number_input(key="tr_s_lr").value == 0.0085
+    assert any("lr = 0.0085" in s.value for s in at.success)
+    at.button(key="find_cycle_valley").click().run()
+    assert at.selectbox(key="tr_s_name").value == "one_cycle"
+    assert at.number_input(key="tr_s_max_lr").value == 0.0028
+    assert at.session_state["explorer_add"][-1]["params"]["max_lr"] == 0.0028
+
+
+def test_lr_finder_without_suggestion_says_why(runs_dir):
+    from fakes import fabricate_lr_find
+
+    rid = fabricate_lr_find(runs_dir, reason="the loss never fell by 5%")
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["tr_find_id"] = rid
+    at.run()
+    assert any("No suggestion: the loss never fell by 5%" in w.value for w in at.warning)
+
+
+def test_find_lr_button_starts_a_finder_with_the_form_data(runs_dir, monkeypatch):
+    seen = {}
+
+    def fake(config, runs_dir_arg):
+        from fakes import fabricate_lr_find
+
+        seen.update(config)
+        return fabricate_lr_find(runs_dir_arg)
+
+    monkeypatch.setattr(store, "start_lr_find", fake)
+    at = page()
+    at.number_input(key="tr_batch_size").set_value(32).run()
+    next(b for b in at.button if b.label == "Find LR").click().run()
+    assert seen["kind"] == "lr_find" and seen["batch_size"] == 32 and seen["dataset"] == "digits"
+    assert seen["start"] == 1e-7 and seen["end"] == 10 and seen["num_steps"] == 100

@@ -51,6 +51,9 @@ def header(run: store.Run) -> None:
     cols[1].badge(label, icon=icon, color=color)
     cfg = run.config
     bits = [f"**{cfg.get('dataset', '?')}**"]
+    if run.kind == "lr_find":
+        bits.append(f"LR range test {cfg.get('start', '?'):g} → {cfg.get('end', '?'):g} "
+                    f"over {cfg.get('num_steps', '?')} batches")
     try:
         bits.append(Schedule.from_config(cfg["schedule"]).label())
     except (KeyError, ValueError, TypeError):

@@ -1,0 +1,143 @@
+"""The LR range test on the Train page: run it, watch the curve, apply a suggestion.
+
+The finder is a run of its own kind in the store (``lrviz.runs.start_lr_find``), so like a
+training run it survives a refresh; this component only reads its folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from lrviz import runs as store
+from lrviz.charts import SUGGESTION_STYLE, lr_find_figure
+from lrviz.lr_finder import DEFAULTS
+from lrviz.schedules import Schedule
+
+S = st.session_state
+DATA_KEYS = ("dataset", "cifar_archive", "limit", "batch_size", "momentum", "nesterov", "seed")
+# Which parameter a suggested LR sets, per schedule (the peak of cyclic schedules).
+TARGET_PARAM = {"one_cycle": "max_lr", "triangular": "max_lr", "piecewise": None}
+
+
+def target_param(schedule_name: str) -> str | None:
+    return TARGET_PARAM.get(schedule_name, "lr")
+
+
+def _apply_initial(lr: float) -> None:
+    """on_click: set the Train form's schedule to start from ``lr`` (its peak for cyclic ones)."""
+    param = target_param(S["tr_s_name"])
+    if param:
+        S[f"tr_s_{param}"] = float(f"{lr:.3g}")
+        S.tr_find_applied = f"{param} = {lr:.3g} in the Train form's {S['tr_s_name']} schedule."
+
+
+def _apply_one_cycle(lr: float) -> None:
+    """on_click: train with one-cycle peaking at ``lr``, and show that curve in the explorer."""
+    from ui.schedule_editor import load_widgets
+
+    sched = Schedule.create("one_cycle", {"max_lr": float(f"{lr:.3g}"), "total_epochs": float(S.get("tr_epochs", 40))})
+    load_widgets("tr_s", sched)
+    S.setdefault("explorer_add", []).append(sched.to_config())
+    S.tr_find_applied = f"one-cycle with max_lr = {lr:.3g} in the Train form, and added to the explorer."
+
+
+def section(form_config: dict, problem: str | None, runs_dir: Path) -> None:
+    with st.expander("Find a starting LR (LR range test)", icon=":material/search:",
+                     expanded=bool(S.get("tr_find_id"))):
+        st.markdown(
+            "Leslie Smith's LR range test: a short run where the LR grows exponentially every batch while the "
+            "loss is recorded. The loss falls fastest a little below the LR where training becomes unstable. "
+            "Uses the data and optimizer settings of the form above; the model is not kept."
+        )
+        c = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
+        S.setdefault("tr_find_start", DEFAULTS["start"])
+        S.setdefault("tr_find_end", DEFAULTS["end"])
+        S.setdefault("tr_find_steps", DEFAULTS["num_steps"])
+        c[0].number_input("From LR", key="tr_find_start", format="%.0e", step=None)
+        c[1].number_input("To LR", key="tr_find_end", format="%g")
+        c[2].number_input("Batches", key="tr_find_steps", step=10)
+        config = {"kind": "lr_find", **{k: form_config.get(k) for k in DATA_KEYS}, "start": S.tr_find_start,
+                  "end": S.tr_find_end, "num_steps": S.tr_find_steps}
+        finder_problem = problem
+        if finder_problem is None:
+            try:
+                store.validate_lr_find_config(config)
+            except ValueError as e:
+                finder_problem = str(e)
+                st.error(finder_problem)
+        if c[3].button("Find LR", icon=":material/search:", disabled=finder_problem is not None,
+                       help=finder_problem or "About 10–20 s on digits."):
+            try:
+                S.tr_find_id = store.start_lr_find(config, runs_dir)
+            except store.RunBusyError as e:
+                st.error(str(e), icon=":material/hourglass_top:")
+            except ValueError as e:
+                st.error(str(e))
+        if S.get("tr_find_applied"):
+            st.success(f"Applied: {S.pop('tr_find_applied')}")
+        if S.get("tr_find_id"):
+            _result(S.tr_find_id, runs_dir)
+
+
+def _result(run_id: str, runs_dir: Path) -> None:
+    @st.fragment(run_every=1.0)
+    def _live() -> None:
+        run = _load(run_id, runs_dir)
+        if run is None:
+            return
+        _progress(run)
+        st.plotly_chart(lr_find_figure(run.lr_find, None), key=f"find_live_{run_id}")
+        if run.state not in store.ACTIVE_STATES:
+            st.rerun(scope="app")
+
+    run = _load(run_id, runs_dir)
+    if run is None:
+        return
+    if run.state in store.ACTIVE_STATES:
+        _live()
+        return
+    if run.state == "failed":
+        st.error(f"The LR range test failed: {run.status.get('error') or 'no reason recorded'}")
+    st.plotly_chart(lr_find_figure(run.lr_find, run.suggestions), key=f"find_{run_id}")
+    _suggestions(run)
+
+
+def _load(run_id: str, runs_dir: Path):
+    try:
+        return store.load_run(run_id, runs_dir)
+    except (ValueError, OSError) as e:
+        st.info(f"The last LR range test is gone ({e}).")
+        S.pop("tr_find_id", None)
+        return None
+
+
+def _progress(run) -> None:
+    step = int(run.status.get("step") or 0)
+    total = int(run.status.get("num_steps") or run.config.get("num_steps") or 1)
+    text = "Starting the worker…" if run.state == "queued" else f"Batch {step}/{total}"
+    st.progress(min(1.0, step / total), text=text)
+
+
+def _suggestions(run) -> None:
+    sugg = run.suggestions or {}
+    if sugg.get("stop_reason"):
+        st.caption(f"Stopped early: {sugg['stop_reason']}")
+    if sugg.get("reason"):
+        st.warning(f"No suggestion: {sugg['reason']}")
+        return
+    param = target_param(S.get("tr_s_name", "step"))
+    for key, (name, _color) in SUGGESTION_STYLE.items():
+        s = sugg.get(key) or {}
+        lr = s.get("lr")
+        if not lr:
+            continue
+        c = st.columns([3, 1.2, 1.2], vertical_alignment="center")
+        c[0].markdown(f"**{name}: {lr:.3g}** — {s.get('rule', '')}")
+        c[1].button(f"Use as {param or 'initial LR'}", key=f"find_apply_{key}", on_click=_apply_initial, args=(lr,),
+                    disabled=param is None, width="stretch",
+                    help="Sets it in the Train form's schedule." if param else
+                         "This schedule has no single initial LR; edit its values.")
+        c[2].button("One-cycle at this max", key=f"find_cycle_{key}", on_click=_apply_one_cycle, args=(lr,),
+                    width="stretch", help="Train with one-cycle peaking here; also adds the curve to the explorer.")
