@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from lrviz.schedules import (
     CIFAR10_TRAIN_SIZE,
@@ -23,6 +22,9 @@ from lrviz.schedules import (
     Schedule,
     steps_per_epoch_for,
 )
+
+if TYPE_CHECKING:  # pandas is imported where a table is built: the page's first paint needs none
+    import pandas as pd
 
 MAX_CURVES = 6
 MAX_EPOCHS = 1000
@@ -220,6 +222,8 @@ def curve_labels(curves: Sequence[Schedule]) -> list[str]:
 
 def lr_table(curves: Sequence[Schedule], epochs: int, steps_per_epoch: int) -> pd.DataFrame:
     """One row per 1-based epoch, one column per curve: the LR at the epoch's first batch."""
+    import pandas as pd
+
     data = {"epoch": np.arange(1, epochs + 1)}
     for label, c in zip(curve_labels(curves), curves):
         data[label] = c.per_epoch(epochs, steps_per_epoch)
@@ -229,6 +233,8 @@ def lr_table(curves: Sequence[Schedule], epochs: int, steps_per_epoch: int) -> p
 def legacy_decay_readings(lr: float = 0.01, decay: float = 0.01 / 40, epochs: int = 40,
                           steps_per_epoch: int | None = None) -> pd.DataFrame:
     """The three readings of Keras 2's ``decay`` side by side, LR at the last epoch and after it."""
+    import pandas as pd
+
     spe = steps_per_epoch or steps_per_epoch_for(CIFAR10_TRAIN_SIZE, TUTORIAL_BATCH_SIZE)
     rows = []
     for name in ("time_keras2", "time_epoch", "time_recursive"):

@@ -11,7 +11,7 @@ from lrviz import explorer as ex
 from lrviz.charts import schedule_figure
 from lrviz.schedules import REGISTRY, Schedule
 from ui.navigation import ensure_app_navigation  # noqa: E402
-from ui.schedule_editor import load_widgets, schedule_editor
+from ui.schedule_editor import load_widgets, schedule_editor, schedule_from_state
 
 ensure_app_navigation()
 S = st.session_state
@@ -99,88 +99,97 @@ spe = state.steps_per_epoch
 st.sidebar.caption(f"{spe:,} batches per epoch · {spe * epochs:,} batches in all")
 state.log_y, state.per_batch = S.ex_log_y, S.ex_per_batch
 
-left, right = st.columns([2, 3], gap="large")
-with left:
-    st.subheader("Schedules")
-    curves: list[Schedule] = []
-    for index, cid in enumerate(list(S.ex_curve_ids)):
-        sched = schedule_editor(f"ex_{cid}", f"Schedule {index + 1}", on_remove=lambda cid=cid: _remove_curve(cid),
-                                can_remove=len(S.ex_curve_ids) > 1)
-        if sched is not None:
-            curves.append(sched)
-    add_cols = st.columns([3, 1], vertical_alignment="bottom")
-    add_cols[0].selectbox("Add a schedule to compare", list(REGISTRY), key="ex_new_schedule",
-                          format_func=lambda n: REGISTRY[n].title, index=list(REGISTRY).index("cosine"))
-    add_cols[1].button("Add", on_click=_add_curve, disabled=len(S.ex_curve_ids) >= ex.MAX_CURVES,
-                       width="stretch", help=f"Up to {ex.MAX_CURVES} schedules.")
 
-if curves:
-    state.curves = curves
+@st.fragment
+def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
+    """Readout and chart first (they are what a slider move is for), then the editors, then
+    the open tab only. A fragment: moving a slider re-sends this part, not the sidebar."""
+    parsed = [schedule_from_state(f"ex_{cid}")[0] for cid in S.ex_curve_ids]
+    curves = [c for c in parsed if c is not None]
+    if curves:
+        state.curves = curves
+    S.setdefault("ex_readout_epoch", min(state.readout_epoch, epochs))
+    S.setdefault("ex_threshold", state.threshold)
+    try:
+        state.readout_epoch = ex.validate_readout_epoch(S.ex_readout_epoch, epochs)
+    except ValueError:
+        state.readout_epoch = min(state.readout_epoch, epochs)
+    try:
+        state.threshold = ex.validate_threshold(S.ex_threshold)
+    except ValueError:
+        pass
 
-right = right.container()
-right_top = right.container()
-S.setdefault("ex_readout_epoch", min(state.readout_epoch, epochs))
-S.setdefault("ex_threshold", state.threshold)
-rcols = right.columns(2)
-with rcols[0]:
-    st.number_input("LR at epoch (1-based)", step=1, key="ex_readout_epoch")
-    readout = _validated("ex_readout_epoch", ex.validate_readout_epoch, epochs)
-with rcols[1]:
-    st.number_input("First epoch where LR ≤", step=0.0001, format="%.6g", key="ex_threshold")
-    threshold = _validated("ex_threshold", ex.validate_threshold)
-if readout:
-    state.readout_epoch = readout
-if threshold:
-    state.threshold = threshold
+    left, right = st.columns([2, 3], gap="large")
+    with right:
+        labels = ex.curve_labels(curves)
+        st.markdown(f"**LR at epoch {state.readout_epoch}** of {epochs}")
+        mcols = st.columns(max(1, min(3, len(curves))))
+        for i, (label, sched) in enumerate(zip(labels, curves)):
+            col = mcols[i % len(mcols)]
+            first = ex.first_epoch_at_or_below(sched, state.threshold, epochs, spe)
+            col.metric(label, f"{ex.lr_at(sched, state.readout_epoch, spe):.6g}", help=sched.label())
+            col.caption(f"LR ≤ {state.threshold:g} from epoch {first}" if first else
+                        f"LR stays above {state.threshold:g} for all {epochs} epochs")
+        if curves:
+            fig = schedule_figure(curves, epochs, spe, per_batch=state.per_batch, log_y=state.log_y,
+                                  readout_epoch=state.readout_epoch)
+            st.plotly_chart(fig, key="ex_chart", config={"displaylogo": False})
+        else:
+            st.info("Fix the highlighted values to see the chart.")
+        rcols = st.columns(2)
+        with rcols[0]:
+            st.number_input("LR at epoch (1-based)", step=1, key="ex_readout_epoch")
+            _validated("ex_readout_epoch", ex.validate_readout_epoch, epochs)
+        with rcols[1]:
+            st.number_input("First epoch where LR ≤", step=0.0001, format="%.6g", key="ex_threshold")
+            _validated("ex_threshold", ex.validate_threshold)
 
-labels = ex.curve_labels(curves)
-right_top.markdown(f"**LR at epoch {state.readout_epoch}** of {epochs}")
-mcols = right_top.columns(max(1, min(3, len(curves))))
-for i, (label, sched) in enumerate(zip(labels, curves)):
-    col = mcols[i % len(mcols)]
-    first = ex.first_epoch_at_or_below(sched, state.threshold, epochs, spe)
-    col.metric(
-        label,
-        f"{ex.lr_at(sched, state.readout_epoch, spe):.6g}",
-        help=sched.label(),
-    )
-    col.caption(
-        f"LR ≤ {state.threshold:g} from epoch {first}" if first else f"LR stays above {state.threshold:g} "
-        f"for all {epochs} epochs"
-    )
+    with left:
+        st.subheader("Schedules")
+        for index, cid in enumerate(list(S.ex_curve_ids)):
+            schedule_editor(f"ex_{cid}", f"Schedule {index + 1}", on_remove=lambda cid=cid: _remove_curve(cid),
+                            can_remove=len(S.ex_curve_ids) > 1)
+        add_cols = st.columns([3, 1], vertical_alignment="bottom")
+        add_cols[0].selectbox("Add a schedule to compare", list(REGISTRY), key="ex_new_schedule",
+                              format_func=lambda n: REGISTRY[n].title, index=list(REGISTRY).index("cosine"))
+        add_cols[1].button("Add", on_click=_add_curve, disabled=len(S.ex_curve_ids) >= ex.MAX_CURVES,
+                           width="stretch", help=f"Up to {ex.MAX_CURVES} schedules.")
 
-if curves:
-    fig = schedule_figure(curves, epochs, spe, per_batch=state.per_batch, log_y=state.log_y,
-                          readout_epoch=state.readout_epoch)
-    right_top.plotly_chart(fig, key="ex_chart", config={"displaylogo": False})
-else:
-    right_top.info("Fix the highlighted values to see the chart.")
+    # Only the open tab is computed and sent (tables and code are heavy for every slider move).
+    tab_code, tab_table, tab_decay = st.tabs(["Keras code & formulas", "LR per epoch", "What happened to decay=?"],
+                                             key="ex_tabs", on_change="rerun")
+    if tab_code.open:
+        with tab_code:
+            for label, sched in zip(labels, curves):
+                st.markdown(f"**{label}** — {sched.spec.summary}")
+                st.latex(sched.spec.latex)
+                st.code(sched.keras_code(spe), language="python")
+    if tab_table.open:
+        with tab_table:
+            table = ex.lr_table(curves, epochs, spe)
+            st.dataframe(table, hide_index=True, width="stretch",
+                         column_config={c: st.column_config.NumberColumn(format="%.6g") for c in table.columns[1:]})
+            st.download_button("Download CSV", table.to_csv(index=False).encode(), file_name="lr_schedule.csv",
+                               mime="text/csv", key="ex_download")
+    if tab_decay.open:
+        with tab_decay:
+            st.markdown(DECAY_EXPLAINER)
+            st.dataframe(ex.legacy_decay_readings(epochs=epochs, steps_per_epoch=spe), hide_index=True,
+                         width="stretch")
 
-tab_table, tab_code, tab_decay = st.tabs(["LR per epoch", "Formulas & Keras code", "What happened to decay=?"])
-with tab_table:
-    table = ex.lr_table(curves, epochs, spe)
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.6g") for c in table.columns[1:]})
-    st.download_button("Download CSV", table.to_csv(index=False).encode(), file_name="lr_schedule.csv",
-                       mime="text/csv", key="ex_download")
-with tab_code:
-    for label, sched in zip(labels, curves):
-        st.markdown(f"**{label}** — {sched.spec.summary}")
-        st.latex(sched.spec.latex)
-        st.code(sched.keras_code(spe), language="python")
-with tab_decay:
-    st.markdown(
-        "The tutorial compiles `SGD(learning_rate=0.01, decay=0.01/40)`. **Keras 3 ignores `decay`** "
-        "(it only warns), so that line now trains at a constant 0.01. Keras 2 applied it *per batch*: "
-        "`lr / (1 + decay · t)` with t = batches seen, so with 782 batches per epoch the LR fell to about "
-        "0.00113 after 40 epochs. The tutorial's text describes a per-epoch recursion instead. The exact "
-        "Keras 3 replacement is `SGD(learning_rate=keras.optimizers.schedules.InverseTimeDecay(0.01, "
-        "decay_steps=1, decay_rate=0.00025))`."
-    )
-    st.dataframe(ex.legacy_decay_readings(epochs=epochs, steps_per_epoch=spe), hide_index=True,
-                 width="stretch")
+    # The URL mirrors the view, so a copied link reproduces it.
+    st.query_params.from_dict(state.to_query())
+    # The Train page offers these curves as the schedule to train with.
+    S.explorer_curves = [c.to_config() for c in state.curves]
 
-# The URL mirrors the view, so a copied link reproduces it.
-st.query_params.from_dict(state.to_query())
-# The Train page offers these curves as the schedule to train with.
-S.explorer_curves = [c.to_config() for c in state.curves]
+
+DECAY_EXPLAINER = (
+    "The tutorial compiles `SGD(learning_rate=0.01, decay=0.01/40)`. **Keras 3 ignores `decay`** "
+    "(it only warns), so that line now trains at a constant 0.01. Keras 2 applied it *per batch*: "
+    "`lr / (1 + decay · t)` with t = batches seen, so with 782 batches per epoch the LR fell to about "
+    "0.00113 after 40 epochs. The tutorial's text describes a per-epoch recursion instead. The exact "
+    "Keras 3 replacement is `SGD(learning_rate=keras.optimizers.schedules.InverseTimeDecay(0.01, "
+    "decay_steps=1, decay_rate=0.00025))`."
+)
+
+explorer_body(state, epochs, spe)

@@ -25,6 +25,7 @@ def load_widgets(prefix: str, sched: Schedule) -> None:
         S[f"{prefix}_{f}"] = bool(sched.params[f])
     S[f"{prefix}_warmup"] = float(sched.warmup)
     S[f"{prefix}_warmup_start_factor"] = float(sched.warmup_start_factor)
+    S[f"{prefix}_show_warmup"] = sched.warmup > 0
 
 
 def _widget_value(p: Param, value):
@@ -69,9 +70,38 @@ def _param_widget(prefix: str, p: Param, container) -> None:
         container.number_input(label, step=_step_for(p), format="%.6g", key=key, help=help_text)
 
 
+def schedule_from_state(prefix: str) -> tuple[Schedule | None, dict[str, str]]:
+    """The schedule the editor's widget state describes, and the errors by parameter name
+    (``"_"`` for rules across parameters). Needs no widget drawn in this run, so a page can
+    show the readout and chart before it draws the editors."""
+    spec = REGISTRY[S[f"{prefix}_name"]]
+    errors: dict[str, str] = {}
+    params = {}
+    for p in spec.params:
+        try:
+            params[p.name] = p.parse(S.get(f"{prefix}_{p.name}", p.default))
+        except ValueError as e:
+            errors[p.name] = str(e)
+    for f in spec.flags:
+        params[f] = bool(S.get(f"{prefix}_{f}", False))
+    warm = {}
+    for p in WARMUP_PARAMS:
+        try:
+            warm[p.name] = p.parse(S.get(f"{prefix}_{p.name}", p.default))
+        except ValueError as e:
+            errors[p.name] = str(e)
+    if errors:
+        return None, errors
+    try:
+        return Schedule.create(spec.name, params, **warm), {}
+    except ValueError as e:  # rules that span parameters (e.g. piecewise lengths)
+        return None, {"_": str(e)}
+
+
 def schedule_editor(prefix: str, title: str, *, on_remove: Callable[[], None] | None = None,
                     can_remove: bool = True, border: bool = True) -> Schedule | None:
-    """Render the card; return the valid :class:`Schedule` or ``None`` (errors shown inline).
+    """Render the card; return the valid :class:`Schedule` or ``None`` (errors shown inline,
+    each under its input).
 
     The caller must have called :func:`load_widgets` once for ``prefix``.
     """
@@ -87,35 +117,34 @@ def schedule_editor(prefix: str, title: str, *, on_remove: Callable[[], None] | 
                          on_change=_on_type_change, args=(prefix,))
     spec = REGISTRY[S[f"{prefix}_name"]]
     box.caption(spec.summary)
+    sched, errors = schedule_from_state(prefix)
     cols = box.columns(3)
-    errors = 0
-    params = {}
     for i, p in enumerate(spec.params):
         col = cols[i % 3]
         _param_widget(prefix, p, col)
-        try:
-            params[p.name] = p.parse(S[f"{prefix}_{p.name}"])
-        except ValueError as e:
-            col.error(str(e))
-            errors += 1
+        if p.name in errors:
+            col.error(errors[p.name])
     for f in spec.flags:
         box.checkbox(f.replace("_", " "), key=f"{prefix}_{f}")
-        params[f] = S[f"{prefix}_{f}"]
-    warm = {}
-    with box.expander("Add a linear warmup in front"):
-        wcols = st.columns(2)
+    # A toggle rather than an always-drawn expander: fewer elements to send on every rerun.
+    warm_key = f"{prefix}_show_warmup"
+    S.setdefault(warm_key, float(S.get(f"{prefix}_warmup", 0.0)) > 0)
+    box.toggle("Linear warmup in front", key=warm_key, on_change=_on_warmup_toggle, args=(prefix,))
+    if S[warm_key]:
+        wcols = box.columns(2)
         for col, p in zip(wcols, WARMUP_PARAMS):
             col.number_input(p.name.replace("_", " "), step=0.5 if p.name == "warmup" else 0.05,
                              key=f"{prefix}_{p.name}", help=f"{p.help} Rule: {p.rule()}.")
-            try:
-                warm[p.name] = p.parse(S[f"{prefix}_{p.name}"])
-            except ValueError as e:
-                col.error(str(e))
-                errors += 1
-    if errors:
-        return None
-    try:
-        return Schedule.create(spec.name, params, **warm)
-    except ValueError as e:  # rules that span parameters (e.g. piecewise lengths)
-        box.error(str(e))
-        return None
+            if p.name in errors:
+                col.error(errors[p.name])
+    else:
+        for p in WARMUP_PARAMS:  # keep the hidden values alive across reruns
+            S[f"{prefix}_{p.name}"] = S.get(f"{prefix}_{p.name}", p.default)
+    if "_" in errors:
+        box.error(errors["_"])
+    return sched
+
+
+def _on_warmup_toggle(prefix: str) -> None:
+    """Switching the warmup off removes it (0 epochs); on starts from 1 epoch."""
+    S[f"{prefix}_warmup"] = 1.0 if S[f"{prefix}_show_warmup"] else 0.0
