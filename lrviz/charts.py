@@ -16,7 +16,7 @@ from lrviz.schedules import Schedule
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 _LAYOUT = dict(
-    template="plotly_white",
+
     margin=dict(l=10, r=10, t=40, b=10),
     legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
     hovermode="x unified",
@@ -153,7 +153,7 @@ def confusion_figure(confusion) -> go.Figure:
     labels_y = [str(c) for c in confusion.index]
     fig = go.Figure(go.Heatmap(z=z, x=labels_x, y=labels_y, colorscale="Blues", text=z, texttemplate="%{text}",
                                hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>", showscale=False))
-    fig.update_layout(title="Confusion matrix", height=420, template="plotly_white",
+    fig.update_layout(title="Confusion matrix", height=420,
                       margin=dict(l=10, r=10, t=40, b=10))
     fig.update_xaxes(title="predicted", type="category", side="bottom")
     fig.update_yaxes(title="true", type="category", autorange="reversed")
