@@ -76,7 +76,7 @@ def _gone(pid) -> bool:
 
 
 def worker_processes() -> list[psutil.Process]:
-    """Live (non-zombie) ``python -m lrviz.training`` processes on this machine."""
+    """Live (non-zombie) ``python -m lrviz.training`` processes on this machine (``.info`` has cmdline)."""
     out = []
     for p in psutil.process_iter(["cmdline", "status"]):
         cmd = p.info.get("cmdline") or []
@@ -125,7 +125,9 @@ def soak(n_runs: int, epochs: int, subset: int, runs_dir: Path, log) -> dict:
     finally:
         sampler.stop()
         server.stop()
-    leftovers = [p for p in worker_processes() if p.pid not in before_workers]
+    mine = str(runs_dir.resolve())  # other sessions' workers on this machine are not ours
+    leftovers = [p for p in worker_processes()
+                 if p.pid not in before_workers and any(mine in arg for arg in p.info["cmdline"])]
     on_disk = store.list_runs(runs_dir)
     return {
         "runs": n_runs, "epochs": epochs, "subset": subset,
@@ -135,7 +137,7 @@ def soak(n_runs: int, epochs: int, subset: int, runs_dir: Path, log) -> dict:
         "growth_after_run_1_mib": (rss_end - rss_after_first) / MIB,
         "growth_from_start_mib": (rss_end - rss_start) / MIB,
         "rss_samples": sampler.samples,
-        "leftover_workers": [{"pid": p.pid, "cmdline": " ".join(p.cmdline())} for p in leftovers],
+        "leftover_workers": [{"pid": p.pid, "cmdline": " ".join(p.info["cmdline"])} for p in leftovers],
         "seconds_per_run": {"median": sorted(r["seconds"] for r in per_run)[len(per_run) // 2],
                             "max": max(r["seconds"] for r in per_run)},
         "per_run": per_run,
