@@ -70,7 +70,11 @@ def frame_to_csv(df: pd.DataFrame) -> str:
 
 
 def read_report_csv(path: str | Path) -> pd.DataFrame:
+    """report.csv as written by the engine; ``ValueError`` if its columns are not the report's."""
     df = pd.read_csv(path, index_col=0)
+    if list(df.columns) != REPORT_COLUMNS:
+        raise ValueError(f"report.csv must have the columns {', '.join(REPORT_COLUMNS)}; it has "
+                         f"{', '.join(map(str, df.columns)) or 'none'}")
     df.index = df.index.astype(str)
     return df
 

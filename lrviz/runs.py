@@ -76,7 +76,7 @@ __all__ = [
 ]
 
 DEFAULT_RUNS_DIR = Path(os.environ.get("LRVIZ_RUNS_DIR", "runs"))
-RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,80}$")
+RUN_ID_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,80}\Z")  # \Z: no trailing newline
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "lr_planned"]
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("finished", "stopped", "failed")
@@ -374,8 +374,8 @@ def _active_unlocked(runs_dir: Path) -> tuple[str, dict] | None:
     if not runs_dir.is_dir():
         return None
     for child in sorted(runs_dir.iterdir()):
-        if not RUN_ID_PATTERN.match(child.name) or not child.is_dir():
-            continue
+        if not RUN_ID_PATTERN.match(child.name) or child.is_symlink() or not child.is_dir():
+            continue  # a symlinked "run" may point outside the runs folder: never follow it
         try:
             status = read_json(child / "status.json")
         except (OSError, ValueError):
@@ -583,7 +583,9 @@ def load_run(run_id: str, runs_dir: Path | str = DEFAULT_RUNS_DIR) -> Run:
         from lrviz.data import CIFAR10_CLASSES, DIGITS_CLASSES
 
         class_names = list(CIFAR10_CLASSES if config.get("dataset") == "cifar10" else DIGITS_CLASSES)
-    files = {name: path / name for name in DOWNLOADABLE if (path / name).is_file()}
+    # Only regular files inside the run folder: a symlink could offer a file from elsewhere.
+    files = {name: path / name for name in DOWNLOADABLE
+             if (path / name).is_file() and not (path / name).is_symlink()}
     lr_find = suggestions = None
     if run_kind(config) == "lr_find":
         lr_find = attempt("lr_find.csv", lambda: pd.read_csv(path / "lr_find.csv"), None)
@@ -601,8 +603,8 @@ def list_runs(runs_dir: Path | str = DEFAULT_RUNS_DIR) -> list[RunSummary]:
         return []
     out: list[RunSummary] = []
     for child in root.iterdir():
-        if not child.is_dir() or not RUN_ID_PATTERN.match(child.name):
-            continue
+        if child.is_symlink() or not child.is_dir() or not RUN_ID_PATTERN.match(child.name):
+            continue  # a symlinked "run" may point outside the runs folder: never follow it
         if not (child / "config.json").exists() and not (child / "status.json").exists():
             continue
         errors = []
@@ -627,10 +629,16 @@ def list_runs(runs_dir: Path | str = DEFAULT_RUNS_DIR) -> list[RunSummary]:
         if not isinstance(created, (int, float)):
             created = child.stat().st_mtime
         kind = run_kind(cfg)
-        if kind == "lr_find":
-            epoch, epochs = int(st.get("step") or 0), st.get("num_steps", cfg.get("num_steps"))
-        else:
-            epoch, epochs = int(st.get("epoch") or 0), st.get("epochs", cfg.get("epochs"))
+        done_key, total_key = ("step", "num_steps") if kind == "lr_find" else ("epoch", "epochs")
+        try:
+            epoch = int(st.get(done_key) or 0)
+        except (TypeError, ValueError):
+            epoch = 0
+            errors.append(f"status.json: `{done_key}` is not a number ({st.get(done_key)!r})")
+        epochs = st.get(total_key, cfg.get(total_key))
+        if epochs is not None and not isinstance(epochs, int):
+            errors.append(f"status.json: `{total_key}` is not an integer ({epochs!r})")
+            epochs = None
         out.append(RunSummary(child.name, child, str(st.get("state", "unknown")), epoch, epochs, created,
                               cfg.get("dataset"), _schedule_label(cfg), cfg.get("parent"), val_acc,
                               "; ".join(errors) or None, kind))

@@ -349,8 +349,12 @@ def _finish(path: Path, model: Any, ds: Any, test: Any, writer: RunWriter, keras
     print("[INFO] evaluating network...")
     print(report_text(y_true, y_pred, ds.class_names), flush=True)
     tmp = path / f".model.{os.getpid()}.keras"
-    model.save(tmp)
-    os.replace(tmp, path / "model.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path / "model.keras")
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave half a model behind
+        raise
     if writer.rows:
         from lrviz.curves_png import training_png
 

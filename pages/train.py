@@ -135,14 +135,19 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
                 st.error(problem)
     launch = st.button("Launch training", type="primary", icon=":material/play_arrow:", disabled=problem is not None,
                        help=problem or "Starts a worker process; you can leave or reload this page.")
+    launch_error = None
     if launch:
         try:
             S.tr_run_id = store.start_run(config, RUNS_DIR)
             st.rerun()
-        except store.RunBusyError as e:
-            st.error(str(e), icon=":material/hourglass_top:")
-        except ValueError as e:
-            st.error(str(e))
+        except (store.RunBusyError, ValueError) as e:
+            launch_error = e
+
+# Outside the expander: another tab may have started a run since this page was drawn, and
+# the expander collapses while a run is active, which would hide the answer.
+if launch_error is not None:
+    st.error(str(launch_error), icon=":material/hourglass_top:" if isinstance(launch_error, store.RunBusyError)
+             else None)
 
 data_problem = None  # the finder needs valid data and optimizer settings, not a schedule
 try:

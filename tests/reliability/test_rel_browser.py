@@ -160,11 +160,5 @@ def test_rel_three_tabs_launch_at_once_one_run(three_tabs):
     assert _status(t["runs_dir"], t["rid"])["state"] == "finished"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: pages/train.py: the RunBusyError message is rendered inside the "
-                                       "'New run' expander, which the same rerun collapses (expanded=not active, "
-                                       "computed before the button is handled), so a tab that opened the form "
-                                       "before another tab's run started never sees the busy answer; render the "
-                                       "busy error outside the expander (or keep it expanded when Launch was "
-                                       "pressed)")
 def test_rel_busy_answer_is_visible_in_a_tab_opened_before_the_run(three_tabs):
     assert three_tabs["late_busy_visible"]

@@ -133,12 +133,9 @@ def test_rel_cli_runs_lists_damaged_runs(damaged, capsys):
     assert "not a run!" not in out and "notes.txt" not in out
 
 
-# ------------------------------------------------------------------ bugs (xfail until fixed)
+# ------------------------------------------------------------------ bugs found by these tests, now fixed
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a report.csv that parses as CSV but has other columns is not flagged "
-                                       "by load_run (run.error None) and pages/runs.py?run= raises KeyError in "
-                                       "ui/run_view.py results() (style.format subset precision/recall/f1-score)")
 def test_rel_report_with_wrong_columns_is_an_error_not_a_crash(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
     rid = fabricate_run(tmp_path)
@@ -150,9 +147,6 @@ def test_rel_report_with_wrong_columns_is_an_error_not_a_crash(tmp_path, monkeyp
     assert "report.csv" in (store.load_run(rid, tmp_path).error or "")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: lrviz/runs.py list_runs: int(st.get('epoch') or 0) raises ValueError "
-                                       "on a status.json whose epoch is not a number; the whole Runs page and "
-                                       "`python -m lrviz runs` fail instead of flagging that one run")
 def test_rel_status_with_wrong_types_is_flagged_not_fatal(tmp_path):
     good = fabricate_run(tmp_path)
     rid = fabricate_run(tmp_path)

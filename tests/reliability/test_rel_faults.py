@@ -89,9 +89,6 @@ def test_rel_disk_full_run_fails_with_a_clear_reason(disk_full_run):
     assert [r.state for r in store.list_runs(path.parent)] == ["failed"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: lrviz/training.py _finish: model.save(tmp) fails half-way and the "
-                                       "partial `.model.<pid>.keras` is left in the run folder (no cleanup, unlike "
-                                       "runs.atomic_write_bytes); wrap save+os.replace in try/except that unlinks tmp")
 def test_rel_disk_full_leaves_no_partial_files(disk_full_run):
     rid, path, code = disk_full_run
     assert _partial_files(path) == []

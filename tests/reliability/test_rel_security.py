@@ -126,10 +126,6 @@ def test_rel_symlinked_run_folder_is_refused(symlinked):
     assert any(f"Cannot open run `{EVIL}`" in e.value for e in at.error)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: lrviz/runs.py list_runs (and _active_unlocked) follow a run folder "
-                                       "that is a symlink out of the runs folder: they read its files and "
-                                       "_check_alive rewrites its status.json there; skip children whose resolved "
-                                       "path is not directly inside runs_dir (e.g. `child.is_symlink()`)")
 def test_rel_list_runs_does_not_follow_symlinks_out_of_the_folder(symlinked):
     runs_dir, outside, good, other = symlinked
     status = json.loads((outside / other / "status.json").read_text())
@@ -141,10 +137,6 @@ def test_rel_list_runs_does_not_follow_symlinks_out_of_the_folder(symlinked):
     assert EVIL not in listed or (listed[EVIL].error and "inside" in listed[EVIL].error)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: lrviz/runs.py load_run builds Run.files with (path / name).is_file(), "
-                                       "which follows symlinks: a run file linked to a file outside the runs folder "
-                                       "is offered as a download (ui/run_view.py downloads reads it); keep only "
-                                       "files whose resolve() is inside the run folder / not symlinks")
 def test_rel_download_of_a_symlinked_run_file_is_refused(symlinked):
     runs_dir, outside, good, other = symlinked
     target = runs_dir / good / "predictions.csv"
@@ -156,9 +148,6 @@ def test_rel_download_of_a_symlinked_run_file_is_refused(symlinked):
     assert b"TOP SECRET" not in offered.values()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (minor): lrviz/runs.py RUN_ID_PATTERN ends in `$`, which also matches "
-                                       "before a trailing newline, so run_path('abc\\n') is accepted; use \\Z or "
-                                       "re.fullmatch")
 def test_rel_run_id_with_trailing_newline_is_refused(tmp_path):
     with pytest.raises(ValueError):
         store.run_path("abc\n", tmp_path)
