@@ -7,43 +7,14 @@ Runs page compares two runs. Screenshots go to artifacts/screenshots/.
 
 from __future__ import annotations
 
-import re
-import time
-
 import pandas as pd
 from browser_kit import shot, wait_app_idle
-
-RUN_ID = re.compile(r"Run\s+(\d{8}-\d{6}-[A-Za-z0-9_.-]+)")
-
-
-def epochs_done(page) -> int:
-    metric = page.locator('[data-testid="stMetric"]', has_text="Epochs done")
-    if not metric.count():
-        return -1
-    text = metric.first.locator('[data-testid="stMetricValue"]').inner_text()
-    return int(text.split("/")[0])
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+from train_page import RUN_ID, epochs_done, set_number, wait_until
 
 
 def current_run_id(page) -> str:
     heading = page.locator("h4", has_text="Run").first.inner_text()
     return RUN_ID.search(heading).group(1)
-
-
-def set_number(page, label: str, value) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")
-    wait_app_idle(page)
 
 
 def launch(page, epochs: int) -> str:
@@ -59,6 +30,7 @@ def test_launch_watch_reload_report_download(app_server, page, runs_dir):
     page.goto(app_server.url + "/train")
     wait_app_idle(page)
     shot(page, "train-form")
+    before = {p.name for p in runs_dir.iterdir()}
     rid = launch(page, 12)
     wait_until(lambda: epochs_done(page) >= 1, 90, "the first epoch")
     first = epochs_done(page)
@@ -68,14 +40,14 @@ def test_launch_watch_reload_report_download(app_server, page, runs_dir):
                            timeout=30_000)  # loss, accuracy, LR
 
     # A reload mid-run re-attaches to the same run, still advancing; nothing restarts.
-    before = epochs_done(page)
+    done_before = epochs_done(page)
     page.reload()
     wait_until(lambda: epochs_done(page) >= 0, 30, "the live view after reload")
     assert current_run_id(page) == rid
-    if before < 12:
-        wait_until(lambda: epochs_done(page) > before or page.get_by_text("Finished 12 epochs").count(), 60,
+    if done_before < 12:
+        wait_until(lambda: epochs_done(page) > done_before or page.get_by_text("Finished 12 epochs").count(), 60,
                    "progress after the reload")
-    assert len([p for p in runs_dir.iterdir() if p.is_dir()]) == 1
+    assert {p.name for p in runs_dir.iterdir()} - before == {rid}  # one run, not restarted or duplicated
 
     page.get_by_text("Classification report (test set)").wait_for(timeout=120_000)
     assert page.get_by_text("Finished 12 epochs").count() == 1
@@ -127,7 +99,7 @@ def test_set_lr_stop_and_busy_second_tab(app_server, page, browser, runs_dir):
 
 
 def test_runs_page_compares_two_runs(app_server, page, runs_dir):
-    ids = sorted(p.name for p in runs_dir.iterdir() if p.is_dir())
+    ids = sorted(p.name for p in runs_dir.iterdir() if (p / "history.csv").exists())  # training runs
     assert len(ids) >= 2
     page.goto(app_server.url + f"/runs?compare={ids[0]},{ids[1]}")
     page.get_by_text("Compare 2 runs").wait_for(timeout=30_000)

@@ -17,7 +17,7 @@ import signal
 import psutil
 import pytest
 from browser_kit import AppServer, shot, wait_app_idle
-from rel_train_page import BUSY, epochs_done, open_train_form, shown_run_id, wait_until
+from train_page import BUSY, epochs_done, open_train_form, shown_run_id, wait_until
 
 from lrviz import runs as store
 

@@ -1,4 +1,4 @@
-"""Driving the Train page in Chromium (shared by test_rel_browser.py and bench/soak.py)."""
+"""Driving the Train page in Chromium (shared by the browser tests, the reliability tests and bench/soak.py)."""
 
 from __future__ import annotations
 
