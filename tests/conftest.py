@@ -1,12 +1,28 @@
-"""Shared fixtures (helpers are in ``tests/fakes.py``)."""
+"""Shared fixtures (helpers are in ``tests/fakes.py`` and ``tests/browser/browser_kit.py``)."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from fakes import fabricate_run
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for the whole session: Playwright's sync API allows only one
+    instance per process, so the browser and reliability tests share it."""
+    from browser_kit import CHROMIUM_ARGS, chromium_path
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
 
 
 @pytest.fixture()

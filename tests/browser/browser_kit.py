@@ -92,13 +92,3 @@ def wait_app_idle(page, timeout: float = 30_000) -> None:
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
     )
 
-
-@pytest.fixture(scope="session")
-def browser():
-    """One headless Debian Chromium for the session (imported into the conftests as a fixture)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_kit import CHROMIUM_ARGS, SHOTS, AppServer, browser, chromium_path, shot, wait_app_idle  # noqa: F401
+from browser_kit import CHROMIUM_ARGS, SHOTS, AppServer, chromium_path, shot, wait_app_idle  # noqa: F401
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +26,7 @@ def app_server(runs_dir, tmp_path_factory) -> Iterator[AppServer]:
 
 
 @pytest.fixture()
-def page(browser, request):  # noqa: F811 - `browser` is the fixture imported above
+def page(browser, request):
     context = browser.new_context(viewport={"width": 1440, "height": 1500}, accept_downloads=True)
     pg = context.new_page()
     pg.set_default_timeout(30_000)

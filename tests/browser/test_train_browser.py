@@ -63,7 +63,7 @@ def test_launch_watch_reload_report_download(app_server, page, runs_dir):
 
 def test_set_lr_stop_and_busy_second_tab(app_server, page, browser, runs_dir):
     page.goto(app_server.url + "/train")
-    rid = launch(page, 40)
+    rid = launch(page, 400)  # long enough never to finish under a loaded CI; it is stopped below
     wait_until(lambda: epochs_done(page) >= 2, 90, "two epochs")
 
     # A second tab re-attaches to the same run and gets the busy answer on Launch.
@@ -94,7 +94,7 @@ def test_set_lr_stop_and_busy_second_tab(app_server, page, browser, runs_dir):
     page.get_by_text("Stopped after").wait_for(timeout=90_000)
     shot(page, "train-stopped")
     hist = pd.read_csv(runs_dir / rid / "history.csv")
-    assert 2 <= len(hist) < 40
+    assert 2 <= len(hist) < 400
     assert (runs_dir / rid / "report.csv").exists()
 
 
