@@ -107,6 +107,11 @@ class RunCallback:
 def make_callback(keras: Any, run: RunWriter, lrs: np.ndarray, spe: int, initial_epoch: int,
                   control: Control, max_batches: int | None) -> Any:
     class _RunCallback(keras.callbacks.Callback, RunCallback):
+        # Keras dispatches on_train_batch_end of async-safe callbacks to a thread instead of
+        # pulling every batch's logs to Python first (a device sync per batch). Ours only counts
+        # batches, flags a stop and writes status.json: safe there, and it keeps fit's pace.
+        async_safe = True
+
         def __init__(self) -> None:
             super().__init__()
             self.multiplier = 1.0
