@@ -130,12 +130,8 @@ def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
             col.metric(label, f"{ex.lr_at(sched, state.readout_epoch, spe):.6g}", help=sched.label())
             col.caption(f"LR ≤ {state.threshold:g} from epoch {first}" if first else
                         f"LR stays above {state.threshold:g} for all {epochs} epochs")
-        if curves:
-            fig = schedule_figure(curves, epochs, spe, per_batch=state.per_batch, log_y=state.log_y,
-                                  readout_epoch=state.readout_epoch)
-            st.plotly_chart(fig, key="ex_chart", config={"displaylogo": False})
-        else:
-            st.info("Fix the highlighted values to see the chart.")
+        # Filled after the editors: the browser paints the readout before Plotly's redraw.
+        chart_slot = st.empty()
         rcols = st.columns(2)
         with rcols[0]:
             st.number_input("LR at epoch (1-based)", step=1, key="ex_readout_epoch")
@@ -154,6 +150,13 @@ def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
                               format_func=lambda n: REGISTRY[n].title, index=list(REGISTRY).index("cosine"))
         add_cols[1].button("Add", on_click=_add_curve, disabled=len(S.ex_curve_ids) >= ex.MAX_CURVES,
                            width="stretch", help=f"Up to {ex.MAX_CURVES} schedules.")
+
+    if curves:
+        fig = schedule_figure(curves, epochs, spe, per_batch=state.per_batch, log_y=state.log_y,
+                              readout_epoch=state.readout_epoch)
+        chart_slot.plotly_chart(fig, key="ex_chart", config={"displaylogo": False})
+    else:
+        chart_slot.info("Fix the highlighted values to see the chart.")
 
     # Only the open tab is computed and sent (tables and code are heavy for every slider move).
     tab_code, tab_table, tab_decay = st.tabs(["Keras code & formulas", "LR per epoch", "What happened to decay=?"],
