@@ -112,6 +112,32 @@ def _schedule(args: argparse.Namespace, parent_cfg: dict | None) -> dict | None:
     return schedule_from_args(args).to_config()
 
 
+def _flags_into(config: dict[str, Any], args: argparse.Namespace, keys: tuple[str, ...]) -> None:
+    """Copy the flags the user gave (not None) into ``config``; an archive implies cifar10."""
+    for key in keys:
+        value = getattr(args, key)
+        if value is not None:
+            config[key] = value
+    if args.cifar_archive and "dataset" not in config:
+        config["dataset"] = "cifar10"
+
+
+def _create(config: dict[str, Any], runs_dir: Any, start: Any, detach: bool) -> str | None:
+    """With ``--detach``: spawn the worker, print the id, return None. Otherwise create the run for
+    this process to work on in the foreground and return its id. Busy or bad config: UsageError."""
+    import os
+
+    from lrviz import runs
+
+    try:
+        if detach:
+            print(start(config, runs_dir))
+            return None
+        return runs.create_run(config, runs_dir, launch=lambda path: (os.getpid(), None))
+    except (runs.RunBusyError, ValueError) as e:
+        raise UsageError(str(e)) from None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from lrviz import runs
 
@@ -129,25 +155,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = {k: parent_cfg[k] for k in ("batch_size", "seed", "epochs") if k in parent_cfg}
         config["parent"] = rp.name
     config["schedule"] = _schedule(args, parent_cfg)
-    for key in ("dataset", "cifar_archive", "limit", "epochs", "batch_size", "momentum", "nesterov", "seed",
-                "max_batches"):
-        value = getattr(args, key)
-        if value is not None:
-            config[key] = value
-    if args.cifar_archive and "dataset" not in config:
-        config["dataset"] = "cifar10"
-    try:
-        if args.detach:
-            rid = runs.start_run(config, runs_dir)
-            print(rid)
-            return 0
-        import os
-
-        rid = runs.create_run(config, runs_dir, launch=lambda path: (os.getpid(), None))
-    except runs.RunBusyError as e:
-        raise UsageError(str(e)) from None
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    _flags_into(config, args, ("dataset", "cifar_archive", "limit", "epochs", "batch_size", "momentum", "nesterov",
+                               "seed", "max_batches"))
+    rid = _create(config, runs_dir, runs.start_run, args.detach)
+    if rid is None:
+        return 0
     from lrviz.training import run_worker
 
     path = runs.run_path(rid, runs_dir)
@@ -163,7 +175,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_find_lr(args: argparse.Namespace) -> int:
-    import os
     import time
 
     from lrviz import runs
@@ -171,20 +182,11 @@ def cmd_find_lr(args: argparse.Namespace) -> int:
 
     runs_dir = _runs_dir(args)
     config: dict[str, Any] = {"kind": "lr_find"}
-    for key in ("dataset", "cifar_archive", "limit", "batch_size", "momentum", "nesterov", "seed", "start", "end",
-                "num_steps", "smoothing", "stop_factor"):
-        value = getattr(args, key)
-        if value is not None:
-            config[key] = value
-    if args.cifar_archive and "dataset" not in config:
-        config["dataset"] = "cifar10"
-    try:
-        if args.detach:
-            print(runs.start_lr_find(config, runs_dir))
-            return 0
-        rid = runs.create_run(config, runs_dir, launch=lambda path: (os.getpid(), None))
-    except (runs.RunBusyError, ValueError) as e:
-        raise UsageError(str(e)) from None
+    _flags_into(config, args, ("dataset", "cifar_archive", "limit", "batch_size", "momentum", "nesterov", "seed",
+                               "start", "end", "num_steps", "smoothing", "stop_factor"))
+    rid = _create(config, runs_dir, runs.start_lr_find, args.detach)
+    if rid is None:
+        return 0
     from lrviz.training import run_worker
 
     path = runs.run_path(rid, runs_dir)
