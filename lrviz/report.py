@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["REPORT_COLUMNS", "classification_report_frame", "confusion_frame", "report_text",
+__all__ = ["REPORT_COLUMNS", "classification_report_frame", "confusion_frame", "report_text", "report_display_frame",
            "frame_to_csv", "read_report_csv", "read_confusion_csv"]
 
 REPORT_COLUMNS = ["precision", "recall", "f1-score", "support"]
@@ -60,6 +60,18 @@ def confusion_frame(y_true: Sequence[int], y_pred: Sequence[int], class_names: S
     df = pd.DataFrame(m, index=list(class_names), columns=list(class_names))
     df.index.name = "true"
     return df
+
+
+def report_display_frame(report: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """The report as text, like sklearn's printout: ``digits`` decimals, integer support, and
+    blanks where sklearn prints nothing (precision and recall of the accuracy row)."""
+    out = pd.DataFrame(index=report.index.copy())
+    for col in report.columns:
+        if col == "support":
+            out[col] = [f"{int(v):d}" if pd.notna(v) else "" for v in report[col]]
+        else:
+            out[col] = [f"{v:.{digits}f}" if pd.notna(v) else "" for v in report[col]]
+    return out.reset_index()
 
 
 def frame_to_csv(df: pd.DataFrame) -> str:

@@ -125,10 +125,14 @@ if len(selected) >= 2:
     c2.plotly_chart(compare_figure(histories, "val_loss", "Validation loss", "val_loss"), key="cmp_val_loss")
     c1.plotly_chart(compare_figure(histories, "accuracy", "Training accuracy", "accuracy"), key="cmp_acc")
     c2.plotly_chart(compare_figure(histories, "lr", "Learning rate used", "learning rate"), key="cmp_lr")
-    reports = {label: r.report for label, r in loaded.items() if r.report is not None}
-    if len(reports) >= 2:
+    with_report = [(label, r) for label, r in loaded.items() if r.report is not None]
+    if len(with_report) >= 2:
+        letters = [chr(ord("A") + i) for i in range(len(with_report))]  # short column names
+        reports = {letter: r.report for letter, (_, r) in zip(letters, with_report)}
         st.markdown("##### Classification reports side by side")
-        st.caption(f"Δ columns: each run minus `{next(iter(reports))}`; green is better, red is worse.")
-        st.dataframe(compare.style_comparison(compare.report_comparison(reports)), width="stretch")
+        st.caption(" · ".join(f"**{letter}** = `{label}`" for letter, (label, _) in zip(letters, with_report))
+                   + " — Δ columns: each run minus A; green is better, red is worse.")
+        st.dataframe(compare.style_comparison(compare.report_comparison(reports)), width="stretch",
+                     height=38 + 35 * (len(reports["A"]) + 1))
     else:
         st.info("Reports appear here once at least two of the selected runs have finished or stopped.")

@@ -73,3 +73,19 @@ def test_absent_class_gets_zero_row_and_text_has_names():
     df = classification_report_frame([0, 0, 1], [0, 1, 1], NAMES)
     assert df.loc["bird", "support"] == 0 and df.loc["bird", "precision"] == 0
     assert "automobile" in report_text([0, 0, 1], [0, 1, 1], NAMES)
+
+
+def test_display_frame_is_sklearns_printout():
+    from sklearn.metrics import classification_report
+
+    from lrviz.report import classification_report_frame, report_display_frame
+
+    y_true, y_pred = [0, 0, 1, 1, 2, 2], [0, 1, 1, 1, 2, 0]
+    names = ["cat", "dog", "frog"]
+    shown = report_display_frame(classification_report_frame(y_true, y_pred, names)).set_index("class")
+    text = classification_report(y_true, y_pred, target_names=names, zero_division=0)
+    for name in names + ["macro avg", "weighted avg"]:
+        line = next(ln for ln in text.splitlines() if ln.strip().startswith(name))
+        assert line.split()[-4:] == shown.loc[name, ["precision", "recall", "f1-score", "support"]].tolist()
+    acc = next(ln for ln in text.splitlines() if ln.strip().startswith("accuracy")).split()
+    assert shown.loc["accuracy"].tolist() == ["", "", acc[1], acc[2]]

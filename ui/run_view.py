@@ -14,6 +14,7 @@ import streamlit as st
 
 from lrviz import runs as store
 from lrviz.charts import confusion_figure, lr_used_figure, metric_figure
+from lrviz.report import report_display_frame
 from lrviz.schedules import Schedule
 
 S = st.session_state
@@ -171,9 +172,9 @@ def results(run: store.Run, runs_dir: Path, key: str = "res") -> None:
         left, right = st.columns([1, 1])
         with left:
             st.markdown("##### Classification report (test set)")
-            st.dataframe(run.report.style.format("{:.2f}", subset=["precision", "recall", "f1-score"], na_rep="")
-                         .format("{:d}", subset=["support"]), width="stretch",
-                         height=min(560, 38 + 35 * len(run.report)))
+            st.dataframe(report_display_frame(run.report), width="stretch", hide_index=True,
+                         height=min(600, 38 + 35 * len(run.report)),
+                         column_config={"class": st.column_config.TextColumn(width="medium")})
         with right:
             if run.confusion is not None:
                 st.plotly_chart(confusion_figure(run.confusion), key=f"{key}_cm_{run.id}",
