@@ -104,6 +104,8 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
     with right:
         st.markdown("##### Learning-rate schedule")
         choices = _explorer_choices()
+        if not 0 <= S.tr_from < len(choices):  # the explorer's list changed since
+            S.tr_from = len(choices) - 1
         st.selectbox("Start from a schedule of the explorer", range(len(choices)), key="tr_from",
                      format_func=lambda i: Schedule.from_config(choices[i]).label(), on_change=_load_from_explorer)
         schedule = schedule_editor("tr_s", "Schedule", border=False)

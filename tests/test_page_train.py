@@ -175,3 +175,16 @@ def test_find_lr_button_starts_a_finder_with_the_form_data(runs_dir, monkeypatch
     next(b for b in at.button if b.label == "Find LR").click().run()
     assert seen["kind"] == "lr_find" and seen["batch_size"] == 32 and seen["dataset"] == "digits"
     assert seen["start"] == 1e-7 and seen["end"] == 10 and seen["num_steps"] == 100
+
+
+def test_explorer_curves_are_offered_and_survive_the_list_shrinking(runs_dir):
+    from lrviz.schedules import Schedule
+
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["explorer_curves"] = [Schedule.create("time_keras2").to_config(),
+                                           Schedule.create("cosine", {"lr": 0.05}).to_config()]
+    at.run()
+    assert at.selectbox(key="tr_s_name").value == "cosine" and at.number_input(key="tr_s_lr").value == 0.05
+    at.session_state["explorer_curves"] = [Schedule.create("step").to_config()]
+    at.run()
+    assert not at.exception and at.selectbox(key="tr_from").value == 0
