@@ -71,6 +71,9 @@ def rows_from(explorer: dict | None, engine: dict | None) -> list[dict]:
                                       f"{len(t['worker_img_s'])})",
                          "measured": f"{best:.0f} img/s", "baseline": f"{base:.0f} img/s (model.fit)",
                          "ratio": t["ratio_best"], "goal": t["goal"], "pass": t["ratio_best"] >= 0.97})
+            if "ratio_pairs_median" in t:
+                rows.append({"benchmark": "engine: (info) throughput, median of paired ratios", "measured": "-",
+                             "baseline": "-", "ratio": t["ratio_pairs_median"], "goal": "(info)", "pass": None})
         m = engine.get("memory")
         if m:
             rows.append({"benchmark": f"engine: peak memory ({m['train_images']}+{m['test_images']} CIFAR images)",
