@@ -30,7 +30,7 @@ def test_launch_watch_reload_report_download(app_server, page, runs_dir):
     page.goto(app_server.url + "/train")
     wait_app_idle(page)
     shot(page, "train-form")
-    before = {p.name for p in runs_dir.iterdir()}
+    before = {p.name for p in runs_dir.iterdir() if p.is_dir()}
     rid = launch(page, 12)
     wait_until(lambda: epochs_done(page) >= 1, 90, "the first epoch")
     first = epochs_done(page)
@@ -47,7 +47,7 @@ def test_launch_watch_reload_report_download(app_server, page, runs_dir):
     if done_before < 12:
         wait_until(lambda: epochs_done(page) > done_before or page.get_by_text("Finished 12 epochs").count(), 60,
                    "progress after the reload")
-    assert {p.name for p in runs_dir.iterdir()} - before == {rid}  # one run, not restarted or duplicated
+    assert {p.name for p in runs_dir.iterdir() if p.is_dir()} - before == {rid}  # one run, not restarted or duplicated
 
     page.get_by_text("Classification report (test set)").wait_for(timeout=120_000)
     assert page.get_by_text("Finished 12 epochs").count() == 1
@@ -99,8 +99,24 @@ def test_set_lr_stop_and_busy_second_tab(app_server, page, browser, runs_dir):
 
 
 def test_runs_page_compares_two_runs(app_server, page, runs_dir):
+    from lrviz.runs import list_runs
+
     ids = sorted(p.name for p in runs_dir.iterdir() if (p / "history.csv").exists())  # training runs
     assert len(ids) >= 2
+
+    # Tick two training runs' rows in the table (the grid is a canvas: click the row markers).
+    rows = [i for i, r in enumerate(list_runs(runs_dir)) if r.kind == "train"][:2]  # the table's order
+    page.goto(app_server.url + "/runs")
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.wait_for(timeout=30_000)
+    wait_app_idle(page)
+    page.wait_for_timeout(1000)  # the grid paints after it is attached
+    box = grid.bounding_box()
+    for row in rows:  # header and rows are 35 px high; the marker column is ~30 px wide
+        page.mouse.click(box["x"] + 14, box["y"] + 35 + 17 + 35 * row)
+        page.wait_for_timeout(700)
+    page.get_by_text("Compare 2 runs").wait_for(timeout=30_000)
+    shot(page, "runs-ticked")
     page.goto(app_server.url + f"/runs?compare={ids[0]},{ids[1]}")
     page.get_by_text("Compare 2 runs").wait_for(timeout=30_000)
     page.get_by_text("Classification reports side by side").wait_for(timeout=30_000)
