@@ -14,8 +14,15 @@ from browser_kit import CHROMIUM_ARGS, SHOTS, AppServer, chromium_path, shot, wa
 
 
 @pytest.fixture(scope="session")
-def runs_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("runs")
+def runs_dir(tmp_path_factory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("runs")
+    yield path
+    # A failed test may leave a worker training (they run in their own session): stop it.
+    from lrviz import runs as store
+
+    active = store.active_run(path)
+    if active:
+        store.stop_run(active, path)
 
 
 @pytest.fixture(scope="session")

@@ -82,15 +82,19 @@ def test_set_lr_stop_and_busy_second_tab(app_server, page, browser, runs_dir):
     page.get_by_role("button", name="Apply").click()
 
     def override_in_history():
+        # `lr_last` is the LR of an epoch's last batch: the override's epoch ends at 0.0005 (a value
+        # override rescales the rest of the schedule, so a later epoch may start lower after a drop).
         try:
             hist = pd.read_csv(runs_dir / rid / "history.csv")
         except (OSError, pd.errors.EmptyDataError):
             return False
-        return bool((abs(hist["lr"] - 0.0005) < 1e-9).any())
+        return bool((abs(hist[["lr", "lr_last"]] - 0.0005) < 1e-9).any(axis=None))
 
-    wait_until(override_in_history, 60, "the new LR in history.csv")
-    shot(page, "train-lr-override")
-    page.get_by_role("button", name="Stop").click()
+    try:
+        wait_until(override_in_history, 60, "the new LR in history.csv")
+    finally:
+        shot(page, "train-lr-override")
+        page.get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped after").wait_for(timeout=90_000)
     shot(page, "train-stopped")
     hist = pd.read_csv(runs_dir / rid / "history.csv")
@@ -110,11 +114,13 @@ def test_runs_page_compares_two_runs(app_server, page, runs_dir):
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.wait_for(timeout=30_000)
     wait_app_idle(page)
-    page.wait_for_timeout(1000)  # the grid paints after it is attached
+    page.wait_for_timeout(1500)  # the grid paints after it is attached
     box = grid.bounding_box()
-    for row in rows:  # header and rows are 35 px high; the marker column is ~30 px wide
-        page.mouse.click(box["x"] + 14, box["y"] + 35 + 17 + 35 * row)
-        page.wait_for_timeout(700)
+    # Header and rows are 35 px high; the marker column is ~30 px wide.
+    page.mouse.click(box["x"] + 14, box["y"] + 35 + 17 + 35 * rows[0])
+    page.locator("h4", has_text="Run").first.wait_for(timeout=30_000)  # one ticked: that run opens
+    wait_app_idle(page)
+    page.mouse.click(box["x"] + 14, box["y"] + 35 + 17 + 35 * rows[1])
     page.get_by_text("Compare 2 runs").wait_for(timeout=30_000)
     shot(page, "runs-ticked")
     page.goto(app_server.url + f"/runs?compare={ids[0]},{ids[1]}")
