@@ -17,23 +17,28 @@ from lrviz.cli import UsageError, _positive_int, add_schedule_flags, schedule_fr
 from lrviz.schedules import REGISTRY, Schedule
 
 
+def _add_data_flags(parser: argparse.ArgumentParser) -> None:
+    """Data and optimizer flags shared by ``train`` and ``find-lr`` (None = the run's default)."""
+    parser.add_argument("--dataset", choices=("digits", "cifar10"), default=None, help="default: digits (offline)")
+    parser.add_argument("--cifar-archive", metavar="PATH", default=None,
+                        help="cifar-10-python.tar.gz or an extracted cifar-10-batches-py folder")
+    parser.add_argument("--limit", type=_positive_int("limit"), default=None, help="use a stratified subset")
+    parser.add_argument("--batch-size", type=_positive_int("batch_size"), default=None, help="default 64")
+    parser.add_argument("--momentum", type=float, default=None, help="SGD momentum (default 0.9)")
+    parser.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None, help="default on")
+    parser.add_argument("--seed", type=int, default=None, help="default 42")
+
+
 def register(sub: Any) -> None:
     """Add the engine's sub-commands to ``python -m lrviz``'s subparsers."""
     tp = sub.add_parser("train", help="train MiniVGGNet on a schedule (the tutorial's experiment)",
                         description="Train MiniVGGNet and store the run under --runs-dir. Defaults are the "
                                     "tutorial's: step decay lr=0.01 factor=0.5 drop-every=5, 40 epochs, batch 64, "
                                     "SGD momentum 0.9 with Nesterov.")
-    tp.add_argument("--dataset", choices=("digits", "cifar10"), default=None, help="default: digits (offline)")
-    tp.add_argument("--cifar-archive", metavar="PATH", default=None,
-                    help="cifar-10-python.tar.gz or an extracted cifar-10-batches-py folder")
-    tp.add_argument("--limit", type=_positive_int("limit"), default=None, help="train on a stratified subset")
+    _add_data_flags(tp)
     add_schedule_flags(tp, default_schedule=None)
     tp.add_argument("--epochs", type=_positive_int("epochs"), default=None,
                     help="total epochs (default 40; with --resume, the epoch count to reach)")
-    tp.add_argument("--batch-size", type=_positive_int("batch_size"), default=None, help="default 64")
-    tp.add_argument("--momentum", type=float, default=None, help="SGD momentum (default 0.9)")
-    tp.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None, help="default on")
-    tp.add_argument("--seed", type=int, default=None, help="default 42")
     tp.add_argument("--max-batches", type=_positive_int("max_batches"), default=None, help=argparse.SUPPRESS)
     tp.add_argument("--runs-dir", default=None, help="where runs are stored (default $LRVIZ_RUNS_DIR or runs)")
     tp.add_argument("--resume", metavar="RUN", default=None,
@@ -47,14 +52,7 @@ def register(sub: Any) -> None:
                                     "--num-steps batches; the smoothed loss is recorded and the sweep stops when "
                                     "it exceeds --stop-factor x its best. Prints suggested LRs with their rules and "
                                     "stores the run (lr_find.csv, suggestions.json) under --runs-dir.")
-    fp.add_argument("--dataset", choices=("digits", "cifar10"), default=None, help="default: digits (offline)")
-    fp.add_argument("--cifar-archive", metavar="PATH", default=None,
-                    help="cifar-10-python.tar.gz or an extracted cifar-10-batches-py folder")
-    fp.add_argument("--limit", type=_positive_int("limit"), default=None, help="use a stratified subset")
-    fp.add_argument("--batch-size", type=_positive_int("batch_size"), default=None, help="default 64")
-    fp.add_argument("--momentum", type=float, default=None, help="SGD momentum (default 0.9)")
-    fp.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None, help="default on")
-    fp.add_argument("--seed", type=int, default=None, help="default 42")
+    _add_data_flags(fp)
     fp.add_argument("--start", type=float, default=None, help="first LR (default 1e-7)")
     fp.add_argument("--end", type=float, default=None, help="last LR (default 10)")
     fp.add_argument("--num-steps", type=int, default=None, help="batches in the sweep (default 100, >= 5)")
