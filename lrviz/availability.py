@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lrviz.data import _HOW, _keras_cache_candidates
+from lrviz.data import HOW_TO_SUPPLY_CIFAR, keras_cache_candidates
 
 
 @dataclass(frozen=True)
@@ -23,11 +23,11 @@ def cifar_availability(archive: str | None = None) -> Availability:
         if path.is_dir() and (path / "test_batch").exists():
             return Availability(True, f"Extracted batches found in {path}.")
         if path.is_dir():
-            return Availability(False, f"{path} is a folder without CIFAR-10 batches (test_batch missing). {_HOW}")
-        return Availability(False, f"Nothing at {path}. {_HOW}")
-    for cand in _keras_cache_candidates():
+            return Availability(False, f"{path} is a folder without CIFAR-10 batches (test_batch missing). {HOW_TO_SUPPLY_CIFAR}")
+        return Availability(False, f"Nothing at {path}. {HOW_TO_SUPPLY_CIFAR}")
+    for cand in keras_cache_candidates():
         if cand.is_file() or (cand.is_dir() and (cand / "test_batch").exists()):
             return Availability(True, f"Found in the Keras cache: {cand}.")
-    looked = "; ".join(str(c) for c in _keras_cache_candidates())
+    looked = "; ".join(str(c) for c in keras_cache_candidates())
     return Availability(False, f"CIFAR-10 is not in the Keras cache (looked in {looked}) and this machine may be "
-                               f"offline. {_HOW}")
+                               f"offline. {HOW_TO_SUPPLY_CIFAR}")

@@ -230,7 +230,7 @@ def _arrays_from_tar(archive: Path) -> tuple[np.ndarray, ...]:
                     found.setdefault(base, m)
             missing = sorted(wanted - set(found))
             if missing:
-                raise DataError(f"CIFAR-10 archive {archive} lacks {', '.join(missing)}. {_HOW}")
+                raise DataError(f"CIFAR-10 archive {archive} lacks {', '.join(missing)}. {HOW_TO_SUPPLY_CIFAR}")
 
             def get(name: str) -> bytes:
                 f = tar.extractfile(found[name])
@@ -240,7 +240,7 @@ def _arrays_from_tar(archive: Path) -> tuple[np.ndarray, ...]:
     except DataError:
         raise
     except (tarfile.TarError, OSError, EOFError) as e:
-        raise DataError(f"CIFAR-10 archive {archive} is corrupt or not a tar.gz ({e}). {_HOW}") from None
+        raise DataError(f"CIFAR-10 archive {archive} is corrupt or not a tar.gz ({e}). {HOW_TO_SUPPLY_CIFAR}") from None
 
 
 def _arrays_from_dir(folder: Path) -> tuple[np.ndarray, ...]:
@@ -250,17 +250,17 @@ def _arrays_from_dir(folder: Path) -> tuple[np.ndarray, ...]:
     for name in (*_TRAIN_BATCHES, _TEST_BATCH):
         f = folder / name
         if not f.is_file():
-            raise DataError(f"CIFAR-10 folder {folder} lacks {name}. {_HOW}")
+            raise DataError(f"CIFAR-10 folder {folder} lacks {name}. {HOW_TO_SUPPLY_CIFAR}")
         if not f.resolve().is_relative_to(root):
             raise DataError(f"refusing {f}: it links outside {folder}")
     return _assemble(lambda name: (folder / name).read_bytes(), str(folder))
 
 
-_HOW = (f"Download cifar-10-python.tar.gz from {CIFAR_URL} and pass its path with --cifar-archive "
+HOW_TO_SUPPLY_CIFAR = (f"Download cifar-10-python.tar.gz from {CIFAR_URL} and pass its path with --cifar-archive "
         "(or the `cifar_archive` field), or pass the extracted cifar-10-batches-py folder.")
 
 
-def _keras_cache_candidates() -> list[Path]:
+def keras_cache_candidates() -> list[Path]:
     home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
     d = home / "datasets"
     return [d / "cifar-10-batches-py-target" / _CIFAR_DIR, d / _CIFAR_DIR, d / "cifar-10-python.tar.gz"]
@@ -276,10 +276,10 @@ def load_cifar10(archive: str | os.PathLike | None = None, limit: int | None = N
         elif path.is_file():
             arrays = _arrays_from_tar(path)
         else:
-            raise DataError(f"CIFAR-10 archive not found at {path}. {_HOW}")
+            raise DataError(f"CIFAR-10 archive not found at {path}. {HOW_TO_SUPPLY_CIFAR}")
     else:
         arrays = None
-        for cand in _keras_cache_candidates():
+        for cand in keras_cache_candidates():
             looked.append(str(cand))
             if cand.is_dir() and (cand / _TEST_BATCH).exists():
                 arrays = _arrays_from_dir(cand)
@@ -297,7 +297,7 @@ def load_cifar10(archive: str | os.PathLike | None = None, limit: int | None = N
             except Exception as e:  # noqa: BLE001 - offline machines end up here
                 looked[-1] += f" (download failed: {type(e).__name__})"
         if arrays is None:
-            raise DataError(f"CIFAR-10 not found; looked in: {'; '.join(looked)}. {_HOW}")
+            raise DataError(f"CIFAR-10 not found; looked in: {'; '.join(looked)}. {HOW_TO_SUPPLY_CIFAR}")
     x_train, y_train, x_test, y_test = arrays
     ds = Dataset("cifar10", x_train, y_train, x_test, y_test, CIFAR10_CLASSES)
     return _limit(ds, limit, seed)

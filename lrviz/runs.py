@@ -63,7 +63,7 @@ from typing import Any
 
 import pandas as pd
 
-from lrviz.data import _HOW, DATASETS
+from lrviz.data import HOW_TO_SUPPLY_CIFAR, DATASETS
 from lrviz.schedules import Schedule
 
 __all__ = [
@@ -205,7 +205,7 @@ def _check_data_settings(cfg: dict[str, Any]) -> None:
         arch = str(arch)
         if cfg["dataset"] == "cifar10" and not Path(arch).expanduser().exists():
             raise ValueError(f"Argument `cifar_archive` must be an existing file or folder. "
-                             f"Received: cifar_archive={arch!r}. {_HOW}")
+                             f"Received: cifar_archive={arch!r}. {HOW_TO_SUPPLY_CIFAR}")
     cfg["cifar_archive"] = arch
     cfg["limit"] = _int(cfg, "limit", 1, optional=True)
     if "epochs" in cfg:
