@@ -21,15 +21,19 @@ __all__ = ["FieldError", "keras_message", "shown"]
 _MAX_SHOWN = 200  # a 5,000-character value is cut in the message, never echoed whole
 
 
-def shown(value: Any) -> str:
-    """How a received value appears in a message: non-empty strings as typed, the rest as repr."""
-    text = value.strip() if isinstance(value, str) and value.strip() else repr(value)
+def shown(value: Any, *, as_typed: bool = False) -> str:
+    """How a received value appears in a message: its ``repr`` (``'mnist'``, ``0.0``, ``None``),
+    or with ``as_typed`` a non-empty string as the user typed it (``1.5`` from a text field);
+    cut to 200 characters."""
+    typed = as_typed and isinstance(value, str) and value.strip()
+    text = value if typed else repr(value)
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 1] + "…"
 
 
-def keras_message(field: str, rule: str, value: Any, *, hint: str = "") -> str:
-    """``Argument `field` must be <rule>. Received: field=<value>`` (+ `` <hint>``)."""
-    return f"Argument `{field}` must be {rule}. Received: {field}={shown(value)}" + (f". {hint}" if hint else "")
+def keras_message(field: str, rule: str, value: Any, *, hint: str = "", as_typed: bool = False) -> str:
+    """``Argument `field` must be <rule>. Received: field=<value>`` (then `` <hint>``)."""
+    text = f"Argument `{field}` must be {rule}. Received: {field}={shown(value, as_typed=as_typed)}"
+    return text + (f". {hint}" if hint else "")
 
 
 class FieldError(ValueError):
@@ -40,6 +44,9 @@ class FieldError(ValueError):
     replaces the standard text where a rule reads better as a whole sentence.
     """
 
-    def __init__(self, field: str, rule: str, value: Any = None, *, hint: str = "", message: str | None = None):
+    def __init__(self, field: str, rule: str, value: Any = None, *, hint: str = "", as_typed: bool = False,
+                 message: str | None = None):
         self.field, self.rule, self.value, self.hint = field, rule, value, hint
-        super().__init__(message if message is not None else keras_message(field, rule, value, hint=hint))
+        if message is None:
+            message = keras_message(field, rule, value, hint=hint, as_typed=as_typed)
+        super().__init__(message)

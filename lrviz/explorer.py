@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lrviz.errors import FieldError
 from lrviz.schedules import (
     CIFAR10_TRAIN_SIZE,
     REGISTRY,
@@ -44,7 +45,7 @@ def _int_field(name: str, value: Any, low: int, high: int) -> int:
     except (TypeError, ValueError):
         f = float("nan")
     if not np.isfinite(f) or f != int(f) or not low <= f <= high:
-        raise ValueError(f"Argument `{name}` must be an integer >= {low} and <= {high}. Received: {name}={value}")
+        raise FieldError(name, f"an integer >= {low} and <= {high}", value, as_typed=True)
     return int(f)
 
 
@@ -54,8 +55,7 @@ def _float_field(name: str, value: Any, low: float, low_open: bool = True) -> fl
     except (TypeError, ValueError):
         f = float("nan")
     if not np.isfinite(f) or f < low or (low_open and f == low):
-        raise ValueError(f"Argument `{name}` must be a finite number {'>' if low_open else '>='} {low:g}. "
-                         f"Received: {name}={value}")
+        raise FieldError(name, f"a finite number {'>' if low_open else '>='} {low:g}", value, as_typed=True)
     return f
 
 

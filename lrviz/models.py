@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lrviz.errors import FieldError
+
 
 class MiniVGGNet:
     """Namespace for the builder, as in the book (``MiniVGGNet.build(...)``)."""
@@ -34,7 +36,7 @@ class MiniVGGNet:
         for name, value, low in (("width", width, 4), ("height", height, 4), ("depth", depth, 1),
                                  ("classes", classes, 2)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"Argument `{name}` must be an integer >= {low}. Received: {name}={value!r}")
+                raise FieldError(name, f"an integer >= {low}", value)
 
         import keras
         from keras import layers

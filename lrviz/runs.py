@@ -63,7 +63,7 @@ from typing import Any
 
 import pandas as pd
 
-from lrviz.data import HOW_TO_SUPPLY_CIFAR, DATASETS
+from lrviz.data import DATASETS, HOW_TO_SUPPLY_CIFAR
 from lrviz.schedules import Schedule
 
 __all__ = [

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from lrviz.errors import FieldError
 from lrviz.keras_code import GENERATORS, assemble, fmt
 
 __all__ = [
@@ -49,9 +50,9 @@ TUTORIAL_BATCH_SIZE = 64
 def steps_per_epoch_for(n_samples: int, batch_size: int) -> int:
     """Batches per epoch as Keras counts them: ``ceil(n_samples / batch_size)``."""
     if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"Argument `n_samples` must be an integer >= 1. Received: n_samples={n_samples!r}")
+        raise FieldError("n_samples", "an integer >= 1", n_samples)
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"Argument `batch_size` must be an integer >= 1. Received: batch_size={batch_size!r}")
+        raise FieldError("batch_size", "an integer >= 1", batch_size)
     return int(math.ceil(n_samples / batch_size))
 
 
@@ -98,9 +99,8 @@ class Param:
             what = "a comma-separated list of " + ("integers" if self.kind == "ints" else "numbers")
         return what + (" " + " and ".join(parts) if parts else "")
 
-    def _error(self, value: Any) -> ValueError:
-        shown = value if isinstance(value, str) and value.strip() else repr(value)
-        return ValueError(f"Argument `{self.name}` must be {self.rule()}. Received: {self.name}={shown}")
+    def _error(self, value: Any) -> FieldError:
+        return FieldError(self.name, self.rule(), value, as_typed=True)
 
     def _check_scalar(self, v: Any, original: Any) -> float | int:
         if isinstance(v, bool) or v is None:
@@ -310,26 +310,20 @@ _EPOCHS_BOUND = 10_000
 def _check_piecewise(p):
     b, v = p["boundaries"], p["values"]
     if len(v) != len(b) + 1:
-        raise ValueError(
-            "Argument `values` must have one more entry than `boundaries`. "
-            f"Received: values={','.join(map(_fmt, v))} ({len(v)} values) for {len(b)} boundaries"
-        )
+        raise FieldError("values", "one more entry than `boundaries`",
+                         f"{','.join(map(_fmt, v))} ({len(v)} values) for {len(b)} boundaries", as_typed=True)
     if any(b2 <= b1 for b1, b2 in zip(b, b[1:])):
-        raise ValueError(
-            f"Argument `boundaries` must be strictly increasing. Received: boundaries={','.join(map(_fmt, b))}"
-        )
+        raise FieldError("boundaries", "strictly increasing", ",".join(map(_fmt, b)), as_typed=True)
 
 
 def _check_triangular(p):
     if p["max_lr"] < p["base_lr"]:
-        raise ValueError(
-            f"Argument `max_lr` must be >= base_lr ({_fmt(p['base_lr'])}). Received: max_lr={_fmt(p['max_lr'])}"
-        )
+        raise FieldError("max_lr", f">= base_lr ({_fmt(p['base_lr'])})", _fmt(p["max_lr"]), as_typed=True)
 
 
 def _check_polynomial(p):
     if p["end_lr"] > p["lr"]:
-        raise ValueError(f"Argument `end_lr` must be <= lr ({_fmt(p['lr'])}). Received: end_lr={_fmt(p['end_lr'])}")
+        raise FieldError("end_lr", f"<= lr ({_fmt(p['lr'])})", _fmt(p["end_lr"]), as_typed=True)
 
 
 _SPECS = [
@@ -469,9 +463,7 @@ def get_spec(name: str) -> ScheduleSpec:
     try:
         return REGISTRY[name]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"Argument `schedule` must be one of {', '.join(REGISTRY)}. Received: schedule={name!r}"
-        ) from None
+        raise FieldError("schedule", f"one of {', '.join(REGISTRY)}", name) from None
 
 
 # --------------------------------------------------------------------------- schedule objects
@@ -504,10 +496,10 @@ class Schedule:
         given = dict(params or {})
         unknown = set(given) - {p.name for p in spec.params} - set(spec.flags)
         if unknown:
-            raise ValueError(
-                f"Argument `{sorted(unknown)[0]}` is not a parameter of schedule `{name}` "
-                f"(it takes: {', '.join(p.name for p in spec.params) + ''.join(', ' + f for f in spec.flags)})."
-            )
+            first = sorted(unknown)[0]
+            takes = ", ".join([p.name for p in spec.params] + list(spec.flags))
+            raise FieldError(first, "", given[first], message=f"Argument `{first}` is not a parameter of schedule "
+                                                              f"`{name}` (it takes: {takes}).")
         values: dict[str, Any] = {}
         for p in spec.params:
             values[p.name] = p.parse(given.get(p.name, p.default))
@@ -515,10 +507,10 @@ class Schedule:
             v = given.get(f, False)
             if isinstance(v, str):
                 if v.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(f"Argument `{f}` must be true or false. Received: {f}={v!r}")
+                    raise FieldError(f, "true or false", v)
                 v = v.strip().lower() in ("true", "1", "yes")
             if not isinstance(v, (bool, np.bool_, int)) or v not in (0, 1):
-                raise ValueError(f"Argument `{f}` must be true or false. Received: {f}={v!r}")
+                raise FieldError(f, "true or false", v)
             values[f] = bool(v)
         if spec.cross_check:
             spec.cross_check(values)
@@ -543,7 +535,7 @@ class Schedule:
         """LR used for each 0-based global batch index in ``steps`` (vectorised)."""
         spe = int(steps_per_epoch)
         if spe < 1:
-            raise ValueError(f"Argument `steps_per_epoch` must be >= 1. Received: steps_per_epoch={steps_per_epoch!r}")
+            raise FieldError("steps_per_epoch", ">= 1", steps_per_epoch)
         s = np.asarray(steps, dtype=np.float64)
         if self.warmup <= 0:
             return self.spec.fn(s, spe, **self.params)
@@ -590,7 +582,7 @@ class Schedule:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Schedule:
         if not isinstance(config, Mapping) or "name" not in config:
-            raise ValueError(f"Argument `config` must be a mapping with a `name`. Received: config={config!r}")
+            raise FieldError("config", "a mapping with a `name`", config)
         warm = {k: config[k] for k in ("warmup", "warmup_start_factor") if k in config}
         return cls.create(config["name"], config.get("params", {}), **warm)
 
