@@ -23,7 +23,8 @@ def cifar_availability(archive: str | None = None) -> Availability:
         if path.is_dir() and (path / "test_batch").exists():
             return Availability(True, f"Extracted batches found in {path}.")
         if path.is_dir():
-            return Availability(False, f"{path} is a folder without CIFAR-10 batches (test_batch missing). {HOW_TO_SUPPLY_CIFAR}")
+            return Availability(False, f"{path} is a folder without CIFAR-10 batches (test_batch missing). "
+                                       f"{HOW_TO_SUPPLY_CIFAR}")
         return Availability(False, f"Nothing at {path}. {HOW_TO_SUPPLY_CIFAR}")
     for cand in keras_cache_candidates():
         if cand.is_file() or (cand.is_dir() and (cand / "test_batch").exists()):
