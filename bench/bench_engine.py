@@ -97,7 +97,7 @@ def child_tutorial_memory(archive: str) -> None:
 
 def child_worker_memory(run_dir: str) -> None:
     """The real worker code path in this process, then its peak RSS."""
-    from lrviz.training import run_worker
+    from lrviz.worker import run_worker
 
     with open(os.devnull, "w") as devnull:
         stdout, sys.stdout = sys.stdout, devnull

@@ -10,7 +10,7 @@ Each run: open /train (a fresh page load, so a fresh Streamlit session), switch 
 
 Measured: the server process's RSS (only the server: each worker is its own session and
 process) at start, after the first run (imports and caches warm), after the last run, and its
-peak (sampled every 0.2 s); every worker's exit; leftover ``lrviz.training`` processes at the
+peak (sampled every 0.2 s); every worker's exit; leftover ``lrviz.worker`` processes at the
 end. Exit 1 if a worker is left alive, a run did not finish, or the server's RSS grew by more
 than --bound-mib between the end of run 1 and the end of run N. Writes bench/results/soak.json.
 Too long for CI (about 4-5 minutes): a separate command whose figures the README records.
@@ -76,11 +76,11 @@ def _gone(pid) -> bool:
 
 
 def worker_processes() -> list[psutil.Process]:
-    """Live (non-zombie) ``python -m lrviz.training`` processes on this machine (``.info`` has cmdline)."""
+    """Live (non-zombie) ``python -m lrviz.worker`` processes on this machine (``.info`` has cmdline)."""
     out = []
     for p in psutil.process_iter(["cmdline", "status"]):
         cmd = p.info.get("cmdline") or []
-        if "lrviz.training" in cmd and p.info.get("status") != psutil.STATUS_ZOMBIE:
+        if "lrviz.worker" in cmd and p.info.get("status") != psutil.STATUS_ZOMBIE:
             out.append(p)
     return out
 
@@ -157,7 +157,7 @@ def table(res: dict, bound: float) -> str:
         (f"growth run 1 -> run {res['runs']}", f"{res['growth_after_run_1_mib']:+.1f} MiB", f"<= {bound:g} MiB",
          res["growth_after_run_1_mib"] <= bound),
         ("growth from start", f"{res['growth_from_start_mib']:+.1f} MiB", "(info)", ""),
-        ("leftover lrviz.training processes", f"{len(res['leftover_workers'])}", "= 0",
+        ("leftover lrviz.worker processes", f"{len(res['leftover_workers'])}", "= 0",
          not res["leftover_workers"]),
         ("seconds per run (median / max)",
          f"{res['seconds_per_run']['median']:.1f} / {res['seconds_per_run']['max']:.1f}", "", ""),

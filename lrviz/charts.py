@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from lrviz.explorer import curve_labels, drop_epochs
+from lrviz.lr_finder import SUGGESTIONS
 from lrviz.schedules import Schedule
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
@@ -179,10 +180,9 @@ def compare_figure(histories: dict, key: str, title: str, y_title: str) -> go.Fi
 
 # --------------------------------------------------------------------------- LR range test
 
-SUGGESTION_STYLE = {  # key in suggestions.json -> (legend name, colour)
-    "steepest": ("steepest descent", PALETTE[2]),
-    "valley": ("valley", PALETTE[3]),
-    "min_div_10": ("minimum ÷ 10", PALETTE[4]),
+SUGGESTION_STYLE = {  # key in suggestions.json -> (its name, lrviz.lr_finder.SUGGESTIONS, colour)
+    key: (SUGGESTIONS[key].name, color)
+    for key, color in (("steepest", PALETTE[2]), ("valley", PALETTE[3]), ("min_div_10", PALETTE[4]))
 }
 
 

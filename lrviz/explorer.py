@@ -5,6 +5,9 @@
   copied link reproduces the view. Garbage in the URL gives warnings and defaults.
 * Readouts: LR at a 1-based epoch, first epoch where the LR is <= a threshold, the
   epochs where a stair-shaped schedule drops, and the table of LR per epoch.
+* What the page shows while a value is bad: a curve keeps its place with its last valid
+  version (:func:`keep_last_valid`), and the readout epoch says which epoch it reads when
+  the typed one can't be used (:func:`resolve_readout_epoch`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lrviz.errors import FieldError
+from lrviz.errors import FieldError, shown
 from lrviz.schedules import (
     CIFAR10_TRAIN_SIZE,
     REGISTRY,
@@ -186,7 +189,62 @@ def decode_curve(text: str) -> Schedule:
     return Schedule.create(name.strip(), params, **warm)
 
 
+# --------------------------------------------------------------------------- while a value is bad
+
+
+def keep_last_valid(parsed: Sequence[Schedule | None],
+                    last_valid: Sequence[Schedule]) -> tuple[list[Schedule], list[bool]]:
+    """The curves to show, one per editor, in the editors' order, and which are stale.
+
+    An editor whose values are bad (``None`` in ``parsed``) keeps its place with its last valid
+    schedule, so a typo neither drops a curve nor shifts the others' colours (a curve's colour
+    is its position), and the share link still carries it.
+    """
+    curves = [p if p is not None else last for p, last in zip(parsed, last_valid, strict=True)]
+    return curves, [p is None for p in parsed]
+
+
+def stale_note(title: str) -> str:
+    """What a readout says while its editor has an error (the error itself is at the input)."""
+    return f"{title} has an error: showing its last valid values."
+
+
+@dataclass(frozen=True)
+class ReadoutEpoch:
+    """The 1-based epoch the readout shows, and a note when it is not the one typed."""
+
+    epoch: int
+    note: str = ""
+
+
+def resolve_readout_epoch(typed: Any, epochs: int, last_shown: int) -> ReadoutEpoch:
+    """Which 1-based epoch to read out when the box holds ``typed``.
+
+    A valid epoch is read as typed. One past the end (Epochs was lowered below it) reads the
+    last epoch, and says so; anything else bad keeps the last epoch shown (within ``epochs``).
+    The box keeps what was typed, with its error: the page never changes a typed value.
+    """
+    try:
+        return ReadoutEpoch(validate_readout_epoch(typed, epochs))
+    except ValueError:
+        pass
+    try:
+        past_end = float(typed) > epochs
+    except (TypeError, ValueError):
+        past_end = False
+    if past_end:
+        return ReadoutEpoch(epochs, f"epoch {shown(typed, as_typed=True)} is past the last epoch; "
+                                    f"showing epoch {epochs}, the last one")
+    epoch = min(max(int(last_shown), 1), epochs)
+    return ReadoutEpoch(epoch, f"the readout epoch {shown(typed, as_typed=True)} is not valid; showing epoch {epoch}")
+
+
 # --------------------------------------------------------------------------- readouts
+
+
+def format_lr(value: float) -> str:
+    """The one way the explorer writes an LR: 6 significant digits (``0.00125``, ``0.00267594``)."""
+    return f"{value:.6g}"
 
 
 def lr_at(schedule: Schedule, epoch_1based: int, steps_per_epoch: int) -> float:
@@ -259,5 +317,6 @@ def with_param(schedule: Schedule, **changes: Any) -> Schedule:
 
 __all__ = [
     "ExplorerState", "default_curves", "encode_curve", "decode_curve", "lr_at", "first_epoch_at_or_below",
-    "drop_epochs", "curve_labels", "lr_table", "legacy_decay_readings", "with_param",
+    "drop_epochs", "curve_labels", "lr_table", "legacy_decay_readings", "with_param", "keep_last_valid",
+    "stale_note", "ReadoutEpoch", "resolve_readout_epoch", "format_lr",
 ]

@@ -40,66 +40,61 @@ meaningfully (less than :data:`MIN_DROP` relative to where it started) or is too
 total variation before the minimum is more than :data:`MAX_ROUGHNESS` times its net fall),
 every suggestion's ``lr`` is ``None`` and ``reason`` says which.
 
-The worker half (``kind: lr_find`` runs in the store, started by
-:func:`lrviz.runs.start_lr_find`) is :func:`run_lr_find_worker`, called by
-``python -m lrviz.training <run_dir>`` when the run's config has ``"kind": "lr_find"``.
+Each suggestion has one name and one description, :data:`SUGGESTIONS`, used wherever it is
+shown. The job that runs a range test as a stored run is :mod:`lrviz.jobs.lr_find`.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lrviz.errors import FieldError
+from lrviz.settings import defaults_of, setting, settings_of
+
 __all__ = [
     "DEFAULTS", "MIN_POINTS", "MIN_DROP", "MAX_ROUGHNESS", "CSV_COLUMNS",
     "LRFindResult", "sweep_lrs", "smooth", "lr_range_test", "suggest", "fastai_valley_index",
-    "validate_finder_settings", "run_lr_find_worker", "format_suggestions",
+    "validate_finder_settings", "format_suggestions", "FinderSettings", "SUGGESTIONS",
 ]
 
-DEFAULTS: dict[str, Any] = {"start": 1e-7, "end": 10.0, "num_steps": 100, "smoothing": 0.98, "stop_factor": 4.0}
 MIN_POINTS = 10  # usable points (after the skipped start) needed to suggest anything
 MIN_DROP = 0.05  # the smoothed loss must fall at least 5% below where the usable curve starts
 MAX_ROUGHNESS = 3.0  # total variation before the minimum <= 3 x the net fall
 CSV_COLUMNS = ["step", "lr", "loss", "smoothed_loss"]
-STATUS_INTERVAL_S = 0.25  # status.json / lr_find.csv rewritten at most 4 times per second
 
 
 # --------------------------------------------------------------------------- settings
 
 
-def _err(name: str, rule: str, value: Any) -> ValueError:
-    return ValueError(f"Argument `{name}` must be {rule}. Received: {name}={value!r}")
+@dataclass
+class FinderSettings:
+    """The sweep's settings, described once (defaults: fastai's ``lr_find``)."""
+
+    start: float = setting(1e-7, "First LR of the sweep.", kind="float", low=0, low_open=True, label="From LR")
+    end: float = setting(10.0, "Last LR of the sweep (> start).", kind="float", label="To LR")
+    num_steps: int = setting(100, "Batches in the sweep.", kind="int", low=5, high=100_000, label="Batches")
+    smoothing: float = setting(0.98, "EMA beta of the smoothed loss.", kind="float", low=0, high=1, high_open=True,
+                               what="a number")
+    stop_factor: float = setting(4.0, "Stop when the smoothed loss exceeds this x its best.", kind="float", low=1,
+                                 low_open=True)
 
 
-def _number(v: Any) -> bool:
-    return not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+DEFAULTS: dict[str, Any] = defaults_of(FinderSettings)
 
 
 def validate_finder_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """``start, end, num_steps, smoothing, stop_factor`` (defaults filled), checked and
-    normalised; ``ValueError`` naming the field, the rule and the value."""
-    s = {**DEFAULTS, **{k: settings[k] for k in DEFAULTS if k in settings}}
-    if not _number(s["start"]) or s["start"] <= 0:
-        raise _err("start", "a finite number > 0", s["start"])
-    if not _number(s["end"]) or s["end"] <= s["start"]:
-        raise _err("end", f"a finite number > start ({s['start']!r})", s["end"])
-    n = s["num_steps"]
-    if isinstance(n, float) and n.is_integer():
-        n = int(n)
-    if isinstance(n, bool) or not isinstance(n, int) or not 5 <= n <= 100_000:
-        raise _err("num_steps", "an integer >= 5 and <= 100000", s["num_steps"])
-    if not _number(s["smoothing"]) or not 0 <= s["smoothing"] < 1:
-        raise _err("smoothing", "a number >= 0 and < 1", s["smoothing"])
-    if not _number(s["stop_factor"]) or s["stop_factor"] <= 1:
-        raise _err("stop_factor", "a finite number > 1", s["stop_factor"])
-    return {"start": float(s["start"]), "end": float(s["end"]), "num_steps": n, "smoothing": float(s["smoothing"]),
-            "stop_factor": float(s["stop_factor"])}
+    normalised; ``FieldError`` naming the field, the rule and the value."""
+    specs = settings_of(FinderSettings)
+    s = {name: spec.parse(settings.get(name, spec.default)) for name, spec in specs.items()}
+    if s["end"] <= s["start"]:
+        raise FieldError("end", f"a finite number > start ({s['start']!r})", s["end"])
+    return s
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -275,12 +270,27 @@ def fastai_valley_index(losses: Any) -> tuple[int, int, int]:
     return idx, max_start, max_end
 
 
-_RULES = {
-    "steepest": "steepest descent: the LR where the smoothed loss falls fastest per decade of LR "
-                "(most negative d loss / d log10 LR), searched before the minimum",
-    "min_div_10": "minimum ÷ 10: one tenth of the LR at the lowest smoothed loss",
-    "valley": "valley (fastai): a point about half-way along the longest decreasing stretch of the smoothed loss",
+@dataclass(frozen=True)
+class SuggestionRule:
+    """How a suggestion is named wherever it is shown (CLI, Train page, Runs page, chart legend),
+    and what its rule does, in words."""
+
+    name: str
+    description: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}: {self.description}"
+
+
+SUGGESTIONS = {  # key in suggestions.json -> its one wording
+    "steepest": SuggestionRule("steepest descent", "the LR where the smoothed loss falls fastest per decade of LR "
+                                                   "(most negative d loss / d log10 LR), searched before the minimum"),
+    "min_div_10": SuggestionRule("minimum ÷ 10", "one tenth of the LR at the lowest smoothed loss"),
+    "valley": SuggestionRule("valley (fastai)", "a point about half-way along the longest decreasing stretch of the "
+                                                "smoothed loss"),
 }
+_RULES = {key: rule.text for key, rule in SUGGESTIONS.items()}
 
 
 def _empty(reason: str) -> dict[str, Any]:
@@ -351,104 +361,9 @@ def format_suggestions(s: Mapping[str, Any]) -> str:
         lines.append(f"Stopped early: {s.get('stop_reason')}")
     if s.get("reason"):
         lines.append(f"No suggestion: {s['reason']}")
-    for key, title in (("steepest", "steepest"), ("min_div_10", "min/10"), ("valley", "valley")):
+    for key, rule in SUGGESTIONS.items():
         e = s.get(key) or {}
         lr = e.get("lr")
-        lines.append(f"  {title:9s} {'-' if lr is None else f'{lr:.3g}':>9s}  {e.get('rule', '')}")
+        detail = str(e.get("rule", "")).removeprefix(rule.name + ": ")
+        lines.append(f"  {rule.name:16s} {'-' if lr is None else f'{lr:.3g}':>9s}  {detail}")
     return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- worker
-
-
-class _Writer:
-    """status.json and lr_find.csv of an lr_find run, rewritten atomically at most 4 times/s."""
-
-    def __init__(self, path: Path, num_steps: int):
-        from lrviz import runs as store
-
-        self.store = store
-        self.path = path
-        self.num_steps = num_steps
-        self.status: dict[str, Any] = store.read_json(path / "status.json")
-        self.rows: list[tuple[int, float, float, float]] = []
-        self._last = 0.0
-        self._t0 = time.time()
-
-    def write_status(self, **changes: Any) -> None:
-        now = time.time()
-        self.status.update(changes, updated_at=now)
-        if self.status.get("started_at"):
-            self.status["elapsed_s"] = now - self.status["started_at"]
-        self.store.atomic_write_json(self.path / "status.json", self.status)
-
-    def write_csv(self) -> None:
-        lines = [",".join(CSV_COLUMNS)]
-        lines += [f"{s},{lr!r},{loss!r},{sm!r}" for s, lr, loss, sm in self.rows]  # repr: exact round trip
-        self.store.atomic_write_text(self.path / "lr_find.csv", "\n".join(lines) + "\n")
-
-    def step(self, i: int, lr: float, loss: float, sm: float) -> None:
-        self.rows.append((i, lr, loss, sm))
-        if time.monotonic() - self._last < STATUS_INTERVAL_S:
-            return
-        self._last = time.monotonic()
-        done = i + 1
-        elapsed = time.time() - self._t0
-        self.write_csv()
-        self.write_status(step=done, lr=lr, loss=loss, smoothed_loss=sm,
-                          eta_s=elapsed / done * (self.num_steps - done))
-
-
-def run_lr_find_worker(path: Path, config: dict[str, Any], control: Any,
-                       on_step: Callable[[int, float, float, float], Any] | None = None) -> str:
-    """Run the range test of the ``lr_find`` run in ``path``; write lr_find.csv, suggestions.json
-    and the final status. Returns the final state (exceptions propagate to the caller, which
-    marks the run failed)."""
-    from lrviz import runs as store
-    from lrviz.data import load_dataset, make_tf_dataset
-    from lrviz.training import _configure_tf, _strategy
-
-    s = validate_finder_settings(config)
-    writer = _Writer(path, s["num_steps"])
-    writer.write_status(phase="loading data", step=0, num_steps=s["num_steps"])
-    ds = load_dataset(config["dataset"], cifar_archive=config.get("cifar_archive"), limit=config.get("limit"),
-                      seed=config["seed"])
-    tf = _configure_tf()
-    import keras
-
-    from lrviz.models import MiniVGGNet
-
-    keras.utils.set_random_seed(config["seed"])
-    classes = len(ds.class_names)
-    with _strategy(tf).scope():
-        h, w, d = ds.input_shape
-        model = MiniVGGNet.build(width=w, height=h, depth=d, classes=classes)
-        opt = keras.optimizers.SGD(learning_rate=s["start"], momentum=config["momentum"],
-                                   nesterov=config["nesterov"])
-        model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
-    train = make_tf_dataset(ds.x_train, ds.y_train, classes, config["batch_size"], shuffle=True,
-                            seed=config["seed"])
-    config.update(train_size=len(ds.x_train), steps_per_epoch=-(-len(ds.x_train) // config["batch_size"]))
-    store.atomic_write_json(path / "config.json", config)
-    if (control.dir / "stop").exists():
-        control.stop_requested = True
-
-    def step(i: int, lr: float, loss: float, sm: float) -> None:
-        writer.step(i, lr, loss, sm)
-        if on_step is not None:
-            on_step(i, lr, loss, sm)
-
-    def should_stop() -> bool:
-        control.poll()
-        return control.stop_requested
-
-    writer.write_status(state="running", phase="sweeping")
-    writer._t0 = time.time()
-    result = lr_range_test(model, train, **s, restore=False, on_step=step, should_stop=should_stop)
-    writer.write_csv()
-    store.atomic_write_json(path / "suggestions.json", result.suggestions)
-    state = "stopped" if control.stop_requested else "finished"
-    last = dict(zip(("lr", "loss", "smoothed_loss"), writer.rows[-1][1:])) if writer.rows else {}
-    writer.write_status(state=state, phase=None, eta_s=None, step=len(result.lrs), **last,
-                        stopped_early=result.stopped_early, stop_reason=result.stop_reason)
-    return state

@@ -10,6 +10,7 @@ import streamlit as st
 from lrviz import compare
 from lrviz import runs as store
 from lrviz.charts import compare_figure, lr_find_figure
+from lrviz.lr_finder import SUGGESTIONS
 from ui import run_view
 from ui.navigation import ensure_app_navigation  # noqa: E402
 
@@ -85,9 +86,10 @@ if run_id is not None:
             run_view.header(run)
             st.plotly_chart(lr_find_figure(run.lr_find, run.suggestions), key="runs_lr_find")
             sugg = run.suggestions or {}
-            for key in ("steepest", "min_div_10", "valley"):
+            for key, rule in SUGGESTIONS.items():
                 if (sugg.get(key) or {}).get("lr"):
-                    st.markdown(f"**{key.replace('_', ' ')}: {sugg[key]['lr']:.3g}** — {sugg[key].get('rule', '')}")
+                    detail = str(sugg[key].get("rule", "")).removeprefix(rule.name + ": ")
+                    st.markdown(f"**{rule.name}: {sugg[key]['lr']:.3g}** — {detail}")
             if sugg.get("reason"):
                 st.warning(f"No suggestion: {sugg['reason']}")
         elif run.state in store.ACTIVE_STATES:

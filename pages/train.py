@@ -6,8 +6,6 @@ folder under the runs directory; this page re-attaches to it after a refresh.
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from lrviz import runs as store
@@ -52,11 +50,6 @@ def _init() -> None:
 def _load_from_explorer() -> None:
     choices = _explorer_choices()
     load_widgets("tr_s", Schedule.from_config(choices[min(S.tr_from, len(choices) - 1)]))
-
-
-def _field_of(message: str) -> str | None:
-    m = re.search(r"Argument `([a-z_]+)`", message)
-    return m.group(1) if m else None
 
 
 _init()
@@ -130,7 +123,7 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
             store.validate_config(config)
         except ValueError as e:
             problem = str(e)
-            field = _field_of(problem)
+            field = getattr(e, "field", None)  # lrviz.errors.FieldError says which input it is about
             if field in errors_at:
                 errors_at[field].error(problem)
             else:

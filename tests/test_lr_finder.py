@@ -238,7 +238,7 @@ def test_restore_happens_when_the_sweep_raises():
 
 
 def test_divergent_sweep_on_digits_stops_early_and_says_so(tmp_path):
-    from lrviz.training import run_worker
+    from lrviz.worker import run_worker
 
     rid = runs.create_run({"kind": "lr_find", "limit": 300, "start": 1e-3, "end": 1e3, "num_steps": 40,
                            "smoothing": 0.9}, tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -51,8 +52,50 @@ def test_invalid_value_shows_error_at_input_and_app_keeps_working(at, key, value
     at.number_input(key=key).set_value(value).run()
     assert not at.exception
     assert any(needle in e.value for e in at.error)
-    # the other curve is still drawn and read out
-    assert len(at.get("plotly_chart")) == 1 and len(at.metric) == 1
+    # both curves are still drawn and read out (the bad one as its last valid version)
+    assert len(at.get("plotly_chart")) == 1 and len(at.metric) == 2
+
+
+def _trace_colours(at) -> dict[str, str]:
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return {t["name"]: t["line"]["color"] for t in spec["data"] if t.get("mode") != "markers"}
+
+
+def test_bad_value_keeps_the_curve_its_place_colour_and_link(at):
+    """Issue 13: lr=0 in schedule 1 dropped its curve, readout and link entry, and recoloured the other."""
+    keras2 = "Time-based decay (Keras 2, per batch)"
+    before_readout, before_colours = metrics(at)[keras2], _trace_colours(at)
+    at.number_input(key="ex_0_lr").set_value(0.0).run()
+    assert not at.exception
+    assert any("Received: lr=0.0" in e.value for e in at.error)  # the error is at the input
+    # the curve keeps its last valid version: same readout, same colour, the other's colour unchanged
+    assert metrics(at) == {keras2: before_readout, "Step decay": "0.00125"}
+    assert _trace_colours(at) == before_colours
+    assert any("Schedule 1 has an error: showing its last valid values." in c.value for c in at.caption)
+    # the share link still carries both curves, in order
+    curves = at.query_params["c"]
+    assert len(curves) == 2 and curves[0].startswith("time_keras2") and curves[1].startswith("step")
+    # fixing the value brings the edited curve back
+    at.number_input(key="ex_0_lr").set_value(0.02).run()
+    assert float(metrics(at)[keras2]) == pytest.approx(2 * float(before_readout), rel=1e-5)
+    assert not any("has an error" in c.value for c in at.caption)
+
+
+def test_readout_epoch_past_lowered_epochs_is_said_in_the_heading(at):
+    """Issue 13: with Epochs lowered to 10 the heading said "LR at epoch 10 of 10" while the box
+    still showed 15 with an error. The box keeps 15; the heading says what it shows instead."""
+    at.number_input(key="ex_epochs").set_value(10).run()
+    assert at.number_input(key="ex_readout_epoch").value == 15
+    assert any("Argument `readout_epoch` must be an integer >= 1 and <= 10. Received: readout_epoch=15" in e.value
+               for e in at.error)
+    heading = next(m.value for m in at.markdown if "LR at epoch" in m.value)
+    assert "**LR at epoch 10** of 10" in heading
+    assert "epoch 15 is past the last epoch; showing epoch 10, the last one" in heading
+    assert metrics(at)["Step decay"] == "0.0025"  # 0.01 * 0.5 ** floor(10 / 5)
+    at.number_input(key="ex_epochs").set_value(40).run()  # the typed 15 is valid again
+    heading = next(m.value for m in at.markdown if "LR at epoch" in m.value)
+    assert "**LR at epoch 15** of 40" in heading and "past" not in heading
+    assert metrics(at)["Step decay"] == "0.00125"
 
 
 def test_invalid_timeline_values_show_errors_and_keep_last_good_view(at):

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from lrviz import runs
+from lrviz.lr_finder import CSV_COLUMNS
 from lrviz.runs import RunBusyError, validate_config
 
 
@@ -211,7 +212,7 @@ def test_lr_find_run_is_created_listed_and_loaded_as_its_own_kind(tmp_path):
     run = runs.load_run(rid, tmp_path)
     assert run.kind == run.config["kind"] == "lr_find" and run.config["start"] == 1e-7
     assert run.status["state"] == "queued" and run.status["step"] == 0 and run.status["num_steps"] == 30
-    assert list(run.lr_find.columns) == runs.LR_FIND_COLUMNS and len(run.lr_find) == 0 and run.suggestions is None
+    assert list(run.lr_find.columns) == CSV_COLUMNS and len(run.lr_find) == 0 and run.suggestions is None
     (s,) = runs.list_runs(tmp_path)
     assert s.kind == "lr_find" and (s.epoch, s.epochs) == (0, 30) and s.schedule.startswith("LR range test")
 

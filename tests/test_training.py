@@ -17,7 +17,7 @@ from sklearn.metrics import classification_report
 from lrviz import runs
 from lrviz.data import write_synthetic_cifar
 from lrviz.schedules import Schedule, steps_per_epoch_for
-from lrviz.training import run_worker
+from lrviz.worker import run_worker
 
 SMALL = {"limit": 200, "batch_size": 32}  # 7 batches per epoch
 SPE = steps_per_epoch_for(200, 32)

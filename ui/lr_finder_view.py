@@ -134,7 +134,7 @@ def _suggestions(run) -> None:
         if not lr:
             continue
         c = st.columns([3, 1.2, 1.2], vertical_alignment="center")
-        c[0].markdown(f"**{name}: {lr:.3g}** — {s.get('rule', '')}")
+        c[0].markdown(f"**{name}: {lr:.3g}** — {str(s.get('rule', '')).removeprefix(name + ': ')}")
         c[1].button(f"Use as {param or 'initial LR'}", key=f"find_apply_{key}", on_click=_apply_initial, args=(lr,),
                     disabled=param is None, width="stretch",
                     help="Sets it in the Train form's schedule." if param else

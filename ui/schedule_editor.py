@@ -3,6 +3,10 @@
 Used by the explorer (one card per curve) and the Train page. Widget keys are
 ``f"{prefix}_{param}"``; invalid values are reported with ``st.error`` right under the
 input and the editor returns ``None`` (the caller keeps working).
+
+The parameters flow in a wrapping row of fixed-width cells rather than a fixed number of
+columns: the server can't know the screen's width, and at 800 px (sidebar open) three
+columns left ~50 px per input, which cut values and wrapped labels letter by letter.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import streamlit as st
 from lrviz.schedules import REGISTRY, WARMUP_PARAMS, Param, Schedule
 
 S = st.session_state
+
+PARAM_WIDTH = 180  # px per parameter cell: room for "1.23457e-05" beside the +/- buttons, a label and its help
 
 
 def load_widgets(prefix: str, sched: Schedule) -> None:
@@ -106,24 +112,22 @@ def schedule_editor(prefix: str, title: str, *, on_remove: Callable[[], None] | 
     The caller must have called :func:`load_widgets` once for ``prefix``.
     """
     box = st.container(border=border)
+    top = box.container(horizontal=True, vertical_alignment="bottom", gap="small")
+    top.selectbox(title, list(REGISTRY), key=f"{prefix}_name", format_func=lambda n: REGISTRY[n].title,
+                  on_change=_on_type_change, args=(prefix,))
     if on_remove is not None:
-        top = box.columns([6, 1], vertical_alignment="bottom")
-        select_col = top[0]
-        top[1].button("", icon=":material/delete:", key=f"{prefix}_remove", on_click=on_remove,
-                      disabled=not can_remove, help="Remove this schedule")
-    else:
-        select_col = box
-    select_col.selectbox(title, list(REGISTRY), key=f"{prefix}_name", format_func=lambda n: REGISTRY[n].title,
-                         on_change=_on_type_change, args=(prefix,))
+        top.button("", icon=":material/delete:", key=f"{prefix}_remove", on_click=on_remove,
+                   disabled=not can_remove, help="Remove this schedule", width="content")
     spec = REGISTRY[S[f"{prefix}_name"]]
     box.caption(spec.summary)
     sched, errors = schedule_from_state(prefix)
-    cols = box.columns(3)
-    for i, p in enumerate(spec.params):
-        col = cols[i % 3]
-        _param_widget(prefix, p, col)
+    grid = box.container(horizontal=True, gap="small")
+    for p in spec.params:
+        # A cell with an error is wider, so its message under the input stays readable.
+        cell = grid.container(width=PARAM_WIDTH * (2 if p.name in errors else 1))
+        _param_widget(prefix, p, cell)
         if p.name in errors:
-            col.error(errors[p.name])
+            cell.error(errors[p.name])
     for f in spec.flags:
         box.checkbox(f.replace("_", " "), key=f"{prefix}_{f}")
     # A toggle rather than an always-drawn expander: fewer elements to send on every rerun.
@@ -131,8 +135,9 @@ def schedule_editor(prefix: str, title: str, *, on_remove: Callable[[], None] | 
     S.setdefault(warm_key, float(S.get(f"{prefix}_warmup", 0.0)) > 0)
     box.toggle("Linear warmup in front", key=warm_key, on_change=_on_warmup_toggle, args=(prefix,))
     if S[warm_key]:
-        wcols = box.columns(2)
-        for col, p in zip(wcols, WARMUP_PARAMS):
+        wgrid = box.container(horizontal=True, gap="small")
+        for p in WARMUP_PARAMS:
+            col = wgrid.container(width=PARAM_WIDTH)
             col.number_input(p.name.replace("_", " "), step=0.5 if p.name == "warmup" else 0.05,
                              key=f"{prefix}_{p.name}", help=f"{p.help} Rule: {p.rule()}.")
             if p.name in errors:

@@ -244,13 +244,13 @@ TRAIN_FLAGS = [(f, rule[1]) for f, rule in TRAIN_RULES.items() if rule[0] == "nu
 
 @pytest.mark.parametrize("field, param", TRAIN_FLAGS, ids=[f for f, _ in TRAIN_FLAGS])
 def test_rel_cli_train_bad_numbers(field, param, tmp_path, capsys, monkeypatch):
-    from lrviz import training
+    from lrviz import worker
 
     def no_training(*a, **k):
         raise AssertionError("a bad flag reached the worker")
 
-    monkeypatch.setattr(training, "run_worker", no_training)
-    monkeypatch.setattr(store, "_spawn", no_training)
+    monkeypatch.setattr(worker, "run_worker", no_training)
+    monkeypatch.setattr(store, "spawn_worker", no_training)
     runs_dir = tmp_path / "runs"
     flag = "--" + field.replace("_", "-")
     tried = 0

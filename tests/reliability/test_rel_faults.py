@@ -36,7 +36,7 @@ def _launcher(fsize_limit: int):
     def launch(path: Path):
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
         with open(path / "worker.log", "ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "lrviz.training", str(path.resolve())],
+            proc = subprocess.Popen([sys.executable, "-m", "lrviz.worker", str(path.resolve())],
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                                     preexec_fn=limit, start_new_session=True)
         launch.proc = proc

@@ -1,4 +1,4 @@
-"""Command line: ``python -m lrviz {schedule,train,...}``.
+"""``python -m lrviz schedule``, and the schedule flags every command shares.
 
 Schedule flags are generated from :data:`lrviz.schedules.REGISTRY` (``--factor``,
 ``--drop-every``, ...). Bad values print one line ``lrviz: error: ...`` and exit 2.
@@ -9,14 +9,11 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Sequence
-from typing import Any
 
+from lrviz.cli.common import UsageError, positive_int
 from lrviz.schedules import REGISTRY, WARMUP_PARAMS, Schedule, steps_per_epoch_for
 
-
-class UsageError(ValueError):
-    """A user error: printed as one line, exit code 2."""
+__all__ = ["add_schedule_flags", "schedule_from_args", "register", "cmd_schedule"]
 
 
 def _schedule_help() -> str:
@@ -79,52 +76,19 @@ def schedule_from_args(args: argparse.Namespace) -> Schedule:
         raise UsageError(str(e)) from None
 
 
-def _positive_int(name: str):
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            v = None
-        if v is None or v < 1:
-            raise argparse.ArgumentTypeError(f"Argument `{name}` must be an integer >= 1. Received: {name}={text!r}")
-        return v
-
-    return parse
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports errors as one line and exit code 2."""
-
-    def error(self, message: str) -> None:  # noqa: D401
-        sys.stderr.write(f"lrviz: error: {message}\n")
-        raise SystemExit(2)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m lrviz", description="See, run and compare Keras learning-rate schedules.",
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
+def register(sub: argparse._SubParsersAction) -> None:
     sp = sub.add_parser("schedule", help="print a schedule as CSV epoch,lr (1-based epochs)",
                         description="Print the LR of a schedule per epoch (1-based, as Keras prints "
                                     "'Epoch 15/40') or per batch, as CSV.",
                         epilog=_schedule_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_schedule_flags(sp)
-    sp.add_argument("--epochs", type=_positive_int("epochs"), default=40, help="epochs to print (default 40)")
-    sp.add_argument("--train-size", type=_positive_int("train_size"), default=50_000,
+    sp.add_argument("--epochs", type=positive_int("epochs"), default=40, help="epochs to print (default 40)")
+    sp.add_argument("--train-size", type=positive_int("train_size"), default=50_000,
                     help="training images, for steps per epoch (default 50000, CIFAR-10)")
-    sp.add_argument("--batch-size", type=_positive_int("batch_size"), default=64, help="batch size (default 64)")
+    sp.add_argument("--batch-size", type=positive_int("batch_size"), default=64, help="batch size (default 64)")
     sp.add_argument("--per-batch", action="store_true", help="one row per batch: epoch,batch,step,lr")
     sp.add_argument("--keras-code", action="store_true", help="print the Keras 3 code instead of the table")
     sp.set_defaults(func=cmd_schedule)
-
-    try:  # the training engine registers its own sub-commands
-        from lrviz import cli_train
-    except ImportError:  # pragma: no cover - only while the engine is being built
-        pass
-    else:
-        cli_train.register(sub)
-    return parser
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
@@ -144,16 +108,3 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         for i, lr in enumerate(schedule.per_epoch(args.epochs, spe)):
             out.writerow([i + 1, f"{lr:.10g}"])
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        result: Any = args.func(args)
-    except UsageError as e:
-        sys.stderr.write(f"lrviz: error: {e}\n")
-        return 2
-    except BrokenPipeError:  # `... | head`
-        return 0
-    return int(result or 0)

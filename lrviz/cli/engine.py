@@ -9,24 +9,29 @@ and the report written (the tutorial's "stop, adjust the LR, continue" via ``--r
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from lrviz.cli import UsageError, _positive_int, add_schedule_flags, schedule_from_args
+from lrviz import runs, worker
+from lrviz.cli.common import UsageError, add_setting_flags, flags_into
+from lrviz.cli.schedule import add_schedule_flags, schedule_from_args
+from lrviz.jobs.lr_find import LRFindJob
+from lrviz.jobs.training import TrainingJob
+from lrviz.lr_finder import FinderSettings
 from lrviz.schedules import REGISTRY, Schedule
+from lrviz.settings import settings_of
+
+_TRAIN = TrainingJob.settings()
+_DATA_KEYS = ("dataset", "cifar_archive", "limit", "batch_size", "momentum", "nesterov", "seed")
+_FINDER_KEYS = tuple(settings_of(FinderSettings))
 
 
 def _add_data_flags(parser: argparse.ArgumentParser) -> None:
     """Data and optimizer flags shared by ``train`` and ``find-lr`` (None = the run's default)."""
-    parser.add_argument("--dataset", choices=("digits", "cifar10"), default=None, help="default: digits (offline)")
-    parser.add_argument("--cifar-archive", metavar="PATH", default=None,
-                        help="cifar-10-python.tar.gz or an extracted cifar-10-batches-py folder")
-    parser.add_argument("--limit", type=_positive_int("limit"), default=None, help="use a stratified subset")
-    parser.add_argument("--batch-size", type=_positive_int("batch_size"), default=None, help="default 64")
-    parser.add_argument("--momentum", type=float, default=None, help="SGD momentum (default 0.9)")
-    parser.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=None, help="default on")
-    parser.add_argument("--seed", type=int, default=None, help="default 42")
+    add_setting_flags(parser, [_TRAIN[k] for k in _DATA_KEYS])
 
 
 def register(sub: Any) -> None:
@@ -37,9 +42,8 @@ def register(sub: Any) -> None:
                                     "SGD momentum 0.9 with Nesterov.")
     _add_data_flags(tp)
     add_schedule_flags(tp, default_schedule=None)
-    tp.add_argument("--epochs", type=_positive_int("epochs"), default=None,
-                    help="total epochs (default 40; with --resume, the epoch count to reach)")
-    tp.add_argument("--max-batches", type=_positive_int("max_batches"), default=None, help=argparse.SUPPRESS)
+    add_setting_flags(tp, [_TRAIN["epochs"]])
+    tp.add_argument("--max-batches", type=_TRAIN["max_batches"].parse_flag, default=None, help=argparse.SUPPRESS)
     tp.add_argument("--runs-dir", default=None, help="where runs are stored (default $LRVIZ_RUNS_DIR or runs)")
     tp.add_argument("--resume", metavar="RUN", default=None,
                     help="continue runs/<id> from its model.keras and optimizer state as a new run")
@@ -53,12 +57,7 @@ def register(sub: Any) -> None:
                                     "it exceeds --stop-factor x its best. Prints suggested LRs with their rules and "
                                     "stores the run (lr_find.csv, suggestions.json) under --runs-dir.")
     _add_data_flags(fp)
-    fp.add_argument("--start", type=float, default=None, help="first LR (default 1e-7)")
-    fp.add_argument("--end", type=float, default=None, help="last LR (default 10)")
-    fp.add_argument("--num-steps", type=int, default=None, help="batches in the sweep (default 100, >= 5)")
-    fp.add_argument("--smoothing", type=float, default=None, help="EMA beta of the smoothed loss (default 0.98)")
-    fp.add_argument("--stop-factor", type=float, default=None,
-                    help="stop when the smoothed loss exceeds this x its best (default 4)")
+    add_setting_flags(fp, settings_of(FinderSettings).values())
     fp.add_argument("--runs-dir", default=None, help="where runs are stored (default $LRVIZ_RUNS_DIR or runs)")
     fp.add_argument("--detach", action="store_true", help="start the worker in the background, print the run id")
     fp.set_defaults(func=cmd_find_lr)
@@ -82,9 +81,7 @@ def register(sub: Any) -> None:
 
 
 def _runs_dir(args: argparse.Namespace) -> Path:
-    from lrviz.runs import DEFAULT_RUNS_DIR
-
-    return Path(args.runs_dir) if args.runs_dir else DEFAULT_RUNS_DIR
+    return Path(args.runs_dir) if args.runs_dir else runs.DEFAULT_RUNS_DIR
 
 
 def _schedule(args: argparse.Namespace, parent_cfg: dict | None) -> dict | None:
@@ -110,23 +107,9 @@ def _schedule(args: argparse.Namespace, parent_cfg: dict | None) -> dict | None:
     return schedule_from_args(args).to_config()
 
 
-def _flags_into(config: dict[str, Any], args: argparse.Namespace, keys: tuple[str, ...]) -> None:
-    """Copy the flags the user gave (not None) into ``config``; an archive implies cifar10."""
-    for key in keys:
-        value = getattr(args, key)
-        if value is not None:
-            config[key] = value
-    if args.cifar_archive and "dataset" not in config:
-        config["dataset"] = "cifar10"
-
-
 def _create(config: dict[str, Any], runs_dir: Any, start: Any, detach: bool) -> str | None:
     """With ``--detach``: spawn the worker, print the id, return None. Otherwise create the run for
     this process to work on in the foreground and return its id. Busy or bad config: UsageError."""
-    import os
-
-    from lrviz import runs
-
     try:
         if detach:
             print(start(config, runs_dir))
@@ -137,8 +120,6 @@ def _create(config: dict[str, Any], runs_dir: Any, start: Any, detach: bool) -> 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from lrviz import runs
-
     runs_dir = _runs_dir(args)
     config: dict[str, Any] = {}
     parent_cfg = None
@@ -153,16 +134,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = {k: parent_cfg[k] for k in ("batch_size", "seed", "epochs") if k in parent_cfg}
         config["parent"] = rp.name
     config["schedule"] = _schedule(args, parent_cfg)
-    _flags_into(config, args, ("dataset", "cifar_archive", "limit", "epochs", "batch_size", "momentum", "nesterov",
-                               "seed", "max_batches"))
+    flags_into(config, args, (*_DATA_KEYS, "epochs", "max_batches"))
     rid = _create(config, runs_dir, runs.start_run, args.detach)
     if rid is None:
         return 0
-    from lrviz.training import run_worker
-
     path = runs.run_path(rid, runs_dir)
     print(f"[INFO] run {rid} in {path}", flush=True)
-    state = run_worker(path, verbose=1 if sys.stdout.isatty() else 2)
+    state = worker.run_worker(path, verbose=1 if sys.stdout.isatty() else 2)
     run = runs.load_run(rid, runs_dir)
     if state == "failed":
         sys.stderr.write(f"lrviz: error: run {rid} failed: {run.status.get('error')}\n")
@@ -173,20 +151,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_find_lr(args: argparse.Namespace) -> int:
-    import time
-
-    from lrviz import runs
     from lrviz.lr_finder import format_suggestions
 
     runs_dir = _runs_dir(args)
-    config: dict[str, Any] = {"kind": "lr_find"}
-    _flags_into(config, args, ("dataset", "cifar_archive", "limit", "batch_size", "momentum", "nesterov", "seed",
-                               "start", "end", "num_steps", "smoothing", "stop_factor"))
-    rid = _create(config, runs_dir, runs.start_lr_find, args.detach)
+    config: dict[str, Any] = {"kind": LRFindJob.kind}
+    flags_into(config, args, (*_DATA_KEYS, *_FINDER_KEYS))
+    rid = _create(config, runs_dir, runs.start_run, args.detach)
     if rid is None:
         return 0
-    from lrviz.training import run_worker
-
     path = runs.run_path(rid, runs_dir)
     num_steps = runs.read_json(path / "config.json")["num_steps"]
     print(f"[INFO] LR range test {rid} in {path}", flush=True)
@@ -201,7 +173,7 @@ def cmd_find_lr(args: argparse.Namespace) -> int:
         line = f"[INFO] step {step + 1}/{num_steps}  lr={lr:.3g}  loss={loss:.4g}  smoothed={smoothed:.4g}"
         print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
 
-    state = run_worker(path, verbose=0, on_step=progress)
+    state = worker.run_worker(path, verbose=0, on_step=progress)
     if tty:
         print()
     run = runs.load_run(rid, runs_dir)
@@ -216,9 +188,7 @@ def cmd_find_lr(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from lrviz.runs import list_runs
-
-    rows = list_runs(_runs_dir(args))
+    rows = runs.list_runs(_runs_dir(args))
     print(f"{'run':42s} {'state':9s} {'epoch':>7s} {'val_acc':>7s}  schedule")
     for r in rows:
         acc = f"{r.val_accuracy:.4f}" if r.val_accuracy is not None else "-"
@@ -228,20 +198,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from lrviz.runs import stop_run
-
     try:
-        stop_run(args.run_id, _runs_dir(args))
+        runs.stop_run(args.run_id, _runs_dir(args))
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
     return 0
 
 
 def cmd_set_lr(args: argparse.Namespace) -> int:
-    from lrviz.runs import set_lr
-
     try:
-        set_lr(args.run_id, _runs_dir(args), value=args.value, factor=args.factor)
+        runs.set_lr(args.run_id, _runs_dir(args), value=args.value, factor=args.factor)
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
     return 0

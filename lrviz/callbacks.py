@@ -1,0 +1,225 @@
+"""Keras callbacks of the training worker, one job each, composed by :mod:`lrviz.jobs.training`.
+
+* :class:`ControlPoller` -- reads stop and set-LR requests (``control/`` files, signals, a
+  batch budget) before every batch and stops ``fit`` after the current batch.
+* :class:`ScheduleSetter` -- sets ``optimizer.learning_rate`` before every batch from the
+  schedule computed once as a vector over global batch indices (``Schedule.per_step``, the
+  function the explorer plots), scaled by :class:`LROverrides`; adds the epoch's LRs to the
+  logs (``lr``, ``lr_planned``, ``lr_last``) the way Keras' ``LearningRateScheduler`` adds
+  ``learning_rate``.
+* :class:`RunLogger` -- writes ``status.json`` (at most 4 times a second) and one
+  ``history.csv`` row per finished epoch.
+
+Order matters and is the order of the list given to ``fit``: poller, setter, logger (the
+poller hands LR requests to the setter before it sets the batch's LR; the logger reads the
+LRs the setter put in the epoch's logs).
+
+All three are marked ``async_safe``: Keras then runs ``on_train_batch_end`` in a thread
+instead of pulling every batch's logs to Python first (a device sync per batch). Their
+batch-end work only counts batches and writes ``status.json``. Decisions that must hold for
+the very next batch (setting the LR, stopping) are taken in ``on_train_batch_begin``, which
+Keras always calls synchronously.
+
+**Overrides** (``set_lr``) all reduce to one multiplier ``m`` (1 at the start) applied to the
+rest of the schedule::
+
+    lr(step) = m * schedule(step)
+    factor f at step s:  m <- m * f                      # scale the rest of the schedule
+    value  v at step s:  m <- v / schedule(s)            # LR is v now; the schedule's shape
+                                                         # continues from there (a later
+                                                         # step drop still halves it)
+
+(if ``schedule(s)`` is 0 the value is held constant instead).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from lrviz.store.files import atomic_write_text
+
+__all__ = ["LROverrides", "ControlPoller", "ScheduleSetter", "RunLogger"]
+
+NAN = float("nan")
+
+
+class LROverrides:
+    """The multiplier arithmetic of LR overrides (no Keras): ``lr(planned)`` after ``apply``."""
+
+    def __init__(self) -> None:
+        self.multiplier = 1.0
+        self.hold: float | None = None
+
+    def apply(self, request: dict[str, Any], planned: float) -> tuple[str, float]:
+        """Apply ``{"factor": f}`` or ``{"value": v}`` at a step whose schedule LR is ``planned``."""
+        if "factor" in request:
+            value = float(request["factor"])
+            self.multiplier *= value
+            if self.hold is not None:
+                self.hold *= value
+            return "factor", value
+        value = float(request["value"])
+        if planned > 0:
+            self.multiplier, self.hold = value / planned, None
+        else:  # the schedule is 0 here: no shape to rescale, hold the value
+            self.hold = value
+        return "value", value
+
+    def lr(self, planned: float) -> float:
+        return self.hold if self.hold is not None else float(planned * self.multiplier)
+
+
+class ControlPoller(keras.callbacks.Callback):
+    """Stops ``fit`` after the current batch when asked; passes LR requests on.
+
+    ``control``: a :class:`lrviz.store.Control` (``poll()`` -> new LR requests, and
+    ``stop_requested``). ``on_lr_request(request)`` receives each LR request before the batch
+    it applies to. ``max_batches``: stop after this many batches of this run (a budget).
+    """
+
+    async_safe = True
+
+    def __init__(self, control: Any, on_lr_request: Callable[[dict[str, Any]], Any] | None = None,
+                 max_batches: int | None = None):
+        super().__init__()
+        self.control = control
+        self.on_lr_request = on_lr_request
+        self.max_batches = max_batches
+        self.batches_started = 0
+
+    def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+        for request in self.control.poll():
+            if self.on_lr_request is not None:
+                self.on_lr_request(request)
+        self.batches_started += 1
+        if self.max_batches is not None and self.batches_started >= self.max_batches:
+            self.control.stop_requested = True
+        if self.control.stop_requested:
+            self.model.stop_training = True  # Keras ends fit once this batch is done
+
+
+class ScheduleSetter(keras.callbacks.Callback):
+    """Sets the LR before every batch: ``lrs[epoch * steps_per_epoch + batch]`` times the overrides.
+
+    ``lrs``: the LR of every global batch index (0-based), e.g. ``Schedule.per_step(epochs, spe)``.
+    Requests given to :meth:`request` apply from the next batch; each applied one is passed to
+    ``on_override(entry)`` (step, 1-based epoch and batch, kind, value, multiplier, hold, times).
+    """
+
+    async_safe = True
+
+    def __init__(self, lrs: np.ndarray, steps_per_epoch: int,
+                 on_override: Callable[[dict[str, Any]], Any] | None = None):
+        super().__init__()
+        self.lrs = np.asarray(lrs, dtype=np.float64)
+        self.spe = int(steps_per_epoch)
+        self.on_override = on_override
+        self.overrides = LROverrides()
+        self.epoch = 0
+        self.lr = NAN  # the LR set for the latest batch
+        self._pending: list[dict[str, Any]] = []
+        self._assigned: float | None = None
+        self._first = (NAN, NAN)
+
+    def request(self, request: dict[str, Any]) -> None:
+        self._pending.append(request)
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+        step = self.epoch * self.spe + batch
+        planned = float(self.lrs[step])
+        while self._pending:
+            req = self._pending.pop(0)
+            kind, value = self.overrides.apply(req, planned)
+            if self.on_override is not None:
+                self.on_override({"step": step, "epoch": self.epoch + 1, "batch": batch + 1, "kind": kind,
+                                  "value": value, "multiplier": self.overrides.multiplier,
+                                  "hold": self.overrides.hold, "requested_at": req.get("requested_at"),
+                                  "applied_at": time.time()})
+        self.lr = self.overrides.lr(planned)
+        if self.lr != self._assigned:
+            self.model.optimizer.learning_rate = self.lr
+            self._assigned = self.lr
+        if batch == 0:  # what the optimizer really holds (float32), and the pure schedule
+            self._first = (float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)), planned)
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        if logs is not None:
+            logs["lr"], logs["lr_planned"] = self._first
+            logs["lr_last"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+
+class RunLogger(keras.callbacks.Callback):
+    """Writes progress to ``status.json`` and each finished epoch to ``history.csv``.
+
+    ``status``: a :class:`lrviz.jobs.common.StatusWriter`. ``total_batches``: batches this
+    run will train (for the ETA). ``lr_now() -> (lr, multiplier)`` is reported in the status.
+    A row holds the 1-based ``epoch``, Keras' logs (``loss, accuracy, val_loss,
+    val_accuracy``, and ``lr, lr_planned, lr_last`` when a :class:`ScheduleSetter` ran
+    first), ``epoch_time_s`` and ``ended_at``. An epoch cut short by a stop is not a row.
+    The ETA is measured from the end of the first batch, which carries the graph tracing.
+    """
+
+    async_safe = True
+
+    def __init__(self, status: Any, history_path: Path, steps_per_epoch: int, total_batches: int,
+                 lr_now: Callable[[], tuple[float, float]] | None = None):
+        super().__init__()
+        self.status = status
+        self.history_path = Path(history_path)
+        self.spe = int(steps_per_epoch)
+        self.total_batches = int(total_batches)
+        self.lr_now = lr_now
+        self.rows: list[dict[str, Any]] = []
+        self.epoch = 0
+        self.batch = 0  # batches finished in the current epoch
+        self.batches_run = 0  # batches finished in this run
+        self._epoch_t0 = time.monotonic()
+        self._rate_t0: float | None = None  # end of the first batch
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.epoch, self.batch = epoch, 0
+        self._epoch_t0 = time.monotonic()
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.batch = batch + 1
+        self.batches_run += 1
+        now = time.monotonic()
+        if self._rate_t0 is None:
+            self._rate_t0 = now
+        eta = None
+        if self.batches_run > 1:
+            eta = (now - self._rate_t0) / (self.batches_run - 1) * max(self.total_batches - self.batches_run, 0)
+        lr, multiplier = self.lr_now() if self.lr_now is not None else (None, None)
+        self.status.throttled(epoch=self.epoch, batch=self.batch, lr=lr, lr_multiplier=multiplier, eta_s=eta)
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        if self.batch < self.spe:  # stopped mid-epoch: not a finished epoch
+            return
+        logs = logs or {}
+        row: dict[str, Any] = {"epoch": epoch + 1}
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "lr_planned", "lr_last"):
+            row[key] = _float(logs.get(key, NAN))
+        row["epoch_time_s"] = time.monotonic() - self._epoch_t0
+        row["ended_at"] = time.time()
+        self.rows.append(row)
+        import pandas as pd
+
+        csv = pd.DataFrame(self.rows).to_csv(index=False, lineterminator="\n", float_format="%.15g")
+        atomic_write_text(self.history_path, csv)
+        self.status.write(epoch=row["epoch"], batch=0, last=row)
+
+
+def _float(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return NAN

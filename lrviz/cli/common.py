@@ -1,0 +1,73 @@
+"""What every sub-command shares: the one-line error (exit 2) and flags made from settings."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from lrviz.errors import FieldError
+from lrviz.settings import Setting
+
+__all__ = ["UsageError", "Parser", "positive_int", "add_setting_flags", "flags_into"]
+
+
+class UsageError(ValueError):
+    """A user error: printed as one line ``lrviz: error: ...``, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports errors as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # noqa: D401
+        # "argument --epochs: Argument `epochs` must be ...": the message names the field already
+        message = re.sub(r"\Aargument [^:]+: (?=Argument `)", "", message)
+        sys.stderr.write(f"lrviz: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _flag_type(s: Setting) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            return s.parse_flag(text)
+        except FieldError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = s.name  # argparse names the type in some messages
+    return parse
+
+
+def positive_int(name: str) -> Any:
+    """An argparse type: an integer >= 1, the error naming ``name``."""
+    return _flag_type(Setting(name, 1, "", kind="int", low=1))
+
+
+def add_setting_flags(parser: argparse.ArgumentParser, settings: Iterable[Setting]) -> None:
+    """One flag per setting (``--batch-size``), default None (= the job's default); its help
+    is the setting's, with the default. Booleans get ``--x/--no-x``."""
+    for s in settings:
+        if not s.cli:
+            continue
+        shown = "none" if s.default is None else s.default
+        if s.kind == "bool":
+            parser.add_argument(s.flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=f"{s.help} (default {'on' if s.default else 'off'})")
+        elif s.kind == "choice":
+            parser.add_argument(s.flag, choices=s.choices, default=None, help=f"{s.help} (default {shown})")
+        elif s.kind == "path":
+            parser.add_argument(s.flag, metavar="PATH", default=None, help=s.help)
+        else:
+            parser.add_argument(s.flag, type=_flag_type(s), default=None, metavar=s.kind.upper(),
+                                help=f"{s.help} (default {shown})")
+
+
+def flags_into(config: dict[str, Any], args: argparse.Namespace, names: Iterable[str]) -> None:
+    """Copy the flags the user gave (not None) into ``config``; an archive implies cifar10."""
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None:
+            config[name] = value
+    if getattr(args, "cifar_archive", None) and "dataset" not in config:
+        config["dataset"] = "cifar10"

@@ -1,0 +1,134 @@
+"""Worker steps every job kind shares, written once: the data and optimizer settings, status
+writing, loading data, seeding, configuring the backend, building and compiling MiniVGGNet.
+
+Nothing here imports TensorFlow or Keras at module level: the run store and the pages import
+the jobs' configs, and must stay fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from lrviz.data import DATASETS, HOW_TO_SUPPLY_CIFAR
+from lrviz.errors import FieldError
+from lrviz.settings import setting
+from lrviz.store.files import atomic_write_json, read_json
+
+__all__ = ["DataSettings", "DATA_KEYS", "check_data", "StatusWriter", "versions", "load_data", "configure_backend",
+           "seed_everything", "build_model", "STATUS_INTERVAL_S"]
+
+STATUS_INTERVAL_S = 0.25  # status.json is rewritten at most 4 times per second
+
+
+@dataclass
+class DataSettings:
+    """The data and optimizer settings of every job that trains MiniVGGNet (the tutorial's)."""
+
+    dataset: str = setting("digits", "Dataset: scikit-learn's digits (offline) or CIFAR-10.", kind="choice",
+                           choices=DATASETS, label="Dataset")
+    cifar_archive: str | None = setting(None, "cifar-10-python.tar.gz or the extracted cifar-10-batches-py folder.",
+                                        kind="path", optional=True, label="CIFAR-10 archive")
+    limit: int | None = setting(None, "Train on a stratified subset of this many images (all when empty).",
+                                kind="int", low=1, optional=True, label="Training images")
+    batch_size: int = setting(64, "Images per batch.", kind="int", low=1, high=1_000_000, label="Batch size")
+    momentum: float = setting(0.9, "SGD momentum.", kind="float", low=0, high=1, high_open=True, what="a number",
+                              label="Momentum")
+    nesterov: bool = setting(True, "Nesterov momentum.", kind="bool", label="Nesterov")
+    seed: int = setting(42, "Seed of the weights, the shuffling and dropout.", kind="int", low=0, high=2**32 - 1,
+                        label="Seed")
+
+
+DATA_KEYS = ("dataset", "cifar_archive", "limit", "batch_size", "momentum", "nesterov", "seed")
+
+
+def check_data(cfg: dict[str, Any]) -> None:
+    """The rule that spans fields: CIFAR-10 from an archive needs the archive to exist."""
+    arch = cfg.get("cifar_archive")
+    if cfg.get("dataset") == "cifar10" and arch is not None and not Path(arch).expanduser().exists():
+        raise FieldError("cifar_archive", "an existing file or folder", arch, hint=HOW_TO_SUPPLY_CIFAR)
+
+
+def versions() -> dict[str, str]:
+    """Library versions, recorded in every run's config."""
+    out = {"python": sys.version.split()[0]}
+    for dist in ("tensorflow", "tensorflow-cpu", "keras", "numpy", "scikit-learn", "pandas"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[dist] = metadata.version(dist)
+    return out
+
+
+class StatusWriter:
+    """The worker's ``status.json``: :meth:`write` now, :meth:`throttled` at most 4 times/s.
+    ``elapsed_s`` follows ``started_at``."""
+
+    def __init__(self, path: Path):
+        self.file = Path(path) / "status.json"
+        self.status: dict[str, Any] = read_json(self.file)
+        self._last = 0.0
+
+    def write(self, **changes: Any) -> None:
+        now = time.time()
+        self.status.update(changes, updated_at=now)
+        if self.status.get("started_at"):
+            self.status["elapsed_s"] = now - self.status["started_at"]
+        atomic_write_json(self.file, self.status)
+        self._last = time.monotonic()
+
+    def throttled(self, **changes: Any) -> None:
+        if time.monotonic() - self._last >= STATUS_INTERVAL_S:
+            self.write(**changes)
+
+    def reload(self) -> None:
+        """Take the file's state as current (after another writer, e.g. a crash handler)."""
+        with contextlib.suppress(OSError, ValueError):
+            self.status = read_json(self.file)
+
+
+def load_data(config: dict[str, Any]) -> Any:
+    """The run's :class:`lrviz.data.Dataset` (uint8 CIFAR-10 stays uint8)."""
+    from lrviz.data import load_dataset
+
+    return load_dataset(config["dataset"], cifar_archive=config.get("cifar_archive"), limit=config.get("limit"),
+                        seed=config["seed"])
+
+
+def configure_backend() -> Any:
+    """Import TensorFlow with its log quiet and ``LRVIZ_TF_THREADS`` applied; return a
+    distribution strategy: ``MirroredStrategy`` with more than one GPU, the default otherwise."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    threads = os.environ.get("LRVIZ_TF_THREADS")
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+    gpus = tf.config.list_physical_devices("GPU")
+    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+
+
+def seed_everything(seed: int) -> None:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def build_model(ds: Any, config: dict[str, Any], lr: float, strategy: Any) -> Any:
+    """MiniVGGNet for ``ds``'s shape and classes, compiled like the tutorial: SGD(lr, momentum,
+    nesterov), categorical cross-entropy, accuracy."""
+    import keras
+
+    from lrviz.models import MiniVGGNet
+
+    with strategy.scope():
+        h, w, d = ds.input_shape
+        model = MiniVGGNet.build(width=w, height=h, depth=d, classes=len(ds.class_names))
+        opt = keras.optimizers.SGD(learning_rate=lr, momentum=config["momentum"], nesterov=config["nesterov"])
+        model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
+    return model

@@ -1,0 +1,212 @@
+"""Settings of a job, described once: default, bounds, help. Validation, CLI flags and page
+widgets are all derived from the description.
+
+A job's config is a dataclass whose fields carry a :class:`Setting` in their metadata
+(:func:`setting`), the way :class:`lrviz.schedules.Param` describes a schedule parameter::
+
+    @dataclass
+    class TrainConfig:
+        epochs: int = setting(40, "Total epochs to train.", kind="int", low=1, high=100_000)
+
+:func:`settings_of` lists them; :meth:`Setting.parse` checks one value (``FieldError`` naming
+the field, the rule and the value); :meth:`Setting.parse_flag` checks text typed on the
+command line; :meth:`Setting.widget_help` is what a page shows next to the input.
+
+Config files are JSON, so a number setting takes numbers only, never numeric text (a page's
+number input or the CLI's flag parser turns text into numbers first).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lrviz.errors import FieldError
+
+__all__ = ["Setting", "setting", "settings_of", "defaults_of", "validate_settings", "RUN_ID_PATTERN"]
+
+RUN_ID_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,80}\Z")  # \Z: no trailing newline
+
+KINDS = ("int", "float", "bool", "choice", "path", "run_id", "mapping")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One field of a job config.
+
+    ``kind``: ``"int"``, ``"float"``, ``"bool"``, ``"choice"`` (one of ``choices``), ``"path"``
+    (non-empty text), ``"run_id"`` or ``"mapping"`` (checked by the job, e.g. a schedule).
+    ``low``/``high`` bound numbers (``*_open``: strict); ``optional`` admits ``None``.
+    ``what`` names the kind in messages (default "an integer" / "a finite number").
+    ``cli=False`` keeps a setting off the command line's help (it still parses).
+    """
+
+    name: str
+    default: Any
+    help: str
+    kind: str = "float"
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    optional: bool = False
+    choices: tuple[str, ...] = ()
+    what: str | None = None
+    label: str = ""
+    unit: str = ""
+    cli: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Argument `kind` must be one of {', '.join(KINDS)}. Received: kind={self.kind!r}")
+
+    # ------------------------------------------------------------------ words
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def bounds(self) -> str:
+        """The numeric bounds in words: ``>= 1 and <= 100000``."""
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>' if self.low_open else '>='} {_num(self.low)}")
+        if self.high is not None:
+            parts.append(f"{'<' if self.high_open else '<='} {_num(self.high)}")
+        return " and ".join(parts)
+
+    def rule(self) -> str:
+        """What a valid value is, in the words of the error message."""
+        if self.kind == "bool":
+            text = "true or false"
+        elif self.kind == "choice":
+            text = "one of " + ", ".join(self.choices)
+        elif self.kind == "path":
+            text = "a path"
+        elif self.kind == "run_id":
+            text = "a run id (letters, digits, '_', '.', '-')"
+        elif self.kind == "mapping":
+            text = self.what or "a mapping"
+        else:
+            what = self.what or ("an integer" if self.kind == "int" else "a finite number")
+            text = (what + " " + self.bounds()).strip()
+        return text + (" or null" if self.optional else "")
+
+    def widget_help(self) -> str:
+        """Help for a page input: the description, then the rule (``Must be ...``)."""
+        return f"{self.help} Must be {self.rule()}."
+
+    # ------------------------------------------------------------------ checks
+
+    def parse(self, value: Any) -> Any:
+        """The value, normalised (``2.0`` -> ``2`` for an int); ``FieldError`` if it breaks the rule."""
+        if value is None and self.optional:
+            return None
+        if self.kind in ("int", "float"):
+            return self._number(value)
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise self.error(value)
+            return value
+        if self.kind == "choice":
+            if not isinstance(value, str) or value not in self.choices:
+                raise self.error(value)
+            return value
+        if self.kind == "path":
+            if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
+                raise self.error(value)
+            return str(value)
+        if self.kind == "run_id":
+            if not isinstance(value, str) or not RUN_ID_PATTERN.match(value):
+                raise self.error(value)
+            return value
+        if not isinstance(value, Mapping):
+            raise self.error(value)
+        return value
+
+    def _number(self, v: Any) -> int | float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise self.error(v)
+        if self.kind == "int":
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            if not isinstance(v, int):
+                raise self.error(v)
+        elif not math.isfinite(v):
+            raise self.error(v)
+        else:
+            v = float(v)
+        if self.low is not None and (v < self.low or (self.low_open and v == self.low)):
+            raise self.error(v)
+        if self.high is not None and (v > self.high or (self.high_open and v == self.high)):
+            raise self.error(v)
+        return v
+
+    def parse_flag(self, text: str) -> Any:
+        """A command-line value: text made into the setting's type, its lower bound checked
+        (the rest is checked with the whole config, so every bound has one message)."""
+        if self.kind not in ("int", "float"):
+            return text
+        try:
+            v: Any = int(text) if self.kind == "int" else float(text)
+        except ValueError:
+            v = None
+        low_ok = v is not None and (self.low is None or v > self.low or (v == self.low and not self.low_open))
+        if not low_ok:
+            what = self.what or ("an integer" if self.kind == "int" else "a number")
+            low = f" {'>' if self.low_open else '>='} {_num(self.low)}" if self.low is not None else ""
+            raise FieldError(self.name, what + low, text)
+        return v
+
+    def error(self, value: Any) -> FieldError:
+        return FieldError(self.name, self.rule(), value)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def setting(default: Any, help: str, **kw: Any) -> Any:
+    """A dataclass field holding a :class:`Setting` (its name is filled in by :func:`settings_of`)."""
+    meta = {"setting": {"default": default, "help": help, **kw}}
+    if isinstance(default, (dict, list)):
+        return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def settings_of(config_cls: type) -> dict[str, Setting]:
+    """The :class:`Setting` of every field of a config dataclass, in declaration order."""
+    out = {}
+    for f in dataclasses.fields(config_cls):
+        if "setting" in f.metadata:
+            out[f.name] = Setting(name=f.name, **f.metadata["setting"])
+    return out
+
+
+def defaults_of(config_cls: type) -> dict[str, Any]:
+    return {name: copy.deepcopy(s.default) for name, s in settings_of(config_cls).items()}
+
+
+def validate_settings(config_cls: type, config: Mapping[str, Any], *, what: str,
+                      passthrough: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check every setting of ``config`` (defaults filled in); return ``(settings, meta)``.
+
+    ``meta`` holds the keys in ``passthrough`` (what the engine itself writes into a config,
+    e.g. ``id``, ``versions``); any other unknown key is an error naming it.
+    """
+    if not isinstance(config, Mapping):
+        raise FieldError("config", "a mapping", config)
+    specs = settings_of(config_cls)
+    unknown = sorted(set(config) - set(specs) - set(passthrough))
+    if unknown:
+        raise FieldError(unknown[0], "", config[unknown[0]],
+                         message=f"Argument `{unknown[0]}` is not {what} (known: {', '.join(specs)}).")
+    cfg = {name: spec.parse(config.get(name, spec.default)) for name, spec in specs.items()}
+    meta = {k: config[k] for k in passthrough if k in config}
+    return cfg, meta
