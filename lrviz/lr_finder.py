@@ -287,8 +287,8 @@ SUGGESTIONS = {  # key in suggestions.json -> its one wording
     "steepest": SuggestionRule("steepest descent", "the LR where the smoothed loss falls fastest per decade of LR "
                                                    "(most negative d loss / d log10 LR), searched before the minimum"),
     "min_div_10": SuggestionRule("minimum ÷ 10", "one tenth of the LR at the lowest smoothed loss"),
-    "valley": SuggestionRule("valley (fastai)", "a point about half-way along the longest decreasing stretch of the "
-                                                "smoothed loss"),
+    "valley": SuggestionRule("valley", "a point about half-way along the longest decreasing stretch of the smoothed "
+                                       "loss (fastai's rule)"),
 }
 _RULES = {key: rule.text for key, rule in SUGGESTIONS.items()}
 

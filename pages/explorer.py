@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lrviz import explorer as ex
-from lrviz.charts import schedule_figure
+from lrviz.charts import PALETTE, schedule_figure
 from lrviz.schedules import REGISTRY, Schedule
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.schedule_editor import load_widgets, schedule_editor, schedule_from_state
@@ -30,6 +30,7 @@ def _init_state() -> None:
     S.ex_warnings = warnings
     S.ex_next_id = 0
     S.ex_curve_ids = []
+    S.ex_last_valid = {}  # curve id -> its last valid Schedule, shown while its editor has an error
     for sched in state.curves:
         _add_curve_widgets(sched)
 
@@ -38,11 +39,13 @@ def _add_curve_widgets(sched: Schedule) -> None:
     cid = S.ex_next_id
     S.ex_next_id += 1
     S.ex_curve_ids.append(cid)
+    S.ex_last_valid[cid] = sched
     load_widgets(f"ex_{cid}", sched)
 
 
 def _remove_curve(cid: int) -> None:
     S.ex_curve_ids.remove(cid)
+    S.ex_last_valid.pop(cid, None)
 
 
 def _add_curve() -> None:
@@ -100,63 +103,93 @@ st.sidebar.caption(f"{spe:,} batches per epoch · {spe * epochs:,} batches in al
 state.log_y, state.per_batch = S.ex_log_y, S.ex_per_batch
 
 
+# Layout that works from 800 px (sidebar open, ~470 px of page) to 1440 px: the view and the
+# editors wrap onto two rows when both don't fit side by side, readout cards flow, and each
+# readout and editor carries its curve's chart colour on its left edge. Streamlit can't know the
+# screen's width on the server, so the CSS does the choosing.
+EDITORS_WIDTH = 440  # px: two parameter cells of ui.schedule_editor.PARAM_WIDTH side by side
+LAYOUT_CSS = """
+div:has(> .st-key-ex_view) { flex: 1 1 26rem; min-width: min(100%, 26rem); }
+div:has(> [class*="st-key-ex_rcard_"]) { flex: 1 1 13rem; min-width: 13rem; }
+.st-key-ex_readouts [data-testid="stMetricLabel"] * { white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; }
+.st-key-ex_readouts [data-testid="stMetricValue"] { font-size: 1.75rem; }
+"""
+
+
+def _curve_css(curve_ids: list[int]) -> str:
+    """A left edge in the chart's colour for each readout and editor (colour = position)."""
+    rules = []
+    for i, cid in enumerate(curve_ids):
+        colour = PALETTE[i % len(PALETTE)]
+        rules.append(f".st-key-ex_rcard_{i}, .st-key-ex_card_{cid} {{ border-left: 6px solid {colour}; "
+                     "padding-left: 0.6rem; border-radius: 4px; }")
+    return "<style>" + LAYOUT_CSS + "\n".join(rules) + "</style>"
+
+
 @st.fragment
 def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
     """Readout and chart first (they are what a slider move is for), then the editors, then
     the open tab only. A fragment: moving a slider re-sends this part, not the sidebar."""
-    parsed = [schedule_from_state(f"ex_{cid}")[0] for cid in S.ex_curve_ids]
-    curves = [c for c in parsed if c is not None]
-    if curves:
-        state.curves = curves
+    cids = list(S.ex_curve_ids)
+    titles = [f"Schedule {i + 1}" for i in range(len(cids))]
+    parsed = [schedule_from_state(f"ex_{cid}")[0] for cid in cids]
+    curves, stale = ex.keep_last_valid(parsed, [S.ex_last_valid[cid] for cid in cids])
+    for cid, sched in zip(cids, parsed):
+        if sched is not None:
+            S.ex_last_valid[cid] = sched
+    state.curves = curves
     S.setdefault("ex_readout_epoch", min(state.readout_epoch, epochs))
     S.setdefault("ex_threshold", state.threshold)
-    try:
-        state.readout_epoch = ex.validate_readout_epoch(S.ex_readout_epoch, epochs)
-    except ValueError:
-        state.readout_epoch = min(state.readout_epoch, epochs)
+    readout = ex.resolve_readout_epoch(S.ex_readout_epoch, epochs, state.readout_epoch)
+    state.readout_epoch = readout.epoch
     try:
         state.threshold = ex.validate_threshold(S.ex_threshold)
     except ValueError:
         pass
 
-    left, right = st.columns([2, 3], gap="large")
-    with right:
+    st.html(_curve_css(cids))
+    body = st.container(horizontal=True, gap="large", key="ex_body")
+    view = body.container(key="ex_view")
+    with view:
         labels = ex.curve_labels(curves)
-        st.markdown(f"**LR at epoch {state.readout_epoch}** of {epochs}")
-        mcols = st.columns(max(1, min(3, len(curves))))
+        heading = f"**LR at epoch {readout.epoch}** of {epochs}"
+        st.markdown(heading + (f" — {readout.note}" if readout.note else ""))
+        cards = st.container(horizontal=True, key="ex_readouts")
         for i, (label, sched) in enumerate(zip(labels, curves)):
-            col = mcols[i % len(mcols)]
+            card = cards.container(key=f"ex_rcard_{i}", width="stretch")
             first = ex.first_epoch_at_or_below(sched, state.threshold, epochs, spe)
-            col.metric(label, f"{ex.lr_at(sched, state.readout_epoch, spe):.6g}", help=sched.label())
-            col.caption(f"LR ≤ {state.threshold:g} from epoch {first}" if first else
-                        f"LR stays above {state.threshold:g} for all {epochs} epochs")
+            threshold = ex.format_lr(state.threshold)
+            card.metric(label, ex.format_lr(ex.lr_at(sched, readout.epoch, spe)), help=sched.label())
+            card.caption(f"LR ≤ {threshold} from epoch {first}" if first else
+                         f"LR stays above {threshold} for all {epochs} epochs")
+            if stale[i]:
+                card.caption(f":orange[{ex.stale_note(titles[i])}]")
         # Filled after the editors: the browser paints the readout before Plotly's redraw.
         chart_slot = st.empty()
-        rcols = st.columns(2)
-        with rcols[0]:
+        rrow = st.container(horizontal=True)
+        with rrow.container(width=220):
             st.number_input("LR at epoch (1-based)", step=1, key="ex_readout_epoch")
             _validated("ex_readout_epoch", ex.validate_readout_epoch, epochs)
-        with rcols[1]:
+        with rrow.container(width=220):
             st.number_input("First epoch where LR ≤", step=0.0001, format="%.6g", key="ex_threshold")
             _validated("ex_threshold", ex.validate_threshold)
 
-    with left:
+    with body.container(width=EDITORS_WIDTH, key="ex_editors"):
         st.subheader("Schedules")
-        for index, cid in enumerate(list(S.ex_curve_ids)):
-            schedule_editor(f"ex_{cid}", f"Schedule {index + 1}", on_remove=lambda cid=cid: _remove_curve(cid),
-                            can_remove=len(S.ex_curve_ids) > 1)
-        add_cols = st.columns([3, 1], vertical_alignment="bottom")
-        add_cols[0].selectbox("Add a schedule to compare", list(REGISTRY), key="ex_new_schedule",
-                              format_func=lambda n: REGISTRY[n].title, index=list(REGISTRY).index("cosine"))
-        add_cols[1].button("Add", on_click=_add_curve, disabled=len(S.ex_curve_ids) >= ex.MAX_CURVES,
-                           width="stretch", help=f"Up to {ex.MAX_CURVES} schedules.")
+        for title, cid in zip(titles, cids):
+            with st.container(key=f"ex_card_{cid}"):
+                schedule_editor(f"ex_{cid}", title, on_remove=lambda cid=cid: _remove_curve(cid),
+                                can_remove=len(cids) > 1)
+        add_row = st.container(horizontal=True, vertical_alignment="bottom")
+        add_row.selectbox("Add a schedule to compare", list(REGISTRY), key="ex_new_schedule",
+                          format_func=lambda n: REGISTRY[n].title, index=list(REGISTRY).index("cosine"))
+        add_row.button("Add", on_click=_add_curve, disabled=len(cids) >= ex.MAX_CURVES,
+                       width="content", help=f"Up to {ex.MAX_CURVES} schedules.")
 
-    if curves:
-        fig = schedule_figure(curves, epochs, spe, per_batch=state.per_batch, log_y=state.log_y,
-                              readout_epoch=state.readout_epoch)
-        chart_slot.plotly_chart(fig, key="ex_chart", config={"displaylogo": False})
-    else:
-        chart_slot.info("Fix the highlighted values to see the chart.")
+    fig = schedule_figure(curves, epochs, spe, per_batch=state.per_batch, log_y=state.log_y,
+                          readout_epoch=readout.epoch)
+    chart_slot.plotly_chart(fig, key="ex_chart", config={"displaylogo": False})
 
     # Only the open tab is computed and sent (tables and code are heavy for every slider move).
     tab_code, tab_table, tab_decay = st.tabs(["Keras code & formulas", "LR per epoch", "What happened to decay=?"],

@@ -11,6 +11,7 @@ import streamlit as st
 from lrviz import runs as store
 from lrviz.availability import cifar_availability
 from lrviz.data import DATASETS
+from lrviz.jobs.training import TrainingJob
 from lrviz.schedules import Schedule
 from ui import lr_finder_view, run_view
 from ui.navigation import ensure_app_navigation  # noqa: E402
@@ -20,6 +21,7 @@ ensure_app_navigation()
 S = st.session_state
 RUNS_DIR = store.DEFAULT_RUNS_DIR
 DEFAULTS = store.default_config()
+SET = TrainingJob.settings()  # labels, help and rules of every field, described once
 FIELDS = ("dataset", "cifar_archive", "limit", "epochs", "batch_size", "momentum", "nesterov", "seed")
 
 
@@ -69,29 +71,32 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
     errors_at: dict[str, st.delta_generator.DeltaGenerator] = {}
     with left:
         st.markdown("##### Data and optimizer")
-        st.selectbox("Dataset", DATASETS, key="tr_dataset", format_func={
+        st.selectbox(SET["dataset"].label, DATASETS, key="tr_dataset", help=SET["dataset"].help, format_func={
             "digits": "digits (scikit-learn, 8×8 grey, offline)", "cifar10": "CIFAR-10 (32×32 colour)"}.get)
         errors_at["dataset"] = st.empty()
         if S.tr_dataset == "cifar10":
-            st.text_input("CIFAR-10 archive", key="tr_cifar_archive", placeholder="/path/to/cifar-10-python.tar.gz",
-                          help="cifar-10-python.tar.gz or the extracted cifar-10-batches-py folder. Empty: the Keras "
-                               "cache (~/.keras/datasets), then a download.")
+            st.text_input(SET["cifar_archive"].label, key="tr_cifar_archive",
+                          placeholder="/path/to/cifar-10-python.tar.gz",
+                          help=f"{SET['cifar_archive'].help} Empty: the Keras cache (~/.keras/datasets), "
+                               "then a download.")
             found = cifar_availability(S.tr_cifar_archive or None)
             (st.success if found.ok else st.warning)(found.message)
         errors_at["cifar_archive"] = st.empty()
         c = st.columns([1, 2], vertical_alignment="bottom")
         c[0].toggle("Subset", key="tr_use_limit", help="Train on a stratified subset (faster).")
-        c[1].number_input("Training images", key="tr_limit", step=100, disabled=not S.tr_use_limit)
+        c[1].number_input(SET["limit"].label, key="tr_limit", step=100, disabled=not S.tr_use_limit,
+                          help=SET["limit"].widget_help())
         errors_at["limit"] = st.empty()
         c = st.columns(2)
-        c[0].number_input("Epochs", key="tr_epochs", step=1)
-        c[1].number_input("Batch size", key="tr_batch_size", step=1)
+        c[0].number_input(SET["epochs"].label, key="tr_epochs", step=1, help=SET["epochs"].widget_help())
+        c[1].number_input(SET["batch_size"].label, key="tr_batch_size", step=1, help=SET["batch_size"].widget_help())
         errors_at["epochs"] = st.empty()
         errors_at["batch_size"] = st.empty()
         c = st.columns(3, vertical_alignment="bottom")
-        c[0].number_input("Momentum", key="tr_momentum", step=0.05, format="%.3g")
-        c[1].number_input("Seed", key="tr_seed", step=1)
-        c[2].checkbox("Nesterov", key="tr_nesterov")
+        c[0].number_input(SET["momentum"].label, key="tr_momentum", step=0.05, format="%.3g",
+                          help=SET["momentum"].widget_help())
+        c[1].number_input(SET["seed"].label, key="tr_seed", step=1, help=SET["seed"].widget_help())
+        c[2].checkbox(SET["nesterov"].label, key="tr_nesterov", help=SET["nesterov"].help)
         errors_at["momentum"] = st.empty()
         errors_at["seed"] = st.empty()
     with right:

@@ -71,7 +71,7 @@ def test_find_lr_in_the_foreground_prints_progress_and_suggestions(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     assert "[INFO] step 30/30" in r.stdout or "Stopped early: diverged at lr=" in r.stdout
     assert "Suggested initial LRs:" in r.stdout
-    for title in ("steepest descent", "minimum ÷ 10", "valley (fastai)"):  # lr_finder.SUGGESTIONS
+    for title in ("steepest descent", "minimum ÷ 10", "valley"):  # lr_finder.SUGGESTIONS
         assert f"  {title} " in r.stdout
     (s,) = runs.list_runs(tmp_path)
     run = runs.load_run(s.id, tmp_path)

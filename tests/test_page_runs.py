@@ -98,4 +98,4 @@ def test_lr_find_run_opens_with_its_curve(two):
     at.run()
     assert not at.exception
     assert "LR range test" in set(at.dataframe[0].value["kind"])
-    assert any("steepest: 0.0085" in m.value for m in at.markdown)
+    assert any("steepest descent: 0.0085" in m.value for m in at.markdown)  # lr_finder.SUGGESTIONS

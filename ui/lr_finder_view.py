@@ -12,11 +12,14 @@ import streamlit as st
 
 from lrviz import runs as store
 from lrviz.charts import SUGGESTION_STYLE, lr_find_figure
-from lrviz.lr_finder import DEFAULTS
+from lrviz.jobs.common import DATA_KEYS
+from lrviz.jobs.lr_find import LRFindJob
+from lrviz.lr_finder import DEFAULTS, FinderSettings
 from lrviz.schedules import Schedule
+from lrviz.settings import settings_of
 
 S = st.session_state
-DATA_KEYS = ("dataset", "cifar_archive", "limit", "batch_size", "momentum", "nesterov", "seed")
+FIND = settings_of(FinderSettings)  # labels, help and rules, described once
 # Which parameter a suggested LR sets, per schedule (the peak of cyclic schedules).
 TARGET_PARAM = {"one_cycle": "max_lr", "triangular": "max_lr", "piecewise": None}
 
@@ -55,10 +58,11 @@ def section(form_config: dict, problem: str | None, runs_dir: Path) -> None:
         S.setdefault("tr_find_start", DEFAULTS["start"])
         S.setdefault("tr_find_end", DEFAULTS["end"])
         S.setdefault("tr_find_steps", DEFAULTS["num_steps"])
-        c[0].number_input("From LR", key="tr_find_start", format="%.0e", step=None)
-        c[1].number_input("To LR", key="tr_find_end", format="%g")
-        c[2].number_input("Batches", key="tr_find_steps", step=10)
-        config = {"kind": "lr_find", **{k: form_config.get(k) for k in DATA_KEYS}, "start": S.tr_find_start,
+        c[0].number_input(FIND["start"].label, key="tr_find_start", format="%.0e", step=None,
+                          help=FIND["start"].widget_help())
+        c[1].number_input(FIND["end"].label, key="tr_find_end", format="%g", help=FIND["end"].widget_help())
+        c[2].number_input(FIND["num_steps"].label, key="tr_find_steps", step=10, help=FIND["num_steps"].widget_help())
+        config = {"kind": LRFindJob.kind, **{k: form_config.get(k) for k in DATA_KEYS}, "start": S.tr_find_start,
                   "end": S.tr_find_end, "num_steps": S.tr_find_steps}
         finder_problem = problem
         if finder_problem is None:
@@ -66,7 +70,8 @@ def section(form_config: dict, problem: str | None, runs_dir: Path) -> None:
                 store.validate_lr_find_config(config)
             except ValueError as e:
                 finder_problem = str(e)
-                st.error(finder_problem)
+                at = {"start": c[0], "end": c[1], "num_steps": c[2]}.get(getattr(e, "field", None), st)
+                at.error(finder_problem)
         if c[3].button("Find LR", icon=":material/search:", disabled=finder_problem is not None,
                        help=finder_problem or "About 10–20 s on digits."):
             try:

@@ -46,9 +46,10 @@ def positive_int(name: str) -> Any:
 
 def add_setting_flags(parser: argparse.ArgumentParser, settings: Iterable[Setting]) -> None:
     """One flag per setting (``--batch-size``), default None (= the job's default); its help
-    is the setting's, with the default. Booleans get ``--x/--no-x``."""
+    is the setting's, with the default. Booleans get ``--x/--no-x``; mappings (a schedule) and
+    settings marked ``cli=False`` get none."""
     for s in settings:
-        if not s.cli:
+        if not s.cli or s.kind == "mapping":
             continue
         shown = "none" if s.default is None else s.default
         if s.kind == "bool":

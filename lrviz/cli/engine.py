@@ -18,6 +18,7 @@ from typing import Any
 from lrviz import runs, worker
 from lrviz.cli.common import UsageError, add_setting_flags, flags_into
 from lrviz.cli.schedule import add_schedule_flags, schedule_from_args
+from lrviz.jobs.common import DATA_KEYS
 from lrviz.jobs.lr_find import LRFindJob
 from lrviz.jobs.training import TrainingJob
 from lrviz.lr_finder import FinderSettings
@@ -25,13 +26,12 @@ from lrviz.schedules import REGISTRY, Schedule
 from lrviz.settings import settings_of
 
 _TRAIN = TrainingJob.settings()
-_DATA_KEYS = ("dataset", "cifar_archive", "limit", "batch_size", "momentum", "nesterov", "seed")
 _FINDER_KEYS = tuple(settings_of(FinderSettings))
 
 
 def _add_data_flags(parser: argparse.ArgumentParser) -> None:
     """Data and optimizer flags shared by ``train`` and ``find-lr`` (None = the run's default)."""
-    add_setting_flags(parser, [_TRAIN[k] for k in _DATA_KEYS])
+    add_setting_flags(parser, [_TRAIN[k] for k in DATA_KEYS])
 
 
 def register(sub: Any) -> None:
@@ -134,7 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = {k: parent_cfg[k] for k in ("batch_size", "seed", "epochs") if k in parent_cfg}
         config["parent"] = rp.name
     config["schedule"] = _schedule(args, parent_cfg)
-    flags_into(config, args, (*_DATA_KEYS, "epochs", "max_batches"))
+    flags_into(config, args, (*DATA_KEYS, "epochs", "max_batches"))
     rid = _create(config, runs_dir, runs.start_run, args.detach)
     if rid is None:
         return 0
@@ -155,7 +155,7 @@ def cmd_find_lr(args: argparse.Namespace) -> int:
 
     runs_dir = _runs_dir(args)
     config: dict[str, Any] = {"kind": LRFindJob.kind}
-    flags_into(config, args, (*_DATA_KEYS, *_FINDER_KEYS))
+    flags_into(config, args, (*DATA_KEYS, *_FINDER_KEYS))
     rid = _create(config, runs_dir, runs.start_run, args.detach)
     if rid is None:
         return 0

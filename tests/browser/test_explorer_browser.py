@@ -41,6 +41,13 @@ def test_explorer_loads_and_slider_updates(app_server, page):
     )
     wait_app_idle(page)
     assert _step_readout(page) == "0.00015625"  # 0.01 * 0.25**3
+    # The readout is painted before Plotly's redraw: wait for the chart too.
+    page.wait_for_function(
+        """() => { const gd = document.querySelector('.js-plotly-plot');
+                   const t = gd && gd._fullData.find(d => d.name === 'Step decay');
+                   return t && Math.abs(t.y[14] - 0.00015625) < 1e-12; }""",
+        timeout=30_000,
+    )
     ys_after = _step_trace_ys(page)
     assert abs(ys_after[14] - 0.00015625) < 1e-12
     assert "step;factor=0.25" in unquote(page.url)  # the URL carries the view

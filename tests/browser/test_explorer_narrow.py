@@ -1,0 +1,109 @@
+"""The explorer's layout at 800 px and 1440 px wide, measured in the DOM (issue 13).
+
+At 800 px the sidebar stays open (Streamlit collapses it only at <= 768 px) and the old
+three-column parameter grid squeezed into ~500 px: labels wrapped letter by letter ("d/ec/ay"),
+the lr box showed "0" for 0.01, readouts "0.002…", the Add button "A". Only a browser lays text
+out, so these checks measure the rendered elements:
+
+* every input shows its whole value (``scrollWidth <= clientWidth + 1``);
+* no widget label is narrower than its longest word, nor taller than two lines;
+* every button and readout (label and value) shows its whole text, inside its own card;
+* each readout carries a colour swatch equal to its curve's colour in the chart.
+"""
+
+from __future__ import annotations
+
+import pytest
+from browser_kit import shot, wait_app_idle
+
+# Each entry: what was cut, as a readable line; [] when nothing is.
+MEASURE = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const cut = [];
+  const name = e => (e.getAttribute('aria-label') || e.innerText || e.value || '').trim().slice(0, 40);
+  for (const e of main.querySelectorAll('input[type="number"], input[type="text"]')) {
+    if (e.scrollWidth > e.clientWidth + 1) cut.push(`input ${name(e)}=${e.value}: ${e.scrollWidth} > ${e.clientWidth}`);
+  }
+  for (const e of main.querySelectorAll('button')) {
+    if (!e.innerText.trim()) continue;  // icon-only buttons
+    for (const t of [e, ...e.querySelectorAll('p')]) {
+      if (t.scrollWidth > t.clientWidth + 1) cut.push(`button ${name(e)}: ${t.scrollWidth} > ${t.clientWidth}`);
+    }
+  }
+  for (const e of main.querySelectorAll('[data-testid="stMetricLabel"] p, [data-testid="stMetricValue"] > div')) {
+    if (e.scrollWidth > e.clientWidth + 1) cut.push(`readout ${name(e)}: ${e.scrollWidth} > ${e.clientWidth}`);
+  }
+  const cards = [...main.querySelectorAll('[class*="st-key-ex_rcard_"]')].map(c => [c, c.getBoundingClientRect()]);
+  for (const [card, r] of cards) {
+    for (const e of card.querySelectorAll('p, [data-testid="stMetricValue"] > div')) {
+      const q = e.getBoundingClientRect();
+      if (q.right > r.right + 1 || q.left < r.left - 1) cut.push(`readout text "${name(e)}" sticks out of its card`);
+    }
+    for (const [other, o] of cards) {
+      const apart = r.right <= o.left + 1 || o.right <= r.left + 1 || r.bottom <= o.top + 1 || o.bottom <= r.top + 1;
+      if (other !== card && !apart)
+        cut.push(`readout cards overlap: ${name(card).split('\\n')[0]}`);
+    }
+  }
+  const probe = document.createElement('span');
+  probe.style.cssText = 'position:absolute;visibility:hidden;white-space:nowrap';
+  for (const label of main.querySelectorAll('[data-testid="stWidgetLabel"] p')) {
+    const text = label.innerText.trim();
+    if (!text) continue;
+    const style = getComputedStyle(label);
+    probe.style.font = style.font;
+    label.appendChild(probe);
+    let widest = 0;
+    for (const word of text.split(/\\s+/)) { probe.textContent = word; widest = Math.max(widest, probe.offsetWidth); }
+    label.removeChild(probe);
+    const lines = label.getBoundingClientRect().height / parseFloat(style.lineHeight);
+    if (label.clientWidth + 1 < widest) cut.push(`label "${text}": ${label.clientWidth}px < word ${widest}px`);
+    if (lines > 2.2) cut.push(`label "${text}": ${lines.toFixed(1)} lines`);
+  }
+  return cut;
+}"""
+
+# readout label -> [swatch colour of its card, colour of its curve in the chart]
+SWATCHES = """() => {
+  const gd = document.querySelector('.js-plotly-plot');
+  const out = {};
+  for (const card of document.querySelectorAll('[class*="st-key-ex_rcard_"]')) {
+    const label = card.querySelector('[data-testid="stMetricLabel"]').innerText.trim();
+    const trace = gd._fullData.find(d => d.name === label);
+    out[label] = [getComputedStyle(card).borderLeftColor, trace ? trace.line.color : null];
+  }
+  return out;
+}"""
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    """'#1f77b4' or 'rgb(31, 119, 180)' -> (31, 119, 180)."""
+    if colour.startswith("#"):
+        return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(float(v)) for v in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3])
+
+
+@pytest.mark.parametrize("width", [800, 1440])
+def test_explorer_fits_the_window(app_server, browser, width):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(app_server.url)
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+        wait_app_idle(page)
+        # a third curve and the warmup inputs, so the longest labels are on the page too
+        page.get_by_role("button", name="Add", exact=True).click()
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stMetric\"]').length === 3")
+        page.get_by_text("Linear warmup in front").first.click()
+        page.wait_for_selector('[data-testid="stNumberInput"] input[aria-label*="warmup start factor"]')
+        wait_app_idle(page)
+        shot(page, f"explorer-{width}px")
+        cut = page.evaluate(MEASURE)
+        assert not cut, "\n".join(cut)
+        swatches = page.evaluate(SWATCHES)
+        assert len(swatches) == 3
+        for label, (swatch, trace) in swatches.items():
+            assert trace is not None and _rgb(swatch) == _rgb(trace), (label, swatch, trace)
+    finally:
+        context.close()
