@@ -9,10 +9,14 @@
   ``learning_rate``.
 * :class:`RunLogger` -- writes ``status.json`` (at most 4 times a second) and one
   ``history.csv`` row per finished epoch.
+* :class:`PlateauReducer` -- ReduceLROnPlateau (:mod:`lrviz.plateau`): on a plateau, asks the
+  setter to scale the rest of the schedule, like a Set-LR factor.
+* :class:`TensorBoardWriter` -- TensorBoard event files (TensorFlow's summary writer): epoch
+  scalars for train and validation, and the LR of every batch.
 
-Order matters and is the order of the list given to ``fit``: poller, setter, logger (the
-poller hands LR requests to the setter before it sets the batch's LR; the logger reads the
-LRs the setter put in the epoch's logs).
+Order matters and is the order of the list given to ``fit``: poller, setter, then the others
+(the poller hands LR requests to the setter before it sets the batch's LR; the logger and
+the TensorBoard writer read the LRs the setter put in the epoch's logs).
 
 All three are marked ``async_safe``: Keras then runs ``on_train_batch_end`` in a thread
 instead of pulling every batch's logs to Python first (a device sync per batch). Their
@@ -44,7 +48,7 @@ import numpy as np
 
 from lrviz.store.files import atomic_write_text
 
-__all__ = ["LROverrides", "ControlPoller", "ScheduleSetter", "RunLogger"]
+__all__ = ["LROverrides", "ControlPoller", "ScheduleSetter", "RunLogger", "PlateauReducer", "TensorBoardWriter"]
 
 NAN = float("nan")
 
@@ -142,8 +146,8 @@ class ScheduleSetter(keras.callbacks.Callback):
             if self.on_override is not None:
                 self.on_override({"step": step, "epoch": self.epoch + 1, "batch": batch + 1, "kind": kind,
                                   "value": value, "multiplier": self.overrides.multiplier,
-                                  "hold": self.overrides.hold, "requested_at": req.get("requested_at"),
-                                  "applied_at": time.time()})
+                                  "hold": self.overrides.hold, "source": req.get("source", "user"),
+                                  "requested_at": req.get("requested_at"), "applied_at": time.time()})
         self.lr = self.overrides.lr(planned)
         if self.lr != self._assigned:
             self.model.optimizer.learning_rate = self.lr
@@ -223,3 +227,86 @@ def _float(v: Any) -> float:
         return float(v)
     except (TypeError, ValueError):
         return NAN
+
+
+class PlateauReducer(keras.callbacks.Callback):
+    """ReduceLROnPlateau on top of any schedule: when :class:`lrviz.plateau.Plateau` decides on a
+    reduction after an epoch, ``request({"factor": new/old, "source": "plateau", ...})`` is called
+    (give it :meth:`ScheduleSetter.request`), so the rest of the schedule is scaled from the next
+    batch and the reduction is recorded like an override. ``old`` is the LR of the epoch's last
+    batch, as Keras' own callback reads it from the optimizer."""
+
+    def __init__(self, settings: dict[str, Any], request: Callable[[dict[str, Any]], Any]):
+        super().__init__()
+        from lrviz.plateau import Plateau
+
+        self.plateau = Plateau(settings)
+        self.request = request
+        self.reductions: list[dict[str, Any]] = []
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        current = (logs or {}).get(self.plateau.monitor)
+        if current is None:
+            return
+        old = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        new = self.plateau.step(float(current), old)
+        if new is not None and old > 0:
+            self.reductions.append({"epoch": epoch + 1, "old": old, "new": new})
+            self.request({"factor": new / old, "source": "plateau", "requested_at": time.time()})
+
+
+class TensorBoardWriter(keras.callbacks.Callback):
+    """TensorBoard event files in ``log_dir/train`` and ``log_dir/validation``, written with
+    TensorFlow's summary writer (so ``tensorboard --logdir runs`` shows every run).
+
+    Per epoch (step = the 1-based epoch, as lrviz shows epochs): ``epoch_loss`` and
+    ``epoch_accuracy`` in both folders (Keras' own TensorBoard callback uses these names) and
+    ``epoch_learning_rate`` (the epoch's first batch) in train. Per batch (step = the 0-based
+    global batch index): ``batch_learning_rate``, so warmups and one-cycle show; the values
+    are collected as the batches run and written at the end of each epoch.
+    """
+
+    def __init__(self, log_dir: Path, steps_per_epoch: int, lr_now: Callable[[], float]):
+        super().__init__()
+        import tensorflow as tf
+
+        self.tf = tf
+        self.spe = int(steps_per_epoch)
+        self.lr_now = lr_now
+        self.train = tf.summary.create_file_writer(str(Path(log_dir) / "train"))
+        self.validation = tf.summary.create_file_writer(str(Path(log_dir) / "validation"))
+        self.epoch = 0
+        self._batch_lrs: list[tuple[int, float]] = []
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+        self._batch_lrs.append((self.epoch * self.spe + batch, self.lr_now()))
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        logs = logs or {}
+        complete = len(self._batch_lrs) >= self.spe  # an epoch cut by a stop has no epoch scalars
+        scalar = self.tf.summary.scalar
+        with self.train.as_default():
+            for step, lr in self._batch_lrs:
+                scalar("batch_learning_rate", lr, step=step)
+            self._batch_lrs.clear()
+            if not complete:
+                self.train.flush()
+                return
+            for key in ("loss", "accuracy"):
+                if key in logs:
+                    scalar(f"epoch_{key}", float(logs[key]), step=epoch + 1)
+            if "lr" in logs:
+                scalar("epoch_learning_rate", float(logs["lr"]), step=epoch + 1)
+        with self.validation.as_default():
+            for key in ("loss", "accuracy"):
+                if f"val_{key}" in logs:
+                    scalar(f"epoch_{key}", float(logs[f"val_{key}"]), step=epoch + 1)
+        self.train.flush()
+        self.validation.flush()
+
+    def on_train_end(self, logs: Any = None) -> None:
+        self.train.close()
+        self.validation.close()

@@ -165,7 +165,8 @@ def _batches(data: Any) -> Iterable[tuple[Any, Any]]:
             n += 1
             yield batch[0], batch[1]
         if n == 0:
-            raise ValueError("Argument `data` must yield at least one (x, y) batch.")
+            raise FieldError("data", "batches of (x, y)", "no batch", message="Argument `data` must yield at least one "
+                                                                                 "(x, y) batch.")
 
 
 def lr_range_test(model: Any, data: Any, *, start: float = DEFAULTS["start"], end: float = DEFAULTS["end"],

@@ -64,7 +64,7 @@ class Setting:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"Argument `kind` must be one of {', '.join(KINDS)}. Received: kind={self.kind!r}")
+            raise FieldError("kind", f"one of {', '.join(KINDS)}", self.kind)
 
     # ------------------------------------------------------------------ words
 
@@ -130,22 +130,23 @@ class Setting:
             raise self.error(value)
         return value
 
-    def _number(self, v: Any) -> int | float:
+    def _number(self, value: Any) -> int | float:
+        v = value
         if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise self.error(v)
+            raise self.error(value)
         if self.kind == "int":
             if isinstance(v, float) and v.is_integer():
                 v = int(v)
             if not isinstance(v, int):
-                raise self.error(v)
+                raise self.error(value)
         elif not math.isfinite(v):
-            raise self.error(v)
+            raise self.error(value)
         else:
             v = float(v)
         if self.low is not None and (v < self.low or (self.low_open and v == self.low)):
-            raise self.error(v)
+            raise self.error(value)
         if self.high is not None and (v > self.high or (self.high_open and v == self.high)):
-            raise self.error(v)
+            raise self.error(value)
         return v
 
     def parse_flag(self, text: str) -> Any:

@@ -22,11 +22,13 @@ from lrviz.jobs.common import DATA_KEYS
 from lrviz.jobs.lr_find import LRFindJob
 from lrviz.jobs.training import TrainingJob
 from lrviz.lr_finder import FinderSettings
+from lrviz.plateau import plateau_settings
 from lrviz.schedules import REGISTRY, Schedule
 from lrviz.settings import settings_of
 
 _TRAIN = TrainingJob.settings()
 _FINDER_KEYS = tuple(settings_of(FinderSettings))
+_PLATEAU = plateau_settings("plateau_")
 
 
 def _add_data_flags(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +44,11 @@ def register(sub: Any) -> None:
                                     "SGD momentum 0.9 with Nesterov.")
     _add_data_flags(tp)
     add_schedule_flags(tp, default_schedule=None)
-    add_setting_flags(tp, [_TRAIN["epochs"]])
+    add_setting_flags(tp, [_TRAIN["epochs"], _TRAIN["mlflow"]])
+    pg = tp.add_argument_group("ReduceLROnPlateau", "scale the rest of the schedule when the monitored value stops "
+                                                    "improving (Keras' arguments and defaults)")
+    pg.add_argument("--plateau", action="store_true", help="turn it on (any --plateau-* flag does too)")
+    add_setting_flags(pg, _PLATEAU.values())
     tp.add_argument("--max-batches", type=_TRAIN["max_batches"].parse_flag, default=None, help=argparse.SUPPRESS)
     tp.add_argument("--runs-dir", default=None, help="where runs are stored (default $LRVIZ_RUNS_DIR or runs)")
     tp.add_argument("--resume", metavar="RUN", default=None,
@@ -134,7 +140,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = {k: parent_cfg[k] for k in ("batch_size", "seed", "epochs") if k in parent_cfg}
         config["parent"] = rp.name
     config["schedule"] = _schedule(args, parent_cfg)
-    flags_into(config, args, (*DATA_KEYS, "epochs", "max_batches"))
+    flags_into(config, args, (*DATA_KEYS, "epochs", "max_batches", "mlflow"))
+    plateau = {k.removeprefix("plateau_"): getattr(args, k) for k in _PLATEAU if getattr(args, k) is not None}
+    if args.plateau or plateau:
+        config["plateau"] = plateau
     rid = _create(config, runs_dir, runs.start_run, args.detach)
     if rid is None:
         return 0

@@ -11,6 +11,7 @@ import csv
 import sys
 
 from lrviz.cli.common import UsageError, positive_int
+from lrviz.errors import keras_message
 from lrviz.schedules import REGISTRY, WARMUP_PARAMS, Schedule, steps_per_epoch_for
 
 __all__ = ["add_schedule_flags", "schedule_from_args", "register", "cmd_schedule"]
@@ -59,7 +60,7 @@ def schedule_from_args(args: argparse.Namespace) -> Schedule:
     """Build the :class:`Schedule` the flags describe; ``UsageError`` on bad input."""
     name = args.schedule
     if name not in REGISTRY:
-        raise UsageError(f"Argument `schedule` must be one of {', '.join(REGISTRY)}. Received: schedule={name!r}")
+        raise UsageError(keras_message("schedule", f"one of {', '.join(REGISTRY)}", name))
     spec = REGISTRY[name]
     own = {p.name for p in spec.params} | set(spec.flags)
     given = {k[3:]: v for k, v in vars(args).items() if k.startswith("sp_") and v is not None}

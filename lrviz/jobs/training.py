@@ -41,6 +41,7 @@ import numpy as np
 from lrviz.errors import FieldError
 from lrviz.jobs import common
 from lrviz.jobs.base import META_KEYS, Job, WorkerContext
+from lrviz.plateau import validate_plateau
 from lrviz.schedules import Schedule, steps_per_epoch_for
 from lrviz.settings import setting
 from lrviz.store.control import lr_request_name
@@ -64,15 +65,20 @@ class TrainConfig(common.DataSettings):
     parent: str | None = setting(None, "The run this one resumes from.", kind="run_id", optional=True, cli=False)
     max_batches: int | None = setting(None, "Stop (gracefully) after this many batches; for smoke runs and "
                                       "benchmarks.", kind="int", low=1, optional=True, cli=False)
+    plateau: dict | None = setting(None, "ReduceLROnPlateau on top of the schedule: Keras' arguments (monitor, "
+                                   "factor, patience, min_delta, cooldown, min_lr); null for none.", kind="mapping",
+                                   optional=True, what="a mapping of ReduceLROnPlateau settings", cli=False)
+    mlflow: bool = setting(False, "Also log the run to MLflow (on by itself when MLFLOW_TRACKING_URI is set).",
+                           kind="bool", label="Log to MLflow")
 
 
 class TrainingJob(Job):
     kind = "train"
     title = "training run"
     Config = TrainConfig
-    meta_keys: ClassVar[tuple[str, ...]] = (*META_KEYS, "lr_overrides", "initial_epoch")
     files = ("config.json", "history.csv", "predictions.csv", "report.csv", "confusion.csv", "model.keras",
              "training.png")
+    meta_keys: ClassVar[tuple[str, ...]] = (*META_KEYS, "lr_overrides", "initial_epoch", "mlflow_run_id")
 
     @classmethod
     def validate(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -83,6 +89,8 @@ class TrainingJob(Job):
         cfg = super().validate(config)
         common.check_data(cfg)
         cfg["schedule"] = Schedule.from_config(cfg["schedule"]).to_config()
+        if cfg["plateau"] is not None:
+            cfg["plateau"] = validate_plateau(cfg["plateau"], prefix="plateau_")
         return cfg
 
     @classmethod
@@ -156,7 +164,7 @@ class TrainingJob(Job):
         strategy = common.configure_backend()
         import keras
 
-        from lrviz.callbacks import ControlPoller, RunLogger, ScheduleSetter
+        from lrviz.callbacks import ControlPoller, PlateauReducer, RunLogger, ScheduleSetter, TensorBoardWriter
 
         common.seed_everything(config["seed"])
         batch, epochs = config["batch_size"], config["epochs"]
@@ -191,15 +199,26 @@ class TrainingJob(Job):
         poller = ControlPoller(control, on_lr_request=setter.request, max_batches=config.get("max_batches"))
         logger = RunLogger(status, path / "history.csv", spe, total,
                            lr_now=lambda: (setter.lr, setter.overrides.multiplier))
+        callbacks = [poller, setter, logger, TensorBoardWriter(path / "tensorboard", spe, lambda: setter.lr)]
+        if config.get("plateau"):
+            callbacks.append(PlateauReducer(config["plateau"], setter.request))
+        tracker = _mlflow_tracker(path, config)
+        if tracker is not None:
+            callbacks.append(tracker)
         status.write(state="running", phase="training", steps_per_epoch=spe, epoch=initial_epoch)
         control.poll()  # stopped while loading: no training at all
-        if not control.stop_requested:
-            model.fit(train, validation_data=test, epochs=epochs, initial_epoch=initial_epoch,
-                      callbacks=[poller, setter, logger], shuffle=False, verbose=ctx.verbose)  # tf.data shuffles
-        stopped = control.stop_requested
-        status.write(phase="evaluating", eta_s=None)
-        _finish(path, model, ds, test, logger.rows)
-        state = "stopped" if stopped else "finished"
+        state = "failed"
+        try:
+            if not control.stop_requested:
+                model.fit(train, validation_data=test, epochs=epochs, initial_epoch=initial_epoch,
+                          callbacks=callbacks, shuffle=False, verbose=ctx.verbose)  # tf.data shuffles itself
+            stopped = control.stop_requested
+            status.write(phase="evaluating", eta_s=None)
+            _finish(path, model, ds, test, logger.rows)
+            state = "stopped" if stopped else "finished"
+        finally:
+            if tracker is not None:
+                tracker.finish(path, state)
         status.write(state=state, phase=None, eta_s=None)
         return state
 
@@ -231,3 +250,13 @@ def _finish(path: Path, model: Any, ds: Any, test: Any, rows: list[dict[str, Any
         title = "Training Loss and Accuracy on " + ("CIFAR-10" if ds.name == "cifar10" else "digits")
         atomic_write_bytes(path / "training.png", training_png(pd.DataFrame(rows), title))
 
+
+
+def _mlflow_tracker(path: Path, config: dict[str, Any]) -> Any:
+    """The MLflow logger when asked for (``mlflow`` in the config or ``MLFLOW_TRACKING_URI`` set);
+    None otherwise, and then MLflow is never imported."""
+    if not (config.get("mlflow") or os.environ.get("MLFLOW_TRACKING_URI")):
+        return None
+    from lrviz.tracking import MLflowLogger
+
+    return MLflowLogger(path, config)
