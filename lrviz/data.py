@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from lrviz.errors import FieldError
+
 __all__ = [
     "CIFAR10_CLASSES",
     "DIGITS_CLASSES",
@@ -310,7 +312,7 @@ def load_dataset(name: str = "digits", *, cifar_archive: str | None = None, limi
         return load_digits(limit=limit, seed=seed)
     if name == "cifar10":
         return load_cifar10(cifar_archive, limit=limit, seed=seed)
-    raise ValueError(f"Argument `dataset` must be one of {', '.join(DATASETS)}. Received: dataset={name!r}")
+    raise FieldError("dataset", f"one of {', '.join(DATASETS)}", name)
 
 
 # --------------------------------------------------------------------------- tf.data

@@ -278,10 +278,18 @@ class SuggestionRule:
 
     name: str
     description: str
+    origin: str = ""  # whose rule it is, said in its text: "valley (fastai): ..."
 
     @property
     def text(self) -> str:
-        return f"{self.name}: {self.description}"
+        return f"{self.name}{f' ({self.origin})' if self.origin else ''}: {self.description}"
+
+    def detail(self, rule_text: Any) -> str:
+        """A stored suggestion's rule text without the name in front (shown after the name)."""
+        text = str(rule_text or "")
+        for head in (f"{self.name} ({self.origin}): ", f"{self.name}: "):
+            text = text.removeprefix(head)
+        return f"{text} ({self.origin}'s rule)" if self.origin and text else text
 
 
 SUGGESTIONS = {  # key in suggestions.json -> its one wording
@@ -289,7 +297,7 @@ SUGGESTIONS = {  # key in suggestions.json -> its one wording
                                                    "(most negative d loss / d log10 LR), searched before the minimum"),
     "min_div_10": SuggestionRule("minimum ÷ 10", "one tenth of the LR at the lowest smoothed loss"),
     "valley": SuggestionRule("valley", "a point about half-way along the longest decreasing stretch of the smoothed "
-                                       "loss (fastai's rule)"),
+                                       "loss", origin="fastai"),
 }
 _RULES = {key: rule.text for key, rule in SUGGESTIONS.items()}
 
@@ -365,6 +373,6 @@ def format_suggestions(s: Mapping[str, Any]) -> str:
     for key, rule in SUGGESTIONS.items():
         e = s.get(key) or {}
         lr = e.get("lr")
-        detail = str(e.get("rule", "")).removeprefix(rule.name + ": ")
+        detail = rule.detail(e.get("rule"))
         lines.append(f"  {rule.name:16s} {'-' if lr is None else f'{lr:.3g}':>9s}  {detail}")
     return "\n".join(lines)

@@ -36,7 +36,7 @@ from lrviz.store import (
 __all__ = [
     "DEFAULT_RUNS_DIR", "RUN_ID_PATTERN", "HISTORY_COLUMNS", "ACTIVE_STATES", "FINAL_STATES",
     "RunBusyError", "Run", "RunSummary", "store_at",
-    "validate_config", "default_config", "validate_lr_find_config", "default_lr_find_config",
+    "validate_config", "default_config", "validate_lr_find_config", "default_lr_find_config", "validate_config_of",
     "create_run", "start_run", "start_lr_find", "list_runs", "load_run", "stop_run", "set_lr", "delete_run",
     "active_run", "run_path", "run_kind",
     "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "read_json",
@@ -65,6 +65,11 @@ def default_config() -> dict[str, Any]:
 def validate_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """A training run's config, normalised; ``FieldError`` naming the field, rule and value."""
     return TrainingJob.validate(config)
+
+
+def validate_config_of(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Any run config, validated by its kind's job (``config["kind"]``, training by default)."""
+    return jobs.job_for(config).validate(config)
 
 
 def default_lr_find_config() -> dict[str, Any]:

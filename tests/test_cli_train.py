@@ -77,3 +77,55 @@ def test_find_lr_in_the_foreground_prints_progress_and_suggestions(tmp_path):
     run = runs.load_run(s.id, tmp_path)
     assert run.kind == "lr_find" and run.state == "finished" and len(run.lr_find) == run.status["step"]
     assert "LR range test" in lrviz("runs", "--runs-dir", str(tmp_path)).stdout
+
+
+def _evil_archive(tmp_path):
+    """A CIFAR-10 archive with one member that would escape the folder (``../evil``)."""
+    import io
+    import tarfile
+
+    from lrviz.data import write_synthetic_cifar
+
+    good = write_synthetic_cifar(tmp_path / "src", n_per_batch=2, n_test=2)
+    path = tmp_path / "evil.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name in sorted(os.listdir(good)):
+            raw = (good / name).read_bytes()
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+        evil = tarfile.TarInfo("../evil")
+        evil.size = 4
+        tar.addfile(evil, io.BytesIO(b"boom"))
+    return path
+
+
+@pytest.mark.parametrize("command", ["train", "find-lr"])
+@pytest.mark.parametrize("kind", ["corrupt", "hostile"])
+def test_bad_cifar_archive_is_one_line_exit_2_and_no_run_folder(kind, command, tmp_path):
+    if kind == "corrupt":
+        arch = tmp_path / "cifar-10-python.tar.gz"
+        arch.write_bytes(b"this is not gzip")
+    else:
+        arch = _evil_archive(tmp_path)
+    runs_dir = tmp_path / "runs"
+    r = lrviz(command, "--cifar-archive", str(arch), "--runs-dir", str(runs_dir))
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert r.stderr.startswith("lrviz: error: ") and r.stderr.count("\n") == 1, r.stderr
+    assert "CIFAR-10 archive" in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout and str(arch) in r.stderr
+    assert ("corrupt" if kind == "corrupt" else "unsafe member path '../evil'") in r.stderr
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_plateau_flags_make_the_runs_plateau_settings(tmp_path, capsys):
+    assert main(["train", "--runs-dir", str(tmp_path), "--plateau-factor", "2"]) == 2
+    assert capsys.readouterr().err.startswith("lrviz: error: Argument `plateau_factor` must be a finite number > 0")
+    code = main(["train", "--runs-dir", str(tmp_path), "--limit", "100", "--epochs", "3", "--plateau-patience", "0",
+                 "--plateau-monitor", "loss", "--plateau-min-delta", "100"])
+    assert code == 0
+    (run,) = [runs.load_run(s.id, tmp_path) for s in runs.list_runs(tmp_path)]
+    assert run.config["plateau"] == {"monitor": "loss", "factor": 0.1, "patience": 0, "min_delta": 100.0,
+                                     "cooldown": 0, "min_lr": 0.0}
+    # epoch 2 cannot improve on epoch 1 by 100: reduced from epoch 3 (the one after epoch 3 has no epoch to act on)
+    assert [(o["source"], o["epoch"]) for o in run.config["lr_overrides"]] == [("plateau", 3)]

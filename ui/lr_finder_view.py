@@ -14,7 +14,7 @@ from lrviz import runs as store
 from lrviz.charts import SUGGESTION_STYLE, lr_find_figure
 from lrviz.jobs.common import DATA_KEYS
 from lrviz.jobs.lr_find import LRFindJob
-from lrviz.lr_finder import DEFAULTS, FinderSettings
+from lrviz.lr_finder import DEFAULTS, SUGGESTIONS, FinderSettings
 from lrviz.schedules import Schedule
 from lrviz.settings import settings_of
 
@@ -139,7 +139,7 @@ def _suggestions(run) -> None:
         if not lr:
             continue
         c = st.columns([3, 1.2, 1.2], vertical_alignment="center")
-        c[0].markdown(f"**{name}: {lr:.3g}** — {str(s.get('rule', '')).removeprefix(name + ': ')}")
+        c[0].markdown(f"**{name}: {lr:.3g}** — {SUGGESTIONS[key].detail(s.get('rule'))}")
         c[1].button(f"Use as {param or 'initial LR'}", key=f"find_apply_{key}", on_click=_apply_initial, args=(lr,),
                     disabled=param is None, width="stretch",
                     help="Sets it in the Train form's schedule." if param else

@@ -18,6 +18,7 @@ from typing import Any
 from lrviz import runs, worker
 from lrviz.cli.common import UsageError, add_setting_flags, flags_into
 from lrviz.cli.schedule import add_schedule_flags, schedule_from_args
+from lrviz.jobs import common
 from lrviz.jobs.common import DATA_KEYS
 from lrviz.jobs.lr_find import LRFindJob
 from lrviz.jobs.training import TrainingJob
@@ -115,12 +116,19 @@ def _schedule(args: argparse.Namespace, parent_cfg: dict | None) -> dict | None:
 
 def _create(config: dict[str, Any], runs_dir: Any, start: Any, detach: bool) -> str | None:
     """With ``--detach``: spawn the worker, print the id, return None. Otherwise create the run for
-    this process to work on in the foreground and return its id. Busy or bad config: UsageError."""
+    this process to work on in the foreground and return its id. Busy or bad config, or a CIFAR-10
+    archive that cannot be read: UsageError, and no run folder."""
+    from lrviz.data import DataError
+
     try:
+        if config.get("dataset") == "cifar10" or config.get("cifar_archive"):
+            common.load_data(runs.validate_config_of(config))  # read it now: a bad archive makes no run
         if detach:
             print(start(config, runs_dir))
             return None
         return runs.create_run(config, runs_dir, launch=lambda path: (os.getpid(), None))
+    except DataError as e:
+        raise UsageError(str(e).replace("\n", " ")) from None
     except (runs.RunBusyError, ValueError) as e:
         raise UsageError(str(e)) from None
 
@@ -141,7 +149,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config["parent"] = rp.name
     config["schedule"] = _schedule(args, parent_cfg)
     flags_into(config, args, (*DATA_KEYS, "epochs", "max_batches", "mlflow"))
-    plateau = {k.removeprefix("plateau_"): getattr(args, k) for k in _PLATEAU if getattr(args, k) is not None}
+    plateau = {key: getattr(args, s.name) for key, s in _PLATEAU.items() if getattr(args, s.name) is not None}
     if args.plateau or plateau:
         config["plateau"] = plateau
     rid = _create(config, runs_dir, runs.start_run, args.detach)
