@@ -38,7 +38,7 @@ __all__ = [
     "RunBusyError", "Run", "RunSummary", "store_at",
     "validate_config", "default_config", "validate_lr_find_config", "default_lr_find_config", "validate_config_of",
     "create_run", "start_run", "start_lr_find", "list_runs", "load_run", "stop_run", "set_lr", "delete_run",
-    "active_run", "run_path", "run_kind",
+    "active_run", "latest_run", "run_path", "run_kind",
     "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "read_json",
 ]
 
@@ -224,6 +224,14 @@ def list_runs(runs_dir: Path | str = DEFAULT_RUNS_DIR) -> list[RunSummary]:
                               cfg.get("parent"), val_acc, "; ".join(errors) or None, job.kind))
     out.sort(key=lambda r: (r.created_at or 0, r.id), reverse=True)
     return out
+
+
+def latest_run(runs_dir: Path | str = DEFAULT_RUNS_DIR, *, kind: str | None = None) -> str | None:
+    """The id of the newest run (of ``kind``, if given), whatever its state; None if there is none."""
+    for summary in list_runs(runs_dir):
+        if kind is None or summary.kind == kind:
+            return summary.id
+    return None
 
 
 def active_run(runs_dir: Path | str = DEFAULT_RUNS_DIR) -> str | None:

@@ -64,6 +64,8 @@ st.markdown(
 active = store.active_run(RUNS_DIR)
 if active:
     S.tr_run_id = active
+elif "tr_run_id" not in S:  # a reload, a new tab: the latest training run until a new one is launched
+    S.tr_run_id = store.latest_run(RUNS_DIR, kind="train")
 viewing = S.get("tr_run_id")
 
 with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"):

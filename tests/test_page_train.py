@@ -188,3 +188,22 @@ def test_explorer_curves_are_offered_and_survive_the_list_shrinking(runs_dir):
     at.session_state["explorer_curves"] = [Schedule.create("step").to_config()]
     at.run()
     assert not at.exception and at.selectbox(key="tr_from").value == 0
+
+
+def test_a_reload_shows_the_latest_run_not_no_run_yet(runs_dir):
+    """After a run ends, a fresh session (reload, new tab) shows it until a new one is launched."""
+    import time
+
+    older = fabricate_run(runs_dir, state="finished", epochs=4, factor=0.25)
+    time.sleep(0.01)
+    newest = fabricate_run(runs_dir, state="stopped", epochs=4, factor=0.5)
+    at = page()
+    assert not at.exception
+    assert not any("No run yet" in i.value for i in at.info)
+    assert any(newest in m.value for m in at.markdown) and not any(older in m.value for m in at.markdown)
+    assert at.session_state["tr_run_id"] == newest
+
+
+def test_an_empty_runs_folder_still_says_no_run_yet(runs_dir):
+    at = page()
+    assert any("No run yet" in i.value for i in at.info)
