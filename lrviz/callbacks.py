@@ -166,6 +166,7 @@ class RunLogger(keras.callbacks.Callback):
 
     ``status``: a :class:`lrviz.jobs.common.StatusWriter`. ``total_batches``: batches this
     run will train (for the ETA). ``lr_now() -> (lr, multiplier)`` is reported in the status.
+    ``on_row(row)`` is called after each row is written.
     A row holds the 1-based ``epoch``, Keras' logs (``loss, accuracy, val_loss,
     val_accuracy``, and ``lr, lr_planned, lr_last`` when a :class:`ScheduleSetter` ran
     first), ``epoch_time_s`` and ``ended_at``. An epoch cut short by a stop is not a row.
@@ -175,8 +176,10 @@ class RunLogger(keras.callbacks.Callback):
     async_safe = True
 
     def __init__(self, status: Any, history_path: Path, steps_per_epoch: int, total_batches: int,
-                 lr_now: Callable[[], tuple[float, float]] | None = None):
+                 lr_now: Callable[[], tuple[float, float]] | None = None,
+                 on_row: Callable[[dict[str, Any]], Any] | None = None):
         super().__init__()
+        self.on_row = on_row
         self.status = status
         self.history_path = Path(history_path)
         self.spe = int(steps_per_epoch)
@@ -220,6 +223,8 @@ class RunLogger(keras.callbacks.Callback):
         csv = pd.DataFrame(self.rows).to_csv(index=False, lineterminator="\n", float_format="%.15g")
         atomic_write_text(self.history_path, csv)
         self.status.write(epoch=row["epoch"], batch=0, last=row)
+        if self.on_row is not None:
+            self.on_row(row)
 
 
 def _float(v: Any) -> float:

@@ -85,15 +85,18 @@ def validate_lr_find_config(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def create_run(config: Mapping[str, Any], runs_dir: Path | str = DEFAULT_RUNS_DIR, *,
-               launch: Launch | None = None) -> str:
+               launch: Launch | None = None, group: str | None = None) -> str:
     """Validate ``config`` for its job kind (``config["kind"]``, training by default), check that
     no run is active, and create the run folder (state queued); ``launch(run_dir)`` starts its
-    worker under the store lock. Returns the run id."""
+    worker under the store lock. Returns the run id.
+
+    ``group``: the id of the active run this one belongs to (a tournament's trial): the
+    group's runs do not make it busy (see :meth:`lrviz.store.RunStore.create`)."""
     job = jobs.job_for(config)
-    cfg = job.validate(config)
+    cfg = job.validate({k: v for k, v in config.items() if k != "group"} if isinstance(config, Mapping) else config)
     store = store_at(runs_dir)
     return store.create(cfg, status=job.initial_status, id_hint=job.id_hint, launch=launch,
-                        prepare=lambda c: job.prepare(c, store))
+                        prepare=lambda c: job.prepare(c, store), group=group)
 
 
 def start_run(config: Mapping[str, Any], runs_dir: Path | str = DEFAULT_RUNS_DIR) -> str:

@@ -143,3 +143,30 @@ def test_no_import_cycles_between_modules():
     for n in sorted(graph):
         if n not in state:
             visit(n)
+
+
+def test_group_members_run_beside_their_group_and_others_are_told_the_group(tmp_path):
+    """A tournament's trials: runs created with ``group`` are not blocked by their group's run
+    nor by each other; anyone else is told the group's run is busy."""
+    head = runs.create_run({"limit": 100}, tmp_path)
+    a = runs.create_run({"limit": 100}, tmp_path, group=head)
+    b = runs.create_run({"limit": 100}, tmp_path, group=head)
+    assert runs.load_run(a, tmp_path).config["group"] == head == runs.load_run(b, tmp_path).status["group"]
+    with pytest.raises(runs.RunBusyError, match=f"Run {head} is queued"):
+        runs.create_run({}, tmp_path)
+    with pytest.raises(runs.RunBusyError):
+        runs.create_run({}, tmp_path, group="someone-else")
+
+
+def test_on_step_sees_each_epoch_row_and_can_stop_the_run(tmp_path, monkeypatch):
+    rid = runs.create_run({"limit": 100, "batch_size": 32, "epochs": 5}, tmp_path)
+    seen = []
+
+    def on_step(row):
+        seen.append((row["epoch"], round(row["val_accuracy"], 6)))
+        return row["epoch"] == 2  # a pruner's answer after epoch 2
+
+    assert run_worker(tmp_path / rid, verbose=0, install_signals=False, on_step=on_step) == "stopped"
+    hist = runs.load_run(rid, tmp_path).history
+    assert [e for e, _ in seen] == [1, 2] == list(hist["epoch"])
+    assert [v for _, v in seen] == [round(v, 6) for v in hist["val_accuracy"]]

@@ -26,14 +26,17 @@ from lrviz.settings import Setting, defaults_of, settings_of, validate_settings
 __all__ = ["Job", "WorkerContext", "META_KEYS"]
 
 # Keys the engine itself writes into config.json; accepted back and passed through.
-META_KEYS = ("id", "created_at", "versions", "kind", "steps_per_epoch", "train_size", "test_size")
+META_KEYS = ("id", "created_at", "versions", "kind", "steps_per_epoch", "train_size", "test_size", "group")
 
 
 @dataclass
 class WorkerContext:
     """What the worker hands a job: its folder and config, the status writer
     (:class:`lrviz.jobs.common.StatusWriter`), the control requests
-    (:class:`lrviz.store.Control`), Keras' ``verbose`` and an optional per-step hook."""
+    (:class:`lrviz.store.Control`), Keras' ``verbose`` and an optional progress hook
+    ``on_step``: a training run calls ``on_step(history_row)`` after each finished epoch (a
+    true return value stops the run after that epoch: a tournament's pruner); an LR range test
+    calls ``on_step(step, lr, loss, smoothed)`` after each batch."""
 
     path: Path
     config: dict[str, Any]

@@ -197,8 +197,13 @@ class TrainingJob(Job):
 
         setter = ScheduleSetter(lrs, spe, on_override=record_override)
         poller = ControlPoller(control, on_lr_request=setter.request, max_batches=config.get("max_batches"))
+        def on_row(row: dict[str, Any]) -> None:  # ctx.on_step(row) -> True: stop after this epoch
+            if ctx.on_step is not None and ctx.on_step(row):
+                control.request_stop()
+                model.stop_training = True
+
         logger = RunLogger(status, path / "history.csv", spe, total,
-                           lr_now=lambda: (setter.lr, setter.overrides.multiplier))
+                           lr_now=lambda: (setter.lr, setter.overrides.multiplier), on_row=on_row)
         callbacks = [poller, setter, logger, TensorBoardWriter(path / "tensorboard", spe, lambda: setter.lr)]
         if config.get("plateau"):
             callbacks.append(PlateauReducer(config["plateau"], setter.request))

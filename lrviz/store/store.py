@@ -152,17 +152,29 @@ class RunStore:
         path = self.existing(run_id)
         return self._checked(path, read_json(path / "status.json"))
 
-    def active(self) -> tuple[str, dict[str, Any]] | None:
-        """``(id, status)`` of the queued or running run, if any (dead workers marked failed first)."""
+    def active(self, *, except_group: str | None = None) -> tuple[str, dict[str, Any]] | None:
+        """``(id, status)`` of a queued or running run, if any (dead workers marked failed first).
+
+        Runs of a group (a run whose status has ``group``: the id of the run that started it,
+        e.g. a tournament's trials) count as their group's run: the group's own run is reported
+        when it is active. ``except_group`` ignores that group and its run (a group's own
+        members may run side by side)."""
+        found = None
         for child in self.run_dirs():
             try:
                 status = read_json(child / "status.json")
             except (OSError, ValueError):
                 continue
             status = self._checked(child, status)
-            if status.get("state") in ACTIVE_STATES:
+            if status.get("state") not in ACTIVE_STATES:
+                continue
+            group = status.get("group")
+            if except_group is not None and except_group in (child.name, group):
+                continue
+            if group is None:
                 return child.name, status
-        return None
+            found = found or (child.name, status)
+        return found
 
     def busy_error(self, run_id: str, status: Mapping[str, Any], todo: str) -> RunBusyError:
         return RunBusyError(f"Run {run_id} is {status.get('state')} ({self.describe(status)}); {todo}")
@@ -171,16 +183,19 @@ class RunStore:
 
     def create(self, config: dict[str, Any], *, status: Callable[[dict[str, Any]], dict[str, Any]],
                id_hint: Callable[[dict[str, Any]], str], launch: Launch | None = None,
-               prepare: Callable[[dict[str, Any]], None] | None = None) -> str:
+               prepare: Callable[[dict[str, Any]], None] | None = None, group: str | None = None) -> str:
         """Create ``<root>/<stamp>-<id_hint(config)>-<rand>/`` holding ``config`` and
         ``status(config)`` (state queued), and return its id.
 
         Under the lock: refuse (:class:`RunBusyError`) while another run is active, call
         ``prepare(config)`` (may change it, or raise: nothing is created then), write the files,
         and start the worker with ``launch(run_dir) -> (pid, create_time)``.
+        ``group``: the id of an active run this one belongs to (e.g. a tournament creating its
+        trials): runs of that group do not make it busy, and the new run joins the group
+        (``group`` in its config and status).
         """
         with self.lock():
-            active = self.active()
+            active = self.active(except_group=group)
             if active is not None:
                 raise self.busy_error(*active, "stop it or wait for it to finish before starting another.")
             if prepare is not None:
@@ -190,8 +205,12 @@ class RunStore:
             (path / "control").mkdir(parents=True)
             now = time.time()
             config.update(id=rid, created_at=now)
+            if group is not None:
+                config["group"] = group
             status = {"state": "queued", "created_at": now, "started_at": None, "updated_at": now, "elapsed_s": 0.0,
                       "eta_s": None, "error": None, "pid": None, **status(config)}
+            if group is not None:
+                status["group"] = group
             atomic_write_json(path / "config.json", config)
             atomic_write_json(path / "status.json", status)
             if launch is not None:
