@@ -271,15 +271,15 @@ class TensorBoardWriter(keras.callbacks.Callback):
     are collected as the batches run and written at the end of each epoch.
     """
 
-    def __init__(self, log_dir: Path, steps_per_epoch: int, lr_now: Callable[[], float]):
+    def __init__(self, log_dir: Path, steps_per_epoch: int, lr_now: Callable[[], float],
+                 backend: str = "tensorflow"):
         super().__init__()
-        import tensorflow as tf
-
-        self.tf = tf
         self.spe = int(steps_per_epoch)
         self.lr_now = lr_now
-        self.train = tf.summary.create_file_writer(str(Path(log_dir) / "train"))
-        self.validation = tf.summary.create_file_writer(str(Path(log_dir) / "validation"))
+        if backend == "tensorflow":
+            self.train, self.validation = (_TFSummary(Path(log_dir) / d) for d in ("train", "validation"))
+        else:  # no TensorFlow here: tensorboardX writes the same event format
+            self.train, self.validation = (_TBXSummary(Path(log_dir) / d) for d in ("train", "validation"))
         self.epoch = 0
         self._batch_lrs: list[tuple[int, float]] = []
 
@@ -292,26 +292,58 @@ class TensorBoardWriter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         logs = logs or {}
         complete = len(self._batch_lrs) >= self.spe  # an epoch cut by a stop has no epoch scalars
-        scalar = self.tf.summary.scalar
-        with self.train.as_default():
-            for step, lr in self._batch_lrs:
-                scalar("batch_learning_rate", lr, step=step)
-            self._batch_lrs.clear()
-            if not complete:
-                self.train.flush()
-                return
+        for step, lr in self._batch_lrs:
+            self.train.scalar("batch_learning_rate", lr, step)
+        self._batch_lrs.clear()
+        if complete:
             for key in ("loss", "accuracy"):
                 if key in logs:
-                    scalar(f"epoch_{key}", float(logs[key]), step=epoch + 1)
-            if "lr" in logs:
-                scalar("epoch_learning_rate", float(logs["lr"]), step=epoch + 1)
-        with self.validation.as_default():
-            for key in ("loss", "accuracy"):
+                    self.train.scalar(f"epoch_{key}", float(logs[key]), epoch + 1)
                 if f"val_{key}" in logs:
-                    scalar(f"epoch_{key}", float(logs[f"val_{key}"]), step=epoch + 1)
+                    self.validation.scalar(f"epoch_{key}", float(logs[f"val_{key}"]), epoch + 1)
+            if "lr" in logs:
+                self.train.scalar("epoch_learning_rate", float(logs["lr"]), epoch + 1)
         self.train.flush()
         self.validation.flush()
 
     def on_train_end(self, logs: Any = None) -> None:
         self.train.close()
         self.validation.close()
+
+
+class _TFSummary:
+    """One TensorBoard folder written with TensorFlow's summary writer."""
+
+    def __init__(self, folder: Path):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.writer = tf.summary.create_file_writer(str(folder))
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        with self.writer.as_default():
+            self.tf.summary.scalar(tag, value, step=step)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class _TBXSummary:
+    """One TensorBoard folder written with tensorboardX (no TensorFlow needed)."""
+
+    def __init__(self, folder: Path):
+        from tensorboardX import SummaryWriter
+
+        self.writer = SummaryWriter(str(folder))
+
+    def scalar(self, tag: str, value: float, step: int) -> None:
+        self.writer.add_scalar(tag, value, step)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()

@@ -1,7 +1,9 @@
-"""Run comparison: the runs table and per-class reports side by side (no Streamlit).
+"""Run comparison: the runs table, what differs between runs, whether a run diverged, and
+per-class reports side by side (no Streamlit).
 
 The tutorial compares two tables (F=0.25 vs F=0.5) by eye; :func:`report_comparison` puts
-them in one frame with the differences against the first run.
+them in one frame with the differences against the first run, and :func:`config_differences`
+names each run by the settings that set it apart ("factor=0.25" vs "factor=0.5").
 """
 
 from __future__ import annotations
@@ -9,49 +11,248 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 
+from lrviz import jobs
 from lrviz import runs as store
+from lrviz.errors import FieldError
 
-RUN_TABLE_COLUMNS = ["run", "kind", "state", "dataset", "schedule", "epochs", "best val_accuracy", "final val_accuracy",
-                     "duration (s)", "started at", "problem"]
+# What tells runs apart first (state, what differs, how far, how good), then the details.
+RUN_TABLE_COLUMNS = ["run", "state", "differs", "progress", "best validation accuracy", "final validation accuracy",
+                     "schedule", "kind", "dataset", "duration (s)", "started at", "problem"]
+
+# What a progress step is called in the table, per job kind's ``progress_unit``: an LR range
+# test step is one batch.
+PROGRESS_NOUN = {"epoch": "epochs", "step": "batches"}
+
+EXPLODE_FACTOR = 10.0  # final training loss above 10 × its minimum (and above its start): diverged
+CHANCE_MARGIN = 1.2  # final validation accuracy <= 1.2 / classes: no better than guessing
 
 
 def runs_table(runs_dir: Path | str = store.DEFAULT_RUNS_DIR) -> pd.DataFrame:
-    """One row per run on disk, newest first. Unreadable runs are rows with ``problem`` set."""
-    rows = []
+    """One row per run on disk, newest first. Unreadable runs are rows with ``problem`` set
+    (``None`` when the run reads fine). ``differs`` names the settings that vary across runs of
+    the same kind (:func:`config_differences`); ``state`` says "· diverged" after a run that
+    ended but diverged (:func:`divergence`)."""
+    rows, configs = [], {}
     for summary in store.list_runs(runs_dir):
         best = final = duration = None
         started = None
         problem = summary.error
+        state = summary.state
         try:
             run = store.load_run(summary.id, runs_dir)
+            configs[summary.id] = run.config
             hist = run.history
             if len(hist) and "val_accuracy" in hist:
                 best = float(hist["val_accuracy"].max())
                 final = float(hist["val_accuracy"].iloc[-1])
+            if state in ("finished", "stopped") and divergence(hist, len(run.class_names)):
+                state = f"{state} · diverged"
             duration = run.status.get("elapsed_s")
             started = run.status.get("started_at")
             problem = problem or run.error
         except (OSError, ValueError) as e:
             problem = problem or str(e)
         when = started or summary.created_at
+        job = jobs.job_for(summary.kind)
+        noun = PROGRESS_NOUN.get(job.progress_unit, job.progress_unit + "s")
         rows.append({
             "run": summary.id,
-            "kind": "LR range test" if getattr(summary, "kind", "train") == "lr_find" else "training",
-            "state": summary.state,
+            "kind": job.title,
+            "state": state,
             "dataset": summary.dataset,
             "schedule": summary.schedule,
-            "epochs": f"{summary.epoch}/{summary.epochs}" if summary.epochs else str(summary.epoch),
-            "best val_accuracy": best,
-            "final val_accuracy": final,
+            "differs": "",
+            "progress": f"{summary.epoch}/{summary.epochs} {noun}" if summary.epochs else f"{summary.epoch} {noun}",
+            "best validation accuracy": best,
+            "final validation accuracy": final,
             "duration (s)": round(float(duration), 1) if isinstance(duration, (int, float)) else None,
             "started at": datetime.fromtimestamp(when) if isinstance(when, (int, float)) else None,
             "problem": problem,
         })
+    kinds: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for row in rows:
+        kinds.setdefault(row["kind"], {})
+        if row["run"] in configs:
+            kinds[row["kind"]][row["run"]] = configs[row["run"]]
+    described: dict[str, str] = {}
+    for group in kinds.values():
+        described.update(config_differences(group))
+    for row in rows:
+        row["differs"] = described.get(row["run"], "")
     return pd.DataFrame(rows, columns=RUN_TABLE_COLUMNS)
+
+
+def runs_table_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The runs table as shown: blanks, not "None", where a run has no value (an LR range test
+    has no accuracy, a queued run no duration): ``problem``, ``duration (s)`` and ``started at``
+    become text (the last as ``YYYY-MM-DD HH:MM:SS``, which sorts as text). The accuracy columns
+    stay numbers (a progress bar draws a missing one as blank)."""
+    out = table.copy()
+    out["problem"] = out["problem"].fillna("").astype(str)
+    out["duration (s)"] = [f"{v:.1f}" if pd.notna(v) else "" for v in table["duration (s)"]]
+    out["started at"] = [v.strftime("%Y-%m-%d %H:%M:%S") if pd.notna(v) else "" for v in table["started at"]]
+    return out
+
+
+# --------------------------------------------------------------------------- what differs
+
+# Config keys that say nothing about how a run was set up (bookkeeping, or measured by the run).
+_NOT_SETTINGS = frozenset({"id", "created_at", "versions", "kind", "steps_per_epoch", "train_size", "test_size",
+                           "initial_epoch", "cifar_archive"})
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
+def _short_id(run_id: str) -> str:
+    """``20261125-212500-digits-step-3d6c`` -> ``212500-3d6c`` (time and suffix)."""
+    parts = str(run_id).split("-")
+    return f"{parts[1]}-{parts[-1]}" if len(parts) >= 3 else str(run_id)
+
+
+def _overrides_text(overrides: Any) -> str:
+    bits = []
+    for o in overrides or []:
+        if not isinstance(o, Mapping):
+            continue
+        what = f"LR={_fmt(o.get('value'))}" if o.get("kind") == "value" else f"LR×{_fmt(o.get('value'))}"
+        bits.append(f"{what} at epoch {o.get('epoch', '?')}")
+    return "; ".join(bits) or "none"
+
+
+def _settings(config: Mapping[str, Any]) -> dict[str, str]:
+    """A run's settings as ``{name: short text}``, the schedule's parameters flattened."""
+    out: dict[str, str] = {}
+    for key, value in config.items():
+        if key in _NOT_SETTINGS:
+            continue
+        if key == "schedule" and isinstance(value, Mapping):
+            out["schedule"] = str(value.get("name"))
+            for p, v in (value.get("params") or {}).items():
+                out[str(p)] = f"{p}={_fmt(v)}"
+            for w in ("warmup", "warmup_start_factor"):
+                out[w] = f"{w}={_fmt(value.get(w, 0))}"
+        elif key == "lr_overrides":
+            out[key] = f"overrides: {_overrides_text(value)}"
+        elif key == "parent":
+            out[key] = f"from {_short_id(value)}" if value else "fresh start"
+        elif key == "limit":
+            out[key] = f"subset {value}" if value else "all images"
+        elif key == "batch_size":
+            out[key] = f"batch {value}"
+        else:
+            out[key] = f"{key}={_fmt(value)}"
+    return out
+
+
+def config_differences(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """For each run id, the settings whose value is not the same in every config, as one short
+    line (``"factor=0.25 · batch 32"``); ``""`` when nothing differs or there is one run.
+
+    Args:
+        configs: run id -> its ``config.json`` (runs of one kind: an LR range test and a
+            training run have different settings altogether).
+    """
+    settings = {rid: _settings(cfg) for rid, cfg in configs.items()}
+    if len(settings) < 2:
+        return {rid: "" for rid in settings}
+    keys: list[str] = []
+    for s in settings.values():
+        keys += [k for k in s if k not in keys]
+    varying = [k for k in keys if len({s.get(k, "–") for s in settings.values()}) > 1]
+    return {rid: " · ".join(s.get(k, f"{k}=–") for k in varying) for rid, s in settings.items()}
+
+
+def comparison_labels(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Legend and column labels for compared runs: what differs between them, or the short id
+    where nothing does (or two runs would read the same)."""
+    diff = config_differences(configs)
+    counts = pd.Series(list(diff.values())).value_counts() if diff else {}
+    return {rid: text if text and counts[text] == 1 else (f"{_short_id(rid)} · {text}" if text else _short_id(rid))
+            for rid, text in diff.items()}
+
+
+def share_link(page_url: str | None, *, run: str | None = None, compare: Sequence[str] = ()) -> str:
+    """The link that opens one run (``?run=``) or a comparison (``?compare=a,b``) on the Runs
+    page. ``page_url`` is the page's absolute URL without query (relative ``runs`` if unknown)."""
+    base = (page_url or "runs").split("?")[0]
+    if run is not None:
+        return f"{base}?run={quote(run)}"
+    return f"{base}?compare={quote(','.join(compare), safe=',')}"
+
+
+# --------------------------------------------------------------------------- diverged runs
+
+
+def divergence(history: pd.DataFrame | None, n_classes: int | None = None) -> str | None:
+    """Why a run's history says it diverged, or ``None`` when it did not.
+
+    A run diverged when, in its history (one row per finished epoch):
+
+    * the training or validation loss is NaN or infinite in some epoch (SGD never comes back);
+    * its last training loss is above ``EXPLODE_FACTOR`` × its minimum and above the first
+      epoch's (``2.3 → 0.4 → 1e10``; ``2.3 → 0.01 → 0.15`` is noise, not divergence);
+    * its last validation accuracy is at chance (``<= CHANCE_MARGIN / n_classes``) while its
+      training loss did not fall (last >= first): stuck, not just a short run still learning.
+
+    Args:
+        history: ``history.csv`` as a DataFrame (columns ``epoch, loss, val_loss, val_accuracy``).
+        n_classes: number of classes (chance accuracy is ``1 / n_classes``); ``None`` skips that rule.
+    """
+    if history is None or not len(history):
+        return None
+    epochs = history["epoch"].to_numpy() if "epoch" in history else np.arange(1, len(history) + 1)
+    for col, name in (("loss", "training loss"), ("val_loss", "validation loss")):
+        if col in history:
+            v = pd.to_numeric(history[col], errors="coerce").to_numpy(dtype=float)
+            bad = np.flatnonzero(~np.isfinite(v))
+            if bad.size:
+                what = "NaN" if np.isnan(v[bad[0]]) else "infinite"
+                return f"the {name} became {what} at epoch {int(epochs[bad[0]])}"
+    if "loss" in history and len(history) >= 2:
+        loss = pd.to_numeric(history["loss"], errors="coerce").to_numpy(dtype=float)
+        low, last = float(np.min(loss)), float(loss[-1])
+        if last > EXPLODE_FACTOR * max(low, 1e-12) and last > loss[0]:
+            return f"the training loss ended at {last:.3g}, {last / max(low, 1e-12):,.0f}× its minimum {low:.3g}"
+    if n_classes and n_classes > 1 and "val_accuracy" in history:
+        acc = float(pd.to_numeric(history["val_accuracy"], errors="coerce").iloc[-1])
+        loss = pd.to_numeric(history["loss"], errors="coerce").to_numpy(dtype=float) if "loss" in history else None
+        stuck = loss is None or loss[-1] >= loss[0]
+        if acc <= CHANCE_MARGIN / n_classes and stuck:
+            return (f"the validation accuracy ended at chance ({acc:.2f}; guessing among {n_classes} classes "
+                    f"gets {1 / n_classes:.2f})")
+    return None
+
+
+def loss_spans_decades(histories: Mapping[str, pd.DataFrame | None], key: str = "val_loss",
+                       decades: float = 2.0) -> bool:
+    """Whether the finite positive values of ``key`` over all histories span more than
+    ``decades`` powers of ten (then a log axis keeps one spike from flattening the rest)."""
+    values = [pd.to_numeric(h[key], errors="coerce").to_numpy(dtype=float) for h in histories.values()
+              if h is not None and key in h and len(h)]
+    if not values:
+        return False
+    v = np.concatenate(values)
+    v = v[np.isfinite(v) & (v > 0)]
+    return bool(v.size) and float(np.log10(v.max() / v.min())) > decades
+
+
+# --------------------------------------------------------------------------- per-class reports
+
+SUMMARY_ROWS = ("accuracy", "macro avg", "weighted avg")
 
 
 def report_comparison(reports: Mapping[str, pd.DataFrame], metrics: Sequence[str] = ("precision", "recall",
@@ -61,12 +262,12 @@ def report_comparison(reports: Mapping[str, pd.DataFrame], metrics: Sequence[str
     value in ``f1-score`` (sklearn's layout), so precision/recall stay blank there."""
     labels = list(reports)
     if len(labels) < 2:
-        raise ValueError(f"Argument `reports` must hold at least 2 runs. Received: {len(labels)}")
+        raise FieldError("reports", "at least 2 runs", len(labels))
     index: list[str] = []
     for df in reports.values():
         index += [i for i in df.index if i not in index]
     # classes first, summary rows last, as sklearn prints them
-    tail = [i for i in ("accuracy", "macro avg", "weighted avg") if i in index]
+    tail = [i for i in SUMMARY_ROWS if i in index]
     index = [i for i in index if i not in tail] + tail
     out = pd.DataFrame(index=pd.Index(index, name="class"))
     for m in metrics:
@@ -79,12 +280,30 @@ def report_comparison(reports: Mapping[str, pd.DataFrame], metrics: Sequence[str
     return out
 
 
+def class_deltas(comparison: pd.DataFrame, metric: str = "f1-score") -> pd.DataFrame:
+    """The per-class rows (summary rows dropped) of the ``Δ <metric> · <run>`` columns of
+    :func:`report_comparison`, columns renamed to the run labels."""
+    prefix = f"Δ {metric} · "
+    cols = [c for c in comparison.columns if c.startswith(prefix)]
+    rows = [i for i in comparison.index if i not in SUMMARY_ROWS]
+    return comparison.loc[rows, cols].rename(columns=lambda c: c[len(prefix):])
+
+
 def style_comparison(frame: pd.DataFrame):
-    """A pandas Styler: 2 decimals, Δ columns green where better, red where worse."""
+    """A pandas Styler over text: the class as a first column, 2 decimals, blank (not "None")
+    where a value is missing, Δ columns green where better, red where worse."""
     delta_cols = [c for c in frame.columns if c.startswith("Δ")]
-    styler = frame.style.format("{:.2f}", na_rep="")
-    styler = styler.format("{:+.2f}", subset=delta_cols, na_rep="")
-    return styler.map(delta_colour, subset=delta_cols)
+    text = pd.DataFrame(index=frame.index)
+    for c in frame.columns:
+        fmt = "{:+.2f}" if c in delta_cols else "{:.2f}"
+        text[c] = [fmt.format(v) if pd.notna(v) else "" for v in frame[c]]
+    colours = pd.DataFrame("", index=frame.index, columns=frame.columns)
+    for c in delta_cols:
+        colours[c] = [delta_colour(v) for v in frame[c]]
+    text = text.reset_index()
+    colours = colours.reset_index().assign(**{text.columns[0]: ""})
+    colours.index = text.index
+    return text.style.apply(lambda _: colours, axis=None)
 
 
 BETTER = "background-color: #d8f0d8; color: #135e13"
@@ -101,8 +320,7 @@ def delta_colour(v: float) -> str:
 def run_label(run: store.Run) -> str:
     """Short legend label: the id's time and suffix plus what differs in the schedule,
     e.g. ``212500-3d6c · Step decay (factor=0.25)``."""
-    parts = run.id.split("-")
-    short = f"{parts[1]}-{parts[-1]}" if len(parts) >= 3 else run.id
+    short = _short_id(run.id)
     try:
         from lrviz.schedules import Schedule
 

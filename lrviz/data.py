@@ -46,6 +46,7 @@ __all__ = [
     "read_cifar_batch",
     "stratified_subset",
     "make_tf_dataset",
+    "batch_order",
     "write_synthetic_cifar",
 ]
 
@@ -341,7 +342,7 @@ def make_tf_dataset(x: np.ndarray, y: np.ndarray, classes: int, batch_size: int,
 
     n = len(x)
     scale = 1.0 / 255.0 if x.dtype == np.uint8 else 1.0
-    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    order = batch_order(n, seed if shuffle else None)
     n_full = n // batch_size
     batches = tf.data.Dataset.from_tensor_slices(order[: n_full * batch_size].reshape(n_full, batch_size))
     if n % batch_size:
@@ -358,6 +359,12 @@ def make_tf_dataset(x: np.ndarray, y: np.ndarray, classes: int, batch_size: int,
 
     ds = tf.data.Dataset.zip((batches, arrays)).map(prep, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def batch_order(n: int, seed: int | None) -> np.ndarray:
+    """The order samples are batched in: one permutation drawn from ``seed`` (and reused every
+    epoch, see :func:`make_tf_dataset`), or ``0..n-1`` when ``seed`` is None (no shuffling)."""
+    return np.random.default_rng(seed).permutation(n) if seed is not None else np.arange(n)
 
 
 # --------------------------------------------------------------------------- synthetic archives

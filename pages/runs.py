@@ -1,6 +1,7 @@
 """Runs: every run on disk; open one, download its files, delete it, or compare several.
 
-Reads widgets -> calls lrviz -> renders. A link ``?run=<id>`` opens a run directly.
+Reads widgets -> calls lrviz -> renders. A link ``?run=<id>`` opens a run directly,
+``?compare=<id>,<id>`` a comparison.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import streamlit as st
 
 from lrviz import compare
 from lrviz import runs as store
-from lrviz.charts import compare_figure, lr_find_figure
+from lrviz.charts import class_delta_figure, compare_figure, lr_find_figure
 from lrviz.lr_finder import SUGGESTIONS
 from ui import run_view
 from ui.navigation import ensure_app_navigation  # noqa: E402
@@ -17,6 +18,7 @@ from ui.navigation import ensure_app_navigation  # noqa: E402
 ensure_app_navigation()
 S = st.session_state
 RUNS_DIR = store.DEFAULT_RUNS_DIR
+POLL_S = 2.0  # table refresh period while a run is queued or running
 
 
 def _dismiss_delete() -> None:
@@ -43,6 +45,12 @@ def _confirm_delete(run_id: str) -> None:
         st.rerun()
 
 
+def _link(url: str, what: str) -> None:
+    """The absolute link, with Streamlit's copy button (top right of the box, on hover)."""
+    st.caption(f"Link to {what} (copy button on the right):")
+    st.code(url, language=None, wrap_lines=True)
+
+
 st.title("Runs")
 table = compare.runs_table(RUNS_DIR)
 if table.empty:
@@ -51,18 +59,37 @@ if table.empty:
     st.link_button("Go to Train", "train", icon=":material/model_training:")
     st.stop()
 
-st.caption(f"{len(table)} run(s) in `{RUNS_DIR}/`. Click a column header to sort; tick two or more rows to compare.")
-event = st.dataframe(
-    table, key="runs_table", hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
-    column_config={
-        "best val_accuracy": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0),
-        "final val_accuracy": st.column_config.NumberColumn(format="%.4f"),
-        "started at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
-        "duration (s)": st.column_config.NumberColumn(format="%.1f"),
-        "problem": st.column_config.TextColumn(width="medium"),
-    },
-)
-selected = [table.iloc[i]["run"] for i in event.selection.rows] if event and event.selection else []
+active_at_start = tuple(table.loc[table["state"].isin(store.ACTIVE_STATES), "run"])
+
+
+@st.fragment(run_every=POLL_S if active_at_start else None)
+def _runs_table() -> None:
+    """The table; it refreshes itself while a run is queued or running (the rest of the page
+    reruns when a run starts or ends, or when the ticked rows change)."""
+    fresh = compare.runs_table(RUNS_DIR)
+    st.caption(f"{len(fresh)} run(s) in `{RUNS_DIR}/`. Click a column header to sort; tick two or more rows to "
+               "compare. **differs**: the settings that set a run apart from the others of its kind. Validation "
+               "accuracy is measured on the held-out test split.")
+    event = st.dataframe(
+        compare.runs_table_display(fresh), key="runs_table", hide_index=True, width="stretch", on_select="rerun",
+        selection_mode="multi-row",
+        column_config={
+            "best validation accuracy": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0),
+            "final validation accuracy": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0),
+            "differs": st.column_config.TextColumn(width="medium"),
+            "problem": st.column_config.TextColumn(width="medium"),
+        },
+    )
+    ticked = [fresh.iloc[i]["run"] for i in event.selection.rows] if event and event.selection else []
+    active = tuple(fresh.loc[fresh["state"].isin(store.ACTIVE_STATES), "run"])
+    changed = S.get("runs_ticked") is not None and S.runs_ticked != ticked
+    S.runs_ticked = ticked
+    if changed or active != active_at_start:  # a run started or ended: the run view and polling change too
+        st.rerun(scope="app")
+
+
+_runs_table()
+selected = list(S.get("runs_ticked") or [])
 if not selected and st.query_params.get("compare"):  # a shared comparison: ?compare=<id>,<id>
     selected = [r for r in st.query_params.get("compare").split(",") if r]
 
@@ -88,7 +115,7 @@ if run_id is not None:
             sugg = run.suggestions or {}
             for key, rule in SUGGESTIONS.items():
                 if (sugg.get(key) or {}).get("lr"):
-                    detail = str(sugg[key].get("rule", "")).removeprefix(rule.name + ": ")
+                    detail = rule.detail(sugg[key].get("rule"))
                     st.markdown(f"**{rule.name}: {sugg[key]['lr']:.3g}** — {detail}")
             if sugg.get("reason"):
                 st.warning(f"No suggestion: {sugg['reason']}")
@@ -96,19 +123,17 @@ if run_id is not None:
             run_view.live(run.id, RUNS_DIR)
         else:
             run_view.results(run, RUNS_DIR, key="runs")
-            c = st.columns([1, 1, 4])
-            if c[0].button("Delete run", icon=":material/delete:", key="runs_delete"):
+        if run.state not in store.ACTIVE_STATES:  # training runs and LR range tests alike
+            if st.button("Delete run", icon=":material/delete:", key="runs_delete"):
                 S.runs_confirm = run.id
             if S.get("runs_confirm") == run.id:  # kept open across reruns until answered
                 _confirm_delete(run.id)
-            c[1].link_button("Share link", f"runs?run={run.id}", icon=":material/link:",
-                             help="A link that opens this run.")
+        _link(compare.share_link(st.context.url, run=run.id), "this run")
 
 # ---------------------------------------------------------------- compare two or more
 if len(selected) >= 2:
     st.divider()
     st.subheader(f"Compare {len(selected)} runs")
-    st.caption(f"Link to this comparison: `runs?compare={','.join(selected)}`")
     loaded = {}
     for rid in selected:
         try:
@@ -119,22 +144,34 @@ if len(selected) >= 2:
         if r.kind == "lr_find":
             st.info(f"`{rid}` is an LR range test, not a training run: open it on its own.")
             continue
-        loaded[compare.run_label(r)] = r
-    histories = {label: r.history for label, r in loaded.items()}
+        loaded[rid] = r
+    labels = compare.comparison_labels({rid: r.config for rid, r in loaded.items()})
+    st.caption("Each run is named by what differs between them: "
+               + " · ".join(f"**{labels[rid]}** = `{rid}`" for rid in loaded))
+    histories = {labels[rid]: r.history for rid, r in loaded.items()}
+    log_loss = st.toggle("Log scale for loss", key="cmp_log_loss",
+                         value=compare.loss_spans_decades(histories, "val_loss"),
+                         help="One run whose loss explodes (1e10) flattens every other curve on a linear axis.")
     c1, c2 = st.columns(2)
-    c1.plotly_chart(compare_figure(histories, "val_accuracy", "Validation accuracy", "val_accuracy"),
+    c1.plotly_chart(compare_figure(histories, "val_accuracy", "Validation accuracy", "validation accuracy"),
                     key="cmp_val_acc")
-    c2.plotly_chart(compare_figure(histories, "val_loss", "Validation loss", "val_loss"), key="cmp_val_loss")
-    c1.plotly_chart(compare_figure(histories, "accuracy", "Training accuracy", "accuracy"), key="cmp_acc")
-    c2.plotly_chart(compare_figure(histories, "lr", "Learning rate used", "learning rate"), key="cmp_lr")
-    with_report = [(label, r) for label, r in loaded.items() if r.report is not None]
-    if len(with_report) >= 2:
-        letters = [chr(ord("A") + i) for i in range(len(with_report))]  # short column names
-        reports = {letter: r.report for letter, (_, r) in zip(letters, with_report)}
-        st.markdown("##### Classification reports side by side")
-        st.caption(" · ".join(f"**{letter}** = `{label}`" for letter, (label, _) in zip(letters, with_report))
-                   + " — Δ columns: each run minus A; green is better, red is worse.")
-        st.dataframe(compare.style_comparison(compare.report_comparison(reports)), width="stretch",
-                     height=38 + 35 * (len(reports["A"]) + 1))
+    c2.plotly_chart(compare_figure(histories, "val_loss", "Validation loss", "validation loss", log_y=log_loss),
+                    key="cmp_val_loss")
+    c1.plotly_chart(compare_figure(histories, "accuracy", "Training accuracy", "training accuracy"), key="cmp_acc")
+    c2.plotly_chart(compare_figure(histories, "loss", "Training loss", "training loss", log_y=log_loss),
+                    key="cmp_loss")
+    st.plotly_chart(compare_figure(histories, "lr", "Learning rate used", "learning rate"), key="cmp_lr")
+    reports = {labels[rid]: r.report for rid, r in loaded.items() if r.report is not None}
+    if len(reports) >= 2:
+        table_cmp = compare.report_comparison(reports)
+        base = next(iter(reports))
+        st.markdown("##### Classification reports side by side (validation set)")
+        st.caption(f"Δ columns: each run minus **{base}**; green is better, red is worse.")
+        left, right = st.columns([3, 2])
+        left.dataframe(compare.style_comparison(table_cmp), width="stretch", hide_index=True,
+                       height=35 * (len(table_cmp) + 1) + 3,  # header + rows, no empty row below
+                       column_config={"class": st.column_config.TextColumn(width=110, pinned=True)})
+        right.plotly_chart(class_delta_figure(compare.class_deltas(table_cmp), base), key="cmp_class_delta")
     else:
         st.info("Reports appear here once at least two of the selected runs have finished or stopped.")
+    _link(compare.share_link(st.context.url, compare=list(loaded) or selected), "this comparison")

@@ -14,10 +14,13 @@ from lrviz.schedules import Schedule
 
 
 def fabricate_run(runs_dir: Path, *, factor: float = 0.5, epochs: int = 5, state: str = "finished",
-                  seed: int = 0, accuracy: float = 0.8) -> str:
-    """A run folder with config, status, history, report and confusion (no worker)."""
+                  seed: int = 0, accuracy: float = 0.8, diverged: bool = False, **config) -> str:
+    """A run folder with config, status, history, report and confusion (no worker).
+
+    ``diverged=True``: the loss explodes to 1e10 then NaN and the model ends at chance
+    (predicts one class). ``config``: more settings (``batch_size=32``, ``limit=None``, ...)."""
     cfg = {"schedule": Schedule.create("step", {"factor": factor, "drop_every": 2}).to_config(), "epochs": epochs,
-           "limit": 300}
+           "limit": 300, **config}
     rid = store.create_run(cfg, runs_dir)
     path = Path(runs_dir) / rid
     sched = Schedule.from_config(cfg["schedule"])
@@ -29,10 +32,18 @@ def fabricate_run(runs_dir: Path, *, factor: float = 0.5, epochs: int = 5, state
         "val_loss": np.linspace(2.1, 0.5, done), "val_accuracy": np.linspace(0.25, accuracy, done),
         "lr": sched.per_epoch(done, 10), "lr_planned": sched.per_epoch(done, 10),
     })
+    if diverged:  # 2.3 -> 1e10 -> NaN, accuracy at chance
+        hist["loss"] = np.r_[2.3, np.full(done - 1, 1e10)][:done]
+        hist["val_loss"] = np.r_[2.4, np.full(done - 1, 3e9)][:done]
+        hist.loc[hist.index[-1], ["loss", "val_loss"]] = np.nan
+        hist["val_accuracy"] = 0.1
+        accuracy = 0.0
     store.atomic_write_text(path / "history.csv", hist.to_csv(index=False))
     classes = [str(i) for i in range(10)]
     y_true = np.repeat(np.arange(10), 10)
     y_pred = np.where(rng.random(100) < accuracy, y_true, rng.integers(0, 10, 100))
+    if diverged:
+        y_pred = np.zeros_like(y_true)  # one class for every image
     if state != "running":
         store.atomic_write_text(path / "report.csv", frame_to_csv(classification_report_frame(y_true, y_pred, classes)))
         store.atomic_write_text(path / "confusion.csv", frame_to_csv(confusion_frame(y_true, y_pred, classes)))

@@ -49,7 +49,7 @@ def _history(n=4):
 def test_metric_and_lr_figures():
     h = _history()
     fig = charts.metric_figure(h, ["loss", "val_loss"], "Loss", "loss", epochs=40)
-    assert [t.name for t in fig.data] == ["train_loss", "val_loss"]
+    assert [t.name for t in fig.data] == ["training loss", "validation loss"]  # the UI's words, not the CSV's
     assert list(fig.data[1].y) == list(h["val_loss"])
     empty = charts.metric_figure(h.iloc[:0], ["loss"], "Loss", "loss", epochs=40)
     assert "waiting" in empty.layout.annotations[0].text
@@ -79,3 +79,36 @@ def test_compare_and_lr_find_figures():
     assert f.layout.xaxis.type == "log"
     assert sorted(s.x0 for s in f.layout.shapes) == [1e-3, 2e-3]
     assert "steepest descent: 0.001" in [t.name for t in f.data]
+
+
+@pytest.mark.parametrize("last, dtick, first",
+                         [(1, 1, 1), (2, 1, 1), (10, 1, 1), (12, 2, 2), (40, 5, 5), (300, 50, 50)])
+def test_epoch_axes_tick_at_whole_epochs(last, dtick, first):
+    """Plotly ticks a 2-epoch axis at 1, 1.2, 1.4, ...: every run/compare axis ticks at integers."""
+    h = _history(4).iloc[: min(4, last)]
+    figs = [charts.compare_figure({"A": h.assign(epoch=np.linspace(1, last, len(h)).round())}, "loss", "t", "y"),
+            charts.metric_figure(h, ["loss"], "Loss", "loss", epochs=last)]
+    for fig in figs:
+        ax = fig.layout.xaxis
+        assert ax.tickmode == "linear" and ax.dtick == dtick
+        ticks = np.arange(ax.tick0, last + 1, ax.dtick)
+        assert np.all(ticks == np.round(ticks)) and ticks[ticks >= 1][0] == first and len(ticks) <= 11
+
+
+def test_compare_loss_on_a_log_axis():
+    h = _history()
+    wild = h.assign(loss=[2.3, 1e10, 1e10, np.nan])
+    fig = charts.compare_figure({"A": h, "B": wild}, "loss", "Training loss", "training loss", log_y=True)
+    assert fig.layout.yaxis.type == "log" and "log" in fig.layout.yaxis.title.text
+    assert charts.compare_figure({"A": h}, "loss", "t", "y").layout.yaxis.type in (None, "linear", "-")
+
+
+def test_class_delta_bars_per_run_in_the_compare_colours():
+    deltas = pd.DataFrame({"factor=0.5": [0.1, -0.2, 0.0], "factor=0.1": [-0.3, 0.05, 0.2]}, index=["0", "1", "2"])
+    fig = charts.class_delta_figure(deltas, "factor=0.25")
+    assert [t.type for t in fig.data] == ["bar", "bar"] and [t.name for t in fig.data] == list(deltas.columns)
+    assert list(fig.data[1].y) == [-0.3, 0.05, 0.2] and list(fig.data[0].x) == ["0", "1", "2"]
+    # run 2 of the comparison (first bar series) has the colour of run 2's curve
+    curves = charts.compare_figure({"base": _history(), "factor=0.5": _history()}, "loss", "t", "y")
+    assert fig.data[0].marker.color == curves.data[1].line.color
+    assert fig.layout.yaxis.title.text == "minus factor=0.25"

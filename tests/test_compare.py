@@ -20,9 +20,10 @@ def test_runs_table_rows_and_values(runs_dir_with_two):
     assert t["run"].tolist() == [b, a]  # newest first
     row = t.set_index("run").loc[a]
     hist = pd.read_csv(runs_dir / a / "history.csv")
-    assert row["best val_accuracy"] == pytest.approx(hist["val_accuracy"].max())
-    assert row["final val_accuracy"] == pytest.approx(hist["val_accuracy"].iloc[-1])
-    assert row["state"] == "finished" and row["epochs"] == "5/5" and row["dataset"] == "digits"
+    assert row["best validation accuracy"] == pytest.approx(hist["val_accuracy"].max())
+    assert row["final validation accuracy"] == pytest.approx(hist["val_accuracy"].iloc[-1])
+    assert row["differs"] == "factor=0.25"
+    assert row["state"] == "finished" and row["progress"] == "5/5 epochs" and row["dataset"] == "digits"
     assert "factor=0.25" in row["schedule"]
 
 
@@ -66,3 +67,120 @@ def test_style_colours_only_the_deltas(runs_dir_with_two):
     assert compare.delta_colour(0.03) == compare.BETTER and compare.delta_colour(-0.02) == compare.WORSE
     assert compare.delta_colour(0.004) == "" and compare.delta_colour(float("nan")) == ""
     json.dumps(cmp.round(6).fillna(0).to_dict())  # plain numbers
+
+
+# ---------------------------------------------------------------- what differs between runs
+
+BASE = {"dataset": "digits", "limit": 300, "batch_size": 64, "seed": 42, "epochs": 5, "parent": None,
+        "schedule": {"name": "step", "params": {"lr": 0.01, "factor": 0.5, "drop_every": 5}},
+        "lr_overrides": [], "id": "x", "created_at": 1.0, "versions": {"keras": "3"}}
+
+
+def _with(**changes):
+    cfg = json.loads(json.dumps(BASE))
+    for key, value in changes.items():
+        if key in ("factor", "lr"):
+            cfg["schedule"]["params"][key] = value
+        else:
+            cfg[key] = value
+    return cfg
+
+
+def test_config_differences_names_only_what_varies():
+    configs = {
+        "a": _with(id="a", created_at=1.0),
+        "b": _with(id="b", created_at=2.0, batch_size=32, factor=0.25),
+        "c": _with(id="c", created_at=3.0, limit=None, parent="20261125-212500-digits-step-3d6c",
+                   lr_overrides=[{"epoch": 3, "batch": 1, "kind": "factor", "value": 0.5}]),
+    }
+    d = compare.config_differences(configs)
+    assert d["a"] == "subset 300 · batch 64 · fresh start · factor=0.5 · overrides: none"
+    assert d["b"] == "subset 300 · batch 32 · fresh start · factor=0.25 · overrides: none"
+    assert d["c"] == "all images · batch 64 · from 212500-3d6c · factor=0.5 · overrides: LR×0.5 at epoch 3"
+    assert compare.config_differences({"a": configs["a"], "a2": _with(id="a2")}) == {"a": "", "a2": ""}
+    assert compare.config_differences({"a": configs["a"]}) == {"a": ""}
+
+
+def test_comparison_labels_fall_back_to_the_short_id():
+    same = {"20261125-101010-digits-step-aaaa": _with(), "20261125-111111-digits-step-bbbb": _with()}
+    assert list(compare.comparison_labels(same).values()) == ["101010-aaaa", "111111-bbbb"]
+    differ = {"r1": _with(factor=0.25), "r2": _with(factor=0.5)}
+    assert compare.comparison_labels(differ) == {"r1": "factor=0.25", "r2": "factor=0.5"}
+
+
+def test_share_link_is_absolute_when_the_page_url_is_known():
+    url = "http://127.0.0.1:8501/runs"
+    assert compare.share_link(url, run="r1") == "http://127.0.0.1:8501/runs?run=r1"
+    assert compare.share_link(url + "?run=old", compare=["a", "b"]) == "http://127.0.0.1:8501/runs?compare=a,b"
+    assert compare.share_link(None, run="r1") == "runs?run=r1"
+
+
+# ---------------------------------------------------------------- diverged runs
+
+
+def _hist(loss, val_accuracy=None, val_loss=None):
+    n = len(loss)
+    return pd.DataFrame({"epoch": np.arange(1, n + 1), "loss": loss,
+                         "val_loss": val_loss if val_loss is not None else np.linspace(2, 1, n),
+                         "val_accuracy": val_accuracy if val_accuracy is not None else np.linspace(0.3, 0.9, n)})
+
+
+@pytest.mark.parametrize("hist, why", [
+    (_hist([2.3, 1.0, np.nan]), "training loss became NaN at epoch 3"),
+    (_hist([2.3, 1.0, 0.8], val_loss=[2.0, np.inf, 1.0]), "validation loss became infinite at epoch 2"),
+    (_hist([2.3, 0.4, 1e10]), "training loss ended at 1e+10"),
+    (_hist([2.3, 2.3, 2.3], val_accuracy=[0.1, 0.1, 0.1]), "at chance (0.10; guessing among 10 classes gets 0.10)"),
+])
+def test_divergence_finds_each_rule(hist, why):
+    assert why in compare.divergence(hist, 10)
+
+
+@pytest.mark.parametrize("hist", [
+    _hist([2.3, 1.0, 0.5]),
+    _hist([2.0, 0.01, 0.15]),  # 15x its minimum but below its start: noise, not divergence
+    _hist([2.3, 50.0, 0.4]),  # a spike it recovered from
+    _hist([]),
+    _hist([3.8, 3.0], val_accuracy=[0.12, 0.06]),  # 2 epochs, at chance but its loss falls: still learning
+])
+def test_divergence_leaves_healthy_runs_alone(hist):
+    assert compare.divergence(hist, 10) is None
+
+
+def test_divergence_chance_rule_needs_the_class_count():
+    at_chance = _hist([2.3, 2.3], val_accuracy=[0.5, 0.5])
+    assert compare.divergence(at_chance, 2) and compare.divergence(at_chance, None) is None
+    assert compare.divergence(at_chance, 10) is None
+
+
+def test_runs_table_marks_a_diverged_run(runs_dir_with_two):
+    from fakes import fabricate_run
+
+    runs_dir, (a, b) = runs_dir_with_two
+    bad = fabricate_run(runs_dir, diverged=True)
+    states = compare.runs_table(runs_dir).set_index("run")["state"]
+    assert states[bad] == "finished · diverged" and states[a] == "finished"
+
+
+def test_loss_spans_decades():
+    calm = {"a": _hist([2, 1, 0.5], val_loss=[2, 1, 0.5])}
+    wild = {**calm, "b": _hist([2, 1e10, 1e10], val_loss=[2, 3e9, np.nan])}
+    assert not compare.loss_spans_decades(calm) and compare.loss_spans_decades(wild)
+    assert not compare.loss_spans_decades({})
+
+
+def test_class_deltas_are_the_per_class_delta_columns(runs_dir_with_two):
+    runs_dir, (a, b) = runs_dir_with_two
+    ra, rb = store.load_run(a, runs_dir).report, store.load_run(b, runs_dir).report
+    d = compare.class_deltas(compare.report_comparison({"A": ra, "B": rb}))
+    assert list(d.columns) == ["B"] and list(d.index) == [str(i) for i in range(10)]
+    assert d.loc["3", "B"] == pytest.approx(rb.loc["3", "f1-score"] - ra.loc["3", "f1-score"])
+
+
+def test_styled_comparison_is_text_with_blanks_and_a_class_column(runs_dir_with_two):
+    runs_dir, (a, b) = runs_dir_with_two
+    cmp = compare.report_comparison({"A": store.load_run(a, runs_dir).report, "B": store.load_run(b, runs_dir).report})
+    shown = compare.style_comparison(cmp).data
+    assert shown.columns[0] == "class" and shown["class"].tolist()[-3:] == ["accuracy", "macro avg", "weighted avg"]
+    acc = shown.set_index("class").loc["accuracy"]
+    assert acc["precision · A"] == "" and acc["Δ recall · B"] == ""
+    assert acc["f1-score · A"] == f"{cmp.loc['accuracy', 'f1-score · A']:.2f}"

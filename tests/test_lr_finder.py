@@ -183,11 +183,12 @@ def _values(model):
 def test_in_process_sweep_lrs_loss_and_bit_for_bit_restore():
     import keras
 
-    from lrviz.data import load_digits, make_tf_dataset
+    from lrviz.batches import make_dataset
+    from lrviz.data import load_digits
     from lrviz.lr_finder import lr_range_test
 
     ds = load_digits(limit=160)
-    data = make_tf_dataset(ds.x_train, ds.y_train, 10, 32, shuffle=True, seed=1)  # 5 batches: loops 3 times
+    data = make_dataset(ds.x_train, ds.y_train, 10, 32, shuffle=True, seed=1)  # 5 batches: loops 3 times
     model = _tiny_model(keras)
     model.fit(data, epochs=1, verbose=0)  # momentum slots, iterations and BN statistics are not initial
     before = _values(model)

@@ -59,7 +59,7 @@ def test_compare_two_runs(two):
     at.run()
     assert not at.exception
     assert any("Compare 2 runs" in h.value for h in at.subheader)
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 6  # 5 curves + Δ per class
     # the side-by-side report is the second dataframe; it has a delta column per metric
     cols = list(at.dataframe[1].value.columns)
     assert any(c.startswith("Δ f1-score") for c in cols)
@@ -99,3 +99,162 @@ def test_lr_find_run_opens_with_its_curve(two):
     assert not at.exception
     assert "LR range test" in set(at.dataframe[0].value["kind"])
     assert any("steepest descent: 0.0085" in m.value for m in at.markdown)  # lr_finder.SUGGESTIONS
+
+
+# ---------------------------------------------------------------- issue 13: what a learner sees
+
+
+def _spec(chart) -> dict:
+    import json
+
+    return json.loads(chart.proto.spec)
+
+
+def _values(data) -> list:
+    """A Plotly array as sent to the browser: a list, or ``{"bdata": base64, "dtype": ...}``."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(data, dict):
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
+    return list(data)
+
+
+def _chart(at, title: str) -> dict:
+    specs = [_spec(c) for c in at.get("plotly_chart")]
+    return next(s for s in specs if (s["layout"].get("title") or {}).get("text", "").startswith(title))
+
+
+def test_table_cells_never_read_none_and_progress_says_its_unit(two):
+    from fakes import fabricate_lr_find
+
+    runs_dir, (a, b) = two
+    rid = fabricate_lr_find(runs_dir)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    df = at.dataframe[0].value.set_index("run")
+    # st.dataframe draws a missing value as "None": text columns are blank instead, and a missing
+    # accuracy (an LR range test has none) sits in a progress bar, which draws it blank
+    text = df.drop(columns=["best validation accuracy", "final validation accuracy"])
+    assert not text.isna().any().any() and set(df["problem"]) == {""}
+    assert df.loc[rid, "duration (s)"] == "9.0" and df.loc[a, "started at"][:2] == "20"
+    assert at.dataframe[0].proto.columns  # column config sent
+    import json
+
+    config = json.loads(at.dataframe[0].proto.columns)
+    assert all(config[c]["type_config"]["type"] == "progress"
+               for c in ("best validation accuracy", "final validation accuracy"))
+    assert df.loc[a, "progress"] == "5/5 epochs" and df.loc[rid, "progress"] == "40/40 batches"
+    assert "epochs" not in df.columns
+
+
+def test_one_wording_for_the_held_out_set(two):
+    runs_dir, (a, b) = two
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["run"] = a
+    at.run()
+    cols = list(at.dataframe[0].value.columns)
+    assert "best validation accuracy" in cols and not any("val_acc" in c for c in cols)
+    shown = " ".join([s.value for s in at.success] + [c.value for c in at.caption] + [m.value for m in at.markdown])
+    assert "validation accuracy" in shown and "test accuracy" not in shown and "val_acc" not in shown
+    assert "held-out **test split**" in shown  # said once, next to the report
+    names = [t["name"] for t in _chart(at, "Accuracy")["data"]]
+    assert names == ["training accuracy", "validation accuracy"]
+
+
+def test_table_says_what_differs_between_runs(tmp_path, monkeypatch):
+    from fakes import fabricate_run
+
+    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    a = fabricate_run(tmp_path, factor=0.5, batch_size=32)
+    b = fabricate_run(tmp_path, factor=0.5, batch_size=64, limit=None)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    differs = at.dataframe[0].value.set_index("run")["differs"]
+    assert differs[a] == "subset 300 · batch 32" and differs[b] == "all images · batch 64"
+
+
+def test_comparison_table_blank_cells_whole_class_names_and_labels(two):
+    runs_dir, (a, b) = two
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["compare"] = f"{a},{b}"
+    at.run()
+    assert not at.exception
+    cmp = at.dataframe[1].value.set_index("class")
+    assert list(cmp.index[-3:]) == ["accuracy", "macro avg", "weighted avg"]  # a column, full names
+    acc = cmp.loc["accuracy"]
+    assert acc["precision · factor=0.25"] == "" and acc["recall · factor=0.5"] == ""  # not "None"
+    assert float(acc["f1-score · factor=0.25"]) > 0
+    # legends name runs by what differs between them, not by ids
+    names = [t["name"] for t in _chart(at, "Validation accuracy")["data"]]
+    assert names == ["factor=0.25", "factor=0.5"]
+
+
+def test_per_class_delta_chart_beside_the_table(two):
+    runs_dir, (a, b) = two
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["compare"] = f"{a},{b}"
+    at.run()
+    bars = _chart(at, "Δ f1-score per class")
+    (trace,) = bars["data"]
+    assert trace["type"] == "bar" and trace["name"] == "factor=0.5"
+    ra, rb = store.load_run(a, runs_dir).report, store.load_run(b, runs_dir).report
+    classes = [str(i) for i in range(10)]
+    assert list(trace["x"]) == classes
+    expected = (rb["f1-score"] - ra["f1-score"]).loc[classes].to_numpy()
+    assert _values(trace["y"]) == pytest.approx(list(expected))
+
+
+def test_lr_range_test_can_be_deleted(two):
+    from fakes import fabricate_lr_find
+
+    runs_dir, (a, b) = two
+    rid = fabricate_lr_find(runs_dir)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["run"] = rid
+    at.run()
+    next(x for x in at.button if x.label == "Delete run").click().run()
+    assert (runs_dir / rid).exists()  # only the dialog so far
+    next(x for x in at.button if x.label == "Delete").click().run()
+    assert not (runs_dir / rid).exists() and (runs_dir / a).exists()
+
+
+def test_diverged_run_says_so_everywhere(two):
+    from fakes import fabricate_run
+
+    runs_dir, (a, b) = two
+    bad = fabricate_run(runs_dir, factor=0.5, diverged=True)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["run"] = bad
+    at.run()
+    assert not at.exception
+    assert not at.success  # no green "Finished"
+    assert any("Diverged" in e.value and "NaN" in e.value for e in at.error)
+    assert any("badge[" in m.value and "Diverged" in m.value for m in at.markdown)  # the header's badge
+    states = at.dataframe[0].value.set_index("run")["state"]
+    assert states[bad] == "finished · diverged" and states[a] == "finished"
+
+
+def test_compare_offers_log_loss_on_by_default_when_a_run_exploded(two):
+    from fakes import fabricate_run
+
+    runs_dir, (a, b) = two
+    bad = fabricate_run(runs_dir, factor=0.1, diverged=True)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["compare"] = f"{a},{bad}"
+    at.run()
+    assert at.toggle(key="cmp_log_loss").value is True
+    assert _chart(at, "Validation loss")["layout"]["yaxis"]["type"] == "log"
+    at.toggle(key="cmp_log_loss").set_value(False).run()
+    assert _chart(at, "Validation loss")["layout"]["yaxis"].get("type") in (None, "linear", "-")
+
+
+def test_compare_epoch_axis_ticks_whole_epochs(tmp_path, monkeypatch):
+    from fakes import fabricate_run
+
+    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    a, b = fabricate_run(tmp_path, factor=0.25, epochs=2), fabricate_run(tmp_path, factor=0.5, epochs=2)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["compare"] = f"{a},{b}"
+    at.run()
+    xaxis = _chart(at, "Validation accuracy")["layout"]["xaxis"]
+    assert xaxis["dtick"] == 1 and xaxis["tick0"] == 1 and xaxis["tickmode"] == "linear"

@@ -15,10 +15,13 @@ from lrviz.worker import run_worker
 
 
 def scalars(folder):
-    acc = EventAccumulator(str(folder), size_guidance={"tensors": 0})
+    """tag -> {step: value}, whether written as tensors (tf.summary) or scalars (tensorboardX)."""
+    acc = EventAccumulator(str(folder), size_guidance={"tensors": 0, "scalars": 0})
     acc.Reload()
-    return {tag: {e.step: float(make_ndarray(e.tensor_proto)) for e in acc.Tensors(tag)}
-            for tag in acc.Tags()["tensors"]}
+    out = {tag: {e.step: float(make_ndarray(e.tensor_proto)) for e in acc.Tensors(tag)}
+           for tag in acc.Tags()["tensors"]}
+    out.update({tag: {e.step: float(e.value) for e in acc.Scalars(tag)} for tag in acc.Tags()["scalars"]})
+    return out
 
 
 def test_event_files_hold_history_and_the_lr_of_every_batch(tmp_path):

@@ -14,6 +14,7 @@ import streamlit as st
 
 from lrviz import runs as store
 from lrviz.charts import confusion_figure, lr_used_figure, metric_figure
+from lrviz.compare import divergence
 from lrviz.report import report_display_frame
 from lrviz.schedules import Schedule
 
@@ -26,6 +27,9 @@ STATE_BADGE = {
     "stopped": ("Stopped", "orange", ":material/stop_circle:"),
     "failed": ("Failed", "red", ":material/error:"),
 }
+DIVERGED_BADGE = ("Diverged", "red", ":material/trending_up:")
+HELD_OUT = ("**Validation** means the held-out **test split**: the model never trains on it. The validation "
+            "accuracy per epoch, this report and the confusion matrix are all measured on it.")
 
 
 def _fmt_s(seconds) -> str:
@@ -45,8 +49,17 @@ def planned_per_epoch(run: store.Run):
         return None
 
 
+def diverged(run: store.Run) -> str | None:
+    """Why a run that ended (finished or stopped) diverged, or None."""
+    if run.state not in ("finished", "stopped") or run.kind == "lr_find":
+        return None
+    return divergence(run.history, len(run.class_names))
+
+
 def header(run: store.Run) -> None:
     label, color, icon = STATE_BADGE.get(run.state, (run.state.title(), "gray", ":material/help:"))
+    if diverged(run):
+        label, color, icon = DIVERGED_BADGE
     cols = st.columns([3, 1], vertical_alignment="center")
     cols[0].markdown(f"#### Run `{run.id}`")
     cols[1].badge(label, icon=icon, color=color)
@@ -98,8 +111,8 @@ def progress(run: store.Run) -> None:
     last = run.history.iloc[-1] if len(run.history) else None
     m = st.columns(4)
     m[0].metric("Epochs done", f"{epoch}/{epochs}")
-    m[1].metric("val_accuracy", f"{last['val_accuracy']:.4f}" if last is not None else "–")
-    m[2].metric("val_loss", f"{last['val_loss']:.4f}" if last is not None else "–")
+    m[1].metric("Validation accuracy", f"{last['val_accuracy']:.4f}" if last is not None else "–")
+    m[2].metric("Validation loss", f"{last['val_loss']:.4f}" if last is not None else "–")
     lr_now = st_.get("lr")
     m[3].metric("LR now", f"{lr_now:.6g}" if isinstance(lr_now, (int, float)) else "–")
 
@@ -155,7 +168,12 @@ def results(run: store.Run, runs_dir: Path, key: str = "res") -> None:
     """A finished, stopped or failed run: what happened, charts, report, confusion, downloads."""
     header(run)
     epochs_done = len(run.history)
-    if run.state == "failed":
+    why = diverged(run)
+    if why:
+        st.error(f"**Diverged** ({run.state} after {epochs_done} epoch(s)): {why}. The model did not learn; "
+                 "try a smaller learning rate (the LR range test on the Train page suggests one).",
+                 icon=":material/trending_up:")
+    elif run.state == "failed":
         st.error(f"The run failed: {run.status.get('error') or 'no reason recorded'}. "
                  f"{epochs_done} finished epoch(s) are kept below.")
     elif run.state == "stopped":
@@ -164,14 +182,15 @@ def results(run: store.Run, runs_dir: Path, key: str = "res") -> None:
         acc = run.report.loc["accuracy", "f1-score"] if run.report is not None and "accuracy" in run.report.index \
             else None
         st.success(f"Finished {epochs_done} epochs in {_fmt_s(run.status.get('elapsed_s'))}"
-                   + (f" · test accuracy **{acc:.2%}**" if acc is not None else ""))
+                   + (f" · validation accuracy **{acc:.2%}**" if acc is not None else ""))
     if run.error:
         st.warning(f"Some files of this run could not be read: {run.error}")
     charts(run, key=f"{key}_{run.id}")
     if run.report is not None:
         left, right = st.columns([1, 1])
         with left:
-            st.markdown("##### Classification report (test set)")
+            st.markdown("##### Classification report (validation set)")
+            st.caption(HELD_OUT)
             st.dataframe(report_display_frame(run.report), width="stretch", hide_index=True,
                          height=min(600, 38 + 35 * len(run.report)),
                          column_config={"class": st.column_config.TextColumn(width="medium")})
@@ -236,7 +255,9 @@ def downloads(run: store.Run, key: str) -> None:
     available = [d for d in _DOWNLOADS if d[0] in run.files]
     if not available:
         return
-    cols = st.columns(len(available))
-    for col, (name, label, mime, icon) in zip(cols, available):
-        col.download_button(label, data=run.files[name].read_bytes(), file_name=f"{run.id}-{name}", mime=mime,
-                            icon=icon, key=f"{key}_dl_{name}_{run.id}", width="stretch")
+    # A wrapping row of buttons as wide as their labels: equal columns cut the labels to
+    # "Re… Hi… M…" in an 800 px window.
+    with st.container(horizontal=True, gap="small", key=f"{key}_downloads_{run.id}"):
+        for name, label, mime, icon in available:
+            st.download_button(label, data=run.files[name].read_bytes(), file_name=f"{run.id}-{name}", mime=mime,
+                               icon=icon, key=f"{key}_dl_{name}_{run.id}", width="content")

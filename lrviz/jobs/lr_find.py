@@ -95,18 +95,20 @@ class LRFindJob(Job):
 
     @classmethod
     def run(cls, ctx: WorkerContext) -> str:
-        from lrviz.data import make_tf_dataset
-
         path, config, status, control = ctx.path, ctx.config, ctx.status, ctx.control
         s = validate_finder_settings(config)
-        status.write(phase="loading data", step=0, num_steps=s["num_steps"])
+        placement = common.configure_backend(config.get("backend"))  # before Keras is imported
+        status.write(phase="loading data", step=0, num_steps=s["num_steps"], backend=placement.backend,
+                     device=placement.device)
         ds = common.load_data(config)
-        strategy = common.configure_backend()
+        from lrviz.batches import make_dataset
+
         common.seed_everything(config["seed"])
-        model = common.build_model(ds, config, s["start"], strategy)
-        train = make_tf_dataset(ds.x_train, ds.y_train, len(ds.class_names), config["batch_size"], shuffle=True,
-                                seed=config["seed"])
-        config.update(train_size=len(ds.x_train), steps_per_epoch=-(-len(ds.x_train) // config["batch_size"]))
+        model = common.build_model(ds, config, s["start"], placement)
+        train = make_dataset(ds.x_train, ds.y_train, len(ds.class_names), config["batch_size"], shuffle=True,
+                             seed=config["seed"])
+        config.update(train_size=len(ds.x_train), steps_per_epoch=-(-len(ds.x_train) // config["batch_size"]),
+                      backend=placement.backend, device=placement.device)
         atomic_write_json(path / "config.json", config)
         curve = _Curve(path / "lr_find.csv")
         t0 = time.time()

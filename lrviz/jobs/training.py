@@ -156,14 +156,15 @@ class TrainingJob(Job):
 
     @classmethod
     def run(cls, ctx: WorkerContext) -> str:
-        from lrviz.data import make_tf_dataset
-
         path, config, status, control = ctx.path, ctx.config, ctx.status, ctx.control
         schedule = Schedule.from_config(config["schedule"])
+        placement = common.configure_backend(config.get("backend"))  # before Keras is imported
+        config.update(backend=placement.backend, device=placement.device)
+        status.write(backend=placement.backend, device=placement.device)
         ds = common.load_data(config)
-        strategy = common.configure_backend()
         import keras
 
+        from lrviz.batches import make_dataset
         from lrviz.callbacks import ControlPoller, PlateauReducer, RunLogger, ScheduleSetter, TensorBoardWriter
 
         common.seed_everything(config["seed"])
@@ -172,14 +173,14 @@ class TrainingJob(Job):
         spe = steps_per_epoch_for(len(ds.x_train), batch)
         classes = len(ds.class_names)
         if config.get("parent"):
-            with strategy.scope():
+            with placement.scope():
                 model = keras.models.load_model(path.parent / config["parent"] / "model.keras")
             if tuple(model.input_shape[1:]) != ds.input_shape:
                 raise ValueError(f"parent model expects {model.input_shape[1:]}, data is {ds.input_shape}")
         else:
-            model = common.build_model(ds, config, schedule.initial_lr(), strategy)
-        train = make_tf_dataset(ds.x_train, ds.y_train, classes, batch, shuffle=True, seed=config["seed"])
-        test = make_tf_dataset(ds.x_test, ds.y_test, classes, batch)
+            model = common.build_model(ds, config, schedule.initial_lr(), placement)
+        train = make_dataset(ds.x_train, ds.y_train, classes, batch, shuffle=True, seed=config["seed"])
+        test = make_dataset(ds.x_test, ds.y_test, classes, batch)
         lrs = schedule.per_step(epochs, spe)  # LR of every global batch index 0 .. epochs*spe-1
         config.update(steps_per_epoch=spe, train_size=len(ds.x_train), test_size=len(ds.x_test))
         atomic_write_json(path / "config.json", config)
@@ -204,7 +205,8 @@ class TrainingJob(Job):
 
         logger = RunLogger(status, path / "history.csv", spe, total,
                            lr_now=lambda: (setter.lr, setter.overrides.multiplier), on_row=on_row)
-        callbacks = [poller, setter, logger, TensorBoardWriter(path / "tensorboard", spe, lambda: setter.lr)]
+        callbacks = [poller, setter, logger, TensorBoardWriter(path / "tensorboard", spe, lambda: setter.lr,
+                                                               placement.backend)]
         if config.get("plateau"):
             callbacks.append(PlateauReducer(config["plateau"], setter.request))
         tracker = _mlflow_tracker(path, config)
@@ -219,7 +221,8 @@ class TrainingJob(Job):
                           callbacks=callbacks, shuffle=False, verbose=ctx.verbose)  # tf.data shuffles itself
             stopped = control.stop_requested
             status.write(phase="evaluating", eta_s=None)
-            _finish(path, model, ds, test, logger.rows)
+            images = make_dataset(ds.x_test, ds.y_test, classes, batch, labels=False)
+            _finish(path, model, ds, images, logger.rows)
             state = "stopped" if stopped else "finished"
         finally:
             if tracker is not None:
@@ -228,13 +231,14 @@ class TrainingJob(Job):
         return state
 
 
-def _finish(path: Path, model: Any, ds: Any, test: Any, rows: list[dict[str, Any]]) -> None:
-    """Predictions, report, confusion matrix, model and curves, each written atomically."""
+def _finish(path: Path, model: Any, ds: Any, images: Any, rows: list[dict[str, Any]]) -> None:
+    """Predictions, report, confusion matrix, model and curves, each written atomically.
+    ``images``: the test images' batches (no labels)."""
     import pandas as pd
 
     from lrviz.report import classification_report_frame, confusion_frame, frame_to_csv, report_text
 
-    probs = model.predict(test.map(lambda x, y: x), verbose=0)
+    probs = model.predict(images, verbose=0)
     y_pred = np.argmax(probs, axis=1)
     y_true = ds.y_test
     atomic_write_text(path / "predictions.csv", pd.DataFrame({"y_true": y_true, "y_pred": y_pred}).to_csv(index=False))
