@@ -6,12 +6,16 @@ folder under the runs directory; this page re-attaches to it after a refresh.
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from lrviz import runs as store
 from lrviz.availability import cifar_availability
 from lrviz.data import DATASETS
+from lrviz.jobs.common import installed_backends
 from lrviz.jobs.training import TrainingJob
+from lrviz.plateau import plateau_settings
 from lrviz.schedules import Schedule
 from ui import lr_finder_view, run_view
 from ui.navigation import ensure_app_navigation  # noqa: E402
@@ -22,6 +26,7 @@ S = st.session_state
 RUNS_DIR = store.DEFAULT_RUNS_DIR
 DEFAULTS = store.default_config()
 SET = TrainingJob.settings()  # labels, help and rules of every field, described once
+PLATEAU = plateau_settings("plateau_")  # their names as the errors say them: plateau_factor, ...
 FIELDS = ("dataset", "cifar_archive", "limit", "epochs", "batch_size", "momentum", "nesterov", "seed")
 
 
@@ -44,6 +49,11 @@ def _init() -> None:
     S.tr_momentum = DEFAULTS["momentum"]
     S.tr_nesterov = DEFAULTS["nesterov"]
     S.tr_seed = DEFAULTS["seed"]
+    S.tr_backend = store.validate_config({})["backend"]  # $KERAS_BACKEND, else tensorflow
+    S.tr_mlflow = bool(os.environ.get("MLFLOW_TRACKING_URI"))
+    S.tr_plateau = False
+    for name, s in PLATEAU.items():
+        S[f"tr_pl_{name}"] = s.default
     choices = _explorer_choices()
     S.tr_from = len(choices) - 1
     load_widgets("tr_s", Schedule.from_config(choices[-1]))
@@ -101,6 +111,24 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
         c[2].checkbox(SET["nesterov"].label, key="tr_nesterov", help=SET["nesterov"].help)
         errors_at["momentum"] = st.empty()
         errors_at["seed"] = st.empty()
+        c = st.columns([1, 1], vertical_alignment="bottom")
+        backends = installed_backends()
+        c[0].selectbox(SET["backend"].label, backends, key="tr_backend", help=SET["backend"].help)
+        c[1].toggle(SET["mlflow"].label, key="tr_mlflow", help=SET["mlflow"].help)
+        errors_at["backend"] = st.empty()
+        st.toggle("Reduce LR on plateau", key="tr_plateau",
+                  help="Keras' ReduceLROnPlateau on top of the schedule: on a plateau, the rest of the schedule is "
+                       "scaled by the factor (like Set LR now), and the reduction is marked on the LR chart.")
+        if S.tr_plateau:
+            c = st.columns(3)
+            for i, (name, s) in enumerate(PLATEAU.items()):
+                cell = c[i % 3]
+                if s.kind == "choice":
+                    cell.selectbox(s.label, s.choices, key=f"tr_pl_{name}", help=s.help)
+                else:
+                    cell.number_input(s.label, key=f"tr_pl_{name}", help=s.widget_help(),
+                                      step=1 if s.kind == "int" else None, format=None if s.kind == "int" else "%g")
+                errors_at[s.name] = cell.empty()
     with right:
         st.markdown("##### Learning-rate schedule")
         choices = _explorer_choices()
@@ -121,6 +149,9 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
         "nesterov": S.tr_nesterov,
         "seed": S.tr_seed,
         "schedule": schedule.to_config() if schedule else None,
+        "backend": S.tr_backend,
+        "mlflow": S.tr_mlflow,
+        "plateau": {name: S[f"tr_pl_{name}"] for name in PLATEAU} if S.tr_plateau else None,
     }
     problem = None
     if schedule is None:

@@ -207,3 +207,34 @@ def test_a_reload_shows_the_latest_run_not_no_run_yet(runs_dir):
 def test_an_empty_runs_folder_still_says_no_run_yet(runs_dir):
     at = page()
     assert any("No run yet" in i.value for i in at.info)
+
+
+def test_run_header_shows_backend_device_and_plateau(runs_dir):
+    rid = fabricate_run(runs_dir, backend="jax", plateau={"patience": 3})
+    cfg_file = runs_dir / rid / "config.json"
+    import json
+
+    cfg = json.loads(cfg_file.read_text())
+    cfg["device"] = "NVIDIA H100 80GB HBM3"  # what the worker records on a GPU
+    cfg_file.write_text(json.dumps(cfg))
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["tr_run_id"] = rid
+    at.run()
+    captions = " ".join(c.value for c in at.caption)
+    assert "Keras on jax, NVIDIA H100 80GB HBM3" in captions
+    assert "ReduceLROnPlateau on val_loss (×0.1, patience 3)" in captions
+
+
+def test_plateau_and_backend_fields_reach_the_engine(runs_dir, monkeypatch):
+    started = {}
+    monkeypatch.setattr(store, "start_run", lambda cfg, d: started.setdefault("cfg", cfg) and "x")
+    at = page()
+    assert "tensorflow" in at.selectbox(key="tr_backend").options
+    at.toggle(key="tr_plateau").set_value(True).run()
+    at.number_input(key="tr_pl_factor").set_value(1.5).run()
+    assert any("Argument `plateau_factor` must be a finite number > 0 and < 1" in e.value for e in at.error)
+    at.number_input(key="tr_pl_factor").set_value(0.5).run()
+    at.number_input(key="tr_pl_patience").set_value(2).run()
+    launch_button(at).click().run()
+    cfg = started["cfg"]
+    assert cfg["plateau"]["factor"] == 0.5 and cfg["plateau"]["patience"] == 2 and cfg["backend"] == "tensorflow"

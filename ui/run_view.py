@@ -78,6 +78,13 @@ def header(run: store.Run) -> None:
         bits.append(f"subset of {cfg['limit']} training images")
     if cfg.get("parent"):
         bits.append(f"resumed from `{cfg['parent']}`")
+    if cfg.get("plateau"):
+        p = cfg["plateau"]
+        bits.append(f"ReduceLROnPlateau on {p.get('monitor')} (×{p.get('factor')}, patience {p.get('patience')})")
+    backend = cfg.get("backend") or run.status.get("backend")
+    device = cfg.get("device") or run.status.get("device")
+    if backend:  # runs from before backends existed ran on TensorFlow, device not recorded
+        bits.append(f"Keras on {backend}" + (f", {device}" if device else ""))
     st.caption(" · ".join(bits))
 
 
