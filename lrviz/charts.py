@@ -162,11 +162,14 @@ def lr_used_figure(history, planned: np.ndarray | None = None, overrides: Sequen
         epoch, value = o.get("epoch"), o.get("value")
         if epoch is None or value is None:
             continue
-        what = f"set LR = {value:g}" if o.get("kind") == "value" else f"LR × {value:g}"
+        what = f"set LR = {value:g}" if o.get("kind") == "value" else f"LR × {value:.3g}"
+        color = PALETTE[1]
+        if o.get("source") == "plateau":  # ReduceLROnPlateau's reductions, told apart from a user's
+            what, color = f"plateau: LR × {value:.3g}", PALETTE[3]
         x = float(epoch) + (float(o.get("batch") or 1) - 1) / max(1, steps_per_epoch)
-        fig.add_vline(x=x, line=dict(color=PALETTE[1], dash="dash", width=1.5),
+        fig.add_vline(x=x, line=dict(color=color, dash="dash", width=1.5),
                       annotation_text=what, annotation_position="top left",
-                      annotation_font_color=PALETTE[1])
+                      annotation_font_color=color)
     last = epochs or (len(planned) if planned is not None else 10)
     fig.update_layout(title="Learning rate", height=360, **_RUN_LAYOUT)
     fig.update_xaxes(title="epoch", range=[0.5, last + 1.5], **epoch_ticks(last + 1))

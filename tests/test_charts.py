@@ -112,3 +112,18 @@ def test_class_delta_bars_per_run_in_the_compare_colours():
     curves = charts.compare_figure({"base": _history(), "factor=0.5": _history()}, "loss", "t", "y")
     assert fig.data[0].marker.color == curves.data[1].line.color
     assert fig.layout.yaxis.title.text == "minus factor=0.25"
+
+
+def test_plateau_reductions_are_marked_apart_from_user_overrides():
+    import pandas as pd
+
+    from lrviz.charts import lr_used_figure
+
+    hist = pd.DataFrame({"epoch": [1, 2, 3], "lr": [0.01, 0.01, 0.001]})
+    fig = lr_used_figure(hist, np.array([0.01, 0.01, 0.01]), [
+        {"epoch": 3, "batch": 1, "kind": "factor", "value": 0.1, "source": "plateau"},
+        {"epoch": 2, "batch": 4, "kind": "value", "value": 0.02}], epochs=3, steps_per_epoch=8)
+    texts = sorted(a.text for a in fig.layout.annotations)
+    assert texts == ["plateau: LR × 0.1", "set LR = 0.02"]
+    xs = sorted(s.x0 for s in fig.layout.shapes)
+    assert xs == [2 + 3 / 8, 3.0]
