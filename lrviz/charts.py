@@ -273,3 +273,37 @@ def lr_find_figure(frame, suggestions: dict | None = None) -> go.Figure:
     fig.update_xaxes(title="learning rate (log scale)", type="log", exponentformat="power")
     fig.update_yaxes(title="training loss")
     return fig
+
+
+# --------------------------------------------------------------------------- ReduceLROnPlateau replay
+
+
+def plateau_replay_figure(epochs, planned, replayed, reductions: Sequence[dict], monitored, monitor: str
+                          ) -> go.Figure:
+    """The run's schedule and the LR ReduceLROnPlateau would have given it (per 1-based epoch,
+    stairs), each reduction marked; the monitored curve on a second axis."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    x = np.append(np.asarray(epochs), np.asarray(epochs)[-1] + 1) if len(epochs) else np.array([])
+    stairs = (lambda v: np.append(np.asarray(v, dtype=float), np.asarray(v, dtype=float)[-1])) if len(epochs) else (
+        lambda v: np.array([]))
+    fig.add_trace(go.Scatter(x=x, y=stairs(planned), name="the run's schedule", mode="lines",
+                             line=dict(color="#999", dash="dot", width=2, shape="hv"),
+                             hovertemplate="epoch %{x}: %{y:.6g}<extra>schedule</extra>"), secondary_y=False)
+    fig.add_trace(go.Scatter(x=x, y=stairs(replayed), name="with ReduceLROnPlateau", mode="lines",
+                             line=dict(color=PALETTE[0], width=3, shape="hv"),
+                             hovertemplate="epoch %{x}: %{y:.6g}<extra>with plateau</extra>"), secondary_y=False)
+    fig.add_trace(go.Scatter(x=np.asarray(epochs), y=np.asarray(monitored, dtype=float), name=monitor,
+                             mode="lines+markers", line=dict(color=PALETTE[2], width=1.5), marker=dict(size=4),
+                             hovertemplate=f"epoch %{{x}}: {monitor} %{{y:.4g}}<extra></extra>"), secondary_y=True)
+    for r in reductions:  # applied from the first batch of the epoch after it was decided
+        fig.add_vline(x=r["epoch"] + 1, line=dict(color=PALETTE[3], dash="dash", width=1.5),
+                      annotation_text=f"× {r['factor']:.3g}", annotation_position="top left",
+                      annotation_font_color=PALETTE[3])
+    last = int(np.asarray(epochs)[-1]) if len(epochs) else 10
+    fig.update_layout(title="ReduceLROnPlateau replayed on the run's recorded curve", height=400, **_RUN_LAYOUT)
+    fig.update_xaxes(title="epoch", range=[0.5, last + 1.5], **epoch_ticks(last + 1))
+    fig.update_yaxes(title="learning rate", tickformat=".2~g", rangemode="tozero", secondary_y=False)
+    fig.update_yaxes(title=monitor, secondary_y=True, showgrid=False)
+    return fig

@@ -74,3 +74,12 @@ def fabricate_lr_find(runs_dir: Path, *, steepest: float = 0.0085, reason: str |
     status.update(state="finished", step=40, num_steps=40, elapsed_s=9.0)
     store.atomic_write_json(path / "status.json", status)
     return rid
+
+
+def plotly_values(data) -> list:
+    """A Plotly array as sent to the browser: a list, or ``{"bdata": base64, "dtype": ...}``."""
+    import base64
+
+    if isinstance(data, dict):
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
+    return list(data)

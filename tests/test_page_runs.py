@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fakes import plotly_values
 from streamlit.testing.v1 import AppTest
 
 from lrviz import runs as store
@@ -110,15 +111,7 @@ def _spec(chart) -> dict:
     return json.loads(chart.proto.spec)
 
 
-def _values(data) -> list:
-    """A Plotly array as sent to the browser: a list, or ``{"bdata": base64, "dtype": ...}``."""
-    import base64
-
-    import numpy as np
-
-    if isinstance(data, dict):
-        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
-    return list(data)
+_values = plotly_values
 
 
 def _chart(at, title: str) -> dict:

@@ -1,0 +1,64 @@
+"""The explorer's "ReduceLROnPlateau: replay on a run": plateau reductions depend on a run's
+validation curve, so they cannot be drawn from a formula; this replays Keras' rule
+(:func:`lrviz.plateau.replay`) on a finished run's recorded curve, next to its schedule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from lrviz import runs as store
+from lrviz.charts import plateau_replay_figure
+from lrviz.plateau import plateau_settings, replay, validate_plateau
+
+S = st.session_state
+SETTINGS = plateau_settings()
+
+
+def section(runs_dir: Path) -> None:
+    with st.expander("ReduceLROnPlateau: replay on a run", icon=":material/replay:"):
+        st.markdown("Keras' `ReduceLROnPlateau` lowers the LR when the validation curve stops improving, so its "
+                    "curve depends on a run. Pick a finished run: the chart shows the LR it would have produced on "
+                    "that run's recorded curve, next to the schedule the run used. (Training with it is an option "
+                    "on the **Train** page.)")
+        candidates = [s for s in store.list_runs(runs_dir) if s.kind == "train" and s.epoch >= 2]
+        if not candidates:
+            st.info("No training run with at least 2 finished epochs yet: train one on the **Train** page.")
+            return
+        labels = {s.id: f"{s.id} — {s.schedule or '?'} ({s.epoch} epochs)" for s in candidates}
+        run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="ex_pl_run")
+        cols = st.columns(3)
+        errors = {}
+        for i, (name, s) in enumerate(SETTINGS.items()):
+            S.setdefault(f"ex_pl_{name}", s.default)
+            cell = cols[i % 3]
+            if s.kind == "choice":
+                cell.selectbox(s.label, s.choices, key=f"ex_pl_{name}", help=s.help)
+            else:
+                cell.number_input(s.label, key=f"ex_pl_{name}", help=s.widget_help(),
+                                  step=1 if s.kind == "int" else None, format=None if s.kind == "int" else "%g")
+            errors[name] = cell.empty()
+        try:
+            settings = validate_plateau({name: S[f"ex_pl_{name}"] for name in SETTINGS})
+        except ValueError as e:
+            errors.get(getattr(e, "field", ""), st).error(str(e))
+            return
+        try:
+            run = store.load_run(run_id, runs_dir)
+        except (ValueError, OSError) as e:
+            st.error(f"Cannot open run `{run_id}`: {e}")
+            return
+        hist = run.history
+        monitor = settings["monitor"]
+        if monitor not in hist or "lr_planned" not in hist:
+            st.warning(f"Run `{run_id}` has no `{monitor}` or `lr_planned` column in its history.")
+            return
+        lr, reductions = replay(hist[monitor].to_numpy(), hist["lr_planned"].to_numpy(), settings)
+        st.plotly_chart(plateau_replay_figure(hist["epoch"].to_numpy(), hist["lr_planned"].to_numpy(), lr,
+                                              reductions, hist[monitor].to_numpy(), monitor), key="ex_pl_chart")
+        if reductions:
+            st.caption("Reductions (applied from the next epoch): " + "; ".join(
+                f"after epoch {r['epoch']}: {r['old']:.3g} → {r['new']:.3g}" for r in reductions))
+        else:
+            st.caption(f"No reduction: `{monitor}` never stalled for {settings['patience']} epoch(s) in this run.")
