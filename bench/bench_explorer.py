@@ -14,11 +14,20 @@ Measured in the same run, interleaved so that drift (thermal, page cache, other 
   (``bench/bare_app.py``): its one slider and one metric, same formula. Moves alternate ArrowLeft /
   ArrowRight (0.5 -> 0.45 -> 0.5 ...), so every move has a known expected readout; two unmeasured
   warm-up moves per page come first.
+* **slider -> chart updated** -- from the same ``keydown`` to the Plotly chart showing the new
+  curve: the "Step decay" trace's LR at epoch 15 (``gd._fullData[..].y[14]``) equals the new
+  readout *and* the drawn lines (the ``d`` of every ``path.js-line``) differ from before the key.
+  The bare page's one trace is also named "Step decay" and also changes with its slider.
 
-Also recorded, for information (no goal): launch -> server healthy, and slider key -> last DOM change
-(the page settled: run finished and nothing changed for QUIET_MS).
+Also recorded, for information (no goal), per move and per page -- the profile of a slider move:
+slider key -> the rerun request sent on the websocket (``ws.send``), -> first and last forward
+message handled by the page, bytes received on the websocket for the move, and slider key -> last
+DOM change (the page settled: run finished and nothing changed for QUIET_MS); and launch -> server
+healthy. Websocket timestamps are taken when the page's main thread dispatches the message event,
+so a busy main thread (React/Plotly rendering) delays them too.
 
-Goal (issue 2, section 6): explorer within 1.3x of the bare page (median) on both measurements.
+Goal (issue 2, section 6; issue 12 for the chart): explorer within 1.3x of the bare page (median) on
+cold start, readout and chart.
 Exit status 0 when the measurement worked, goal met or not (this is a report); non-zero when it
 could not be measured.
 
@@ -64,15 +73,44 @@ EXPECTED = {"ArrowLeft": "0.00091125", "ArrowRight": "0.00125"}
 METRICS = [
     ("cold_start_ms", "cold start: launch -> chart visible", True),
     ("readout_ms", "slider key -> readout updated", True),
+    ("chart_ms", "slider key -> chart updated", True),
     ("server_ready_ms", "(info) launch -> server healthy", False),
+    ("send_ms", "(info) slider key -> rerun request sent", False),
+    ("first_msg_ms", "(info) slider key -> first message", False),
+    ("last_msg_ms", "(info) slider key -> last message", False),
+    ("ws_bytes", "(info) websocket bytes per move", False),
+    ("ws_msgs", "(info) websocket messages per move", False),
     ("settled_ms", "(info) slider key -> last DOM change", False),
 ]
+SAMPLE_KEYS = [k for k, _, _ in METRICS]
+UNITS = {"ws_bytes": "B", "ws_msgs": "msgs"}  # the others are ms
+MOVE_KEYS = [k for k in SAMPLE_KEYS if k not in ("cold_start_ms", "server_ready_ms")]
+
+# Installed before any page script (context init script): every websocket the page opens records
+# when each message was dispatched to the page and its size, and when the page sent something.
+# Our listener is added at construction, so it runs before Streamlit's own onmessage handler.
+WS_JS = """(() => {
+  const Orig = window.WebSocket;
+  const log = window.__lrws = {recv: [], sent: []};
+  class Recording extends Orig {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', e => {
+        const d = e.data;
+        const n = typeof d === 'string' ? d.length : (d.byteLength !== undefined ? d.byteLength : d.size);
+        log.recv.push([performance.now(), n]);
+      });
+    }
+    send(data) { log.sent.push(performance.now()); return super.send(data); }
+  }
+  window.WebSocket = Recording;
+})();"""
 
 # Installed once per page (after load): timestamps, inside the page, of the slider keydown, of the
-# Step decay readout text changing, and of the last DOM change after it ("settled"). The stApp
-# script-state attribute can't time the end of the run: on a fast page React batches
-# running -> notRunning into one render and the attribute never changes. textContent, not
-# innerText: no forced layout inside the observer.
+# Step decay readout text changing, of the chart showing the new curve, and of the last DOM change
+# after it ("settled"). The stApp script-state attribute can't time the end of the run: on a fast
+# page React batches running -> notRunning into one render and the attribute never changes.
+# textContent, not innerText: no forced layout inside the observer.
 OBSERVER_JS = """() => {
   if (window.__lrb) return;
   const readout = () => {
@@ -81,10 +119,21 @@ OBSERVER_JS = """() => {
     const v = m && m.querySelector('[data-testid="stMetricValue"]');
     return v ? v.textContent.trim() : null;
   };
-  const s = window.__lrb = {t0: null, before: null, readout: null, text: null, last: null};
+  // The Step decay trace's LR at epoch 15 (index 14) as Plotly holds it, and the drawn lines.
+  const chartY = () => {
+    const gd = document.querySelector('.js-plotly-plot');
+    const t = gd && gd._fullData && gd._fullData.find(d => d.name === 'Step decay');
+    return t && t.y ? Number(t.y[14]) : null;
+  };
+  const lines = () => [...document.querySelectorAll('.js-plotly-plot path.js-line')]
+    .map(p => p.getAttribute('d')).join('|');
+  const s = window.__lrb = {t0: null, before: null, readout: null, text: null, last: null,
+                            chartBefore: null, linesBefore: null, chart: null, chartY: null, nRecv: 0, nSent: 0};
   document.addEventListener('keydown', e => {
     if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
-    Object.assign(s, {t0: performance.now(), before: readout(), readout: null, text: null, last: null});
+    Object.assign(s, {t0: performance.now(), before: readout(), readout: null, text: null, last: null,
+                      chartBefore: chartY(), linesBefore: lines(), chart: null, chartY: null,
+                      nRecv: window.__lrws.recv.length, nSent: window.__lrws.sent.length});
   }, true);
   new MutationObserver(() => {
     if (s.t0 === null) return;
@@ -94,7 +143,20 @@ OBSERVER_JS = """() => {
       const t = readout();
       if (t !== null && t !== s.before) { s.readout = now; s.text = t; }
     }
+    if (s.chart === null) {
+      const y = chartY();
+      if (y !== null && y !== s.chartBefore && lines() !== s.linesBefore) { s.chart = now; s.chartY = y; }
+    }
   }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+}"""
+
+# What the page's websocket did for the current move (after the last keydown).
+MOVE_WS_JS = """() => {
+  const s = window.__lrb, w = window.__lrws;
+  const recv = w.recv.slice(s.nRecv), sent = w.sent.slice(s.nSent);
+  return {sent: sent.length ? sent[0] - s.t0 : null,
+          first: recv.length ? recv[0][0] - s.t0 : null, last: recv.length ? recv[recv.length - 1][0] - s.t0 : null,
+          bytes: recv.reduce((a, r) => a + r[1], 0), msgs: recv.length};
 }"""
 
 
@@ -142,6 +204,7 @@ class Session:
 def cold_start(browser, name: str, tmp: Path, sample: dict) -> Session:
     """Launch a fresh server for page ``name``, load it in a fresh context; record the timings."""
     context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script(WS_JS)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     server = AppServer(tmp / "runs", tmp / f"streamlit-{name.replace('/', '_')}.log", app=PAGES[name])
@@ -175,23 +238,37 @@ def slider_move(session: Session, key: str, sample: dict | None) -> None:
     try:
         page.wait_for_function(
             """quiet => { const s = window.__lrb, a = document.querySelector('[data-testid="stApp"]');
-                          return s.readout !== null && a.getAttribute('data-test-script-state') === 'notRunning'
+                          return s.readout !== null && s.chart !== null
+                                 && a.getAttribute('data-test-script-state') === 'notRunning'
                                  && performance.now() - s.last > quiet; }""",
             arg=QUIET_MS, timeout=TIMEOUT_MS)
     except Exception as e:
         state = page.evaluate("""() => ({lrb: window.__lrb, focused: document.activeElement && document.activeElement
             .outerHTML.slice(0, 200), script: document.querySelector('[data-testid="stApp"]')
             .getAttribute('data-test-script-state')})""")
-        raise BenchError(f"{session.name}: readout not updated / page not settled after {key}: {e}; "
+        raise BenchError(f"{session.name}: readout or chart not updated / page not settled after {key}: {e}; "
                          f"page state: {state}") from e
     rec = page.evaluate("() => window.__lrb")
     if rec["text"] != EXPECTED[key]:
         raise BenchError(f"{session.name}: readout {rec['before']!r} -> {rec['text']!r} after {key}, "
                          f"expected {EXPECTED[key]!r}")
+    if abs(rec["chartY"] - float(EXPECTED[key])) > 1e-12:
+        raise BenchError(f"{session.name}: chart's Step decay LR at epoch 15 is {rec['chartY']!r} after {key}, "
+                         f"expected {EXPECTED[key]}")
     check_no_exception(page, f"{session.name} after {key}")
     if sample is not None:
-        sample["readout_ms"].append(rec["readout"] - rec["t0"])
-        sample["settled_ms"].append(rec["last"] - rec["t0"])
+        ws = page.evaluate(MOVE_WS_JS)
+        if ws["sent"] is None or ws["first"] is None:
+            raise BenchError(f"{session.name}: no websocket traffic recorded for {key}: {ws}")
+        t0 = rec["t0"]
+        sample["readout_ms"].append(rec["readout"] - t0)
+        sample["chart_ms"].append(rec["chart"] - t0)
+        sample["settled_ms"].append(rec["last"] - t0)
+        sample["send_ms"].append(ws["sent"])
+        sample["first_msg_ms"].append(ws["first"])
+        sample["last_msg_ms"].append(ws["last"])
+        sample["ws_bytes"].append(ws["bytes"])
+        sample["ws_msgs"].append(ws["msgs"])
 
 
 def prepare_interaction(session: Session) -> None:
@@ -210,8 +287,7 @@ def prepare_interaction(session: Session) -> None:
 def run(repeats: int, moves: int, log=print) -> dict:
     from playwright.sync_api import sync_playwright
 
-    samples = {name: {k: [] for k in ("cold_start_ms", "server_ready_ms", "readout_ms", "settled_ms")}
-               for name in PAGES}
+    samples = {name: {k: [] for k in SAMPLE_KEYS} for name in PAGES}
     kept: dict[str, Session] = {}
     with tempfile.TemporaryDirectory(prefix="lrviz-bench-") as tmp_s, sync_playwright() as pw:
         tmp = Path(tmp_s)
@@ -240,7 +316,8 @@ def run(repeats: int, moves: int, log=print) -> dict:
                 for name in order:
                     slider_move(kept[name], key, samples[name])
                 log(f"  move {i + 1}/{moves} {key:10s} " + "  ".join(
-                    f"{n} {samples[n]['readout_ms'][-1]:6.0f} ms" for n in PAGES))
+                    f"{n} readout {samples[n]['readout_ms'][-1]:5.0f} ms chart {samples[n]['chart_ms'][-1]:5.0f} ms"
+                    for n in PAGES))
         except BaseException:
             SHOTS.mkdir(parents=True, exist_ok=True)
             for name, session in kept.items():
@@ -268,7 +345,8 @@ def run(repeats: int, moves: int, log=print) -> dict:
         s = {name: stats(samples[name][key]) for name in PAGES}
         ratio = s["explorer"]["median"] / s["bare"]["median"]
         metrics.append({
-            "key": key, "label": label, "explorer": s["explorer"], "bare": s["bare"], "ratio_median": ratio,
+            "key": key, "label": label, "unit": UNITS.get(key, "ms"),
+            "explorer": s["explorer"], "bare": s["bare"], "ratio_median": ratio,
             "ratio_p90": s["explorer"]["p90"] / s["bare"]["p90"], "goal": GOAL if has_goal else None,
             "pass": (ratio <= GOAL) if has_goal else None,
         })
@@ -288,15 +366,17 @@ def run(repeats: int, moves: int, log=print) -> dict:
 
 
 def table(result: dict) -> str:
-    head = (f"{'metric':38s} {'n':>3s}  {'explorer med / p90 ms':>22s}  {'bare med / p90 ms':>19s}  "
+    head = (f"{'metric':38s} {'n':>3s}  {'explorer med / p90':>22s}  {'bare med / p90':>19s}  "
             f"{'ratio':>6s}  {'goal':>6s}  result")
     lines = [head, "-" * len(head)]
     for m in result["metrics"]:
         e, b = m["explorer"], m["bare"]
         goal = f"<={m['goal']:.1f}x" if m["goal"] else "-"
         verdict = "-" if m["pass"] is None else ("PASS" if m["pass"] else "FAIL")
-        lines.append(f"{m['label']:38s} {e['n']:3d}  {e['median']:10.0f} / {e['p90']:7.0f}    "
-                     f"{b['median']:8.0f} / {b['p90']:7.0f}  {m['ratio_median']:5.3f}x  {goal:>6s}  {verdict}")
+        unit = m.get("unit", "ms")
+        lines.append(f"{m['label']:38s} {e['n']:3d}  {e['median']:10.0f} / {e['p90']:7.0f} {unit:>4s}"
+                     f"{b['median']:8.0f} / {b['p90']:7.0f} {unit:>4s} {m['ratio_median']:5.3f}x  {goal:>6s}  "
+                     f"{verdict}")
     meta = result["meta"]
     lines.append("")
     lines.append(f"overall: {'PASS' if result['pass'] else 'FAIL'} (explorer within {GOAL}x of the bare page, "

@@ -58,7 +58,8 @@ def rows_from(explorer: dict | None, engine: dict | None) -> list[dict]:
         for m in explorer["metrics"]:
             rows.append({
                 "benchmark": f"explorer: {m['label']}",
-                "measured": f"{m['explorer']['median']:.0f} ms", "baseline": f"{m['bare']['median']:.0f} ms (bare)",
+                "measured": f"{m['explorer']['median']:.0f} {m.get('unit', 'ms')}",
+                "baseline": f"{m['bare']['median']:.0f} {m.get('unit', 'ms')} (bare)",
                 "ratio": m["ratio_median"], "goal": f"<= {m['goal']:g}x" if m["goal"] else "(info)",
                 "pass": m["pass"],
             })

@@ -8,8 +8,10 @@ from __future__ import annotations
 import streamlit as st
 
 from lrviz import explorer as ex
+from lrviz import runs as store
 from lrviz.charts import PALETTE, schedule_figure
 from lrviz.schedules import REGISTRY, Schedule
+from ui import plateau_replay
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.schedule_editor import load_widgets, schedule_editor, schedule_from_state
 
@@ -229,3 +231,4 @@ DECAY_EXPLAINER = (
 )
 
 explorer_body(state, epochs, spe)
+plateau_replay.section(store.DEFAULT_RUNS_DIR)

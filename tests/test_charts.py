@@ -40,6 +40,23 @@ def test_smooth_schedule_per_epoch_is_points_not_stairs():
     np.testing.assert_allclose(trace.y, cos.per_epoch(10, 5))
 
 
+def test_schedule_figure_readout_line_colours_and_payload():
+    """The readout epoch is a dotted line over the whole plot height with its label, each curve
+    keeps its palette colour by position, and no array is sent twice (the stairs' hover reads x)."""
+    curves = [Schedule.create("time_keras2"), Schedule.create("step", {"factor": 0.5, "drop_every": 5})]
+    fig = charts.schedule_figure(curves, 40, 782, readout_epoch=15)
+    (line,) = fig.layout.shapes
+    assert (line.type, line.x0, line.x1, line.y0, line.y1, line.yref) == ("line", 15, 15, 0, 1, "y domain")
+    assert line.line.dash == "dot"
+    (label,) = fig.layout.annotations
+    assert label.text == "epoch 15" and label.x == 15 and label.yref == "y domain"
+    k2, stairs, drops = fig.data
+    assert (k2.line.color, stairs.line.color, drops.marker.color) == ("#1f77b4", "#d62728", "#d62728")
+    assert stairs.customdata is None and "%{x}" in stairs.hovertemplate
+    assert fig.layout.xaxis.range == (1, 41) and fig.layout.height == 430
+    assert not charts.schedule_figure(curves, 40, 782).layout.shapes  # no readout epoch, no line
+
+
 def _history(n=4):
     return pd.DataFrame({"epoch": np.arange(1, n + 1), "loss": np.linspace(2, 1, n), "val_loss": np.linspace(2, 1.2, n),
                          "accuracy": np.linspace(0.3, 0.8, n), "val_accuracy": np.linspace(0.2, 0.7, n),

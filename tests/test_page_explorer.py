@@ -154,3 +154,17 @@ def test_page_does_not_import_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_plateau_replay_on_a_run_is_offered_below_the_explorer(tmp_path, monkeypatch):
+    from fakes import fabricate_run
+
+    from lrviz import runs as store
+
+    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    rid = fabricate_run(tmp_path, epochs=8)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert len(at.get("plotly_chart")) == 1  # off by default: the schedule chart only
+    at.toggle(key="ex_pl_on").set_value(True).run()
+    assert not at.exception and at.selectbox(key="ex_pl_run").value == rid
+    assert len(at.get("plotly_chart")) == 2

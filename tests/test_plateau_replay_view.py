@@ -21,6 +21,7 @@ def _app(runs_dir: str) -> None:
 def test_replay_draws_the_schedule_and_the_plateau_lr_of_the_chosen_run(tmp_path):
     rid = fabricate_run(tmp_path, epochs=12, factor=0.5)
     at = AppTest.from_function(_app, args=(str(tmp_path),), default_timeout=30)
+    at.session_state["ex_pl_on"] = True
     at.session_state["ex_pl_patience"] = 2
     at.session_state["ex_pl_monitor"] = "val_loss"
     at.run()
@@ -41,6 +42,7 @@ def test_replay_draws_the_schedule_and_the_plateau_lr_of_the_chosen_run(tmp_path
 def test_a_bad_setting_is_said_at_its_input(tmp_path):
     fabricate_run(tmp_path, epochs=4)
     at = AppTest.from_function(_app, args=(str(tmp_path),), default_timeout=30)
+    at.session_state["ex_pl_on"] = True
     at.session_state["ex_pl_factor"] = 1.5
     at.run()
     assert any("Argument `factor` must be a finite number > 0 and < 1. Received: factor=1.5" in e.value
@@ -50,4 +52,6 @@ def test_a_bad_setting_is_said_at_its_input(tmp_path):
 
 def test_without_runs_it_says_how_to_get_one(tmp_path):
     at = AppTest.from_function(_app, args=(str(tmp_path),), default_timeout=30).run()
+    assert not at.info  # off until asked for: it reads the runs folder
+    at.toggle(key="ex_pl_on").set_value(True).run()
     assert any("No training run" in i.value for i in at.info)

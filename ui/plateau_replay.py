@@ -17,7 +17,11 @@ SETTINGS = plateau_settings()
 
 
 def section(runs_dir: Path) -> None:
-    with st.expander("ReduceLROnPlateau: replay on a run", icon=":material/replay:"):
+    st.divider()
+    # a toggle, not an expander: an expander's body runs on every rerun, and this one reads the runs folder
+    if not st.toggle("ReduceLROnPlateau: replay on a finished run", key="ex_pl_on"):
+        return
+    with st.container(border=True):
         st.markdown("Keras' `ReduceLROnPlateau` lowers the LR when the validation curve stops improving, so its "
                     "curve depends on a run. Pick a finished run: the chart shows the LR it would have produced on "
                     "that run's recorded curve, next to the schedule the run used. (Training with it is an option "

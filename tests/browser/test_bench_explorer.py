@@ -1,5 +1,6 @@
 """Smoke test of bench/bench_explorer.py, so the benchmark can't rot: one cold start and two
-slider moves per page, and the JSON carries positive figures for both pages."""
+slider moves per page, and the JSON carries positive figures for both pages (readout, chart and
+the websocket profile of each move)."""
 
 from __future__ import annotations
 
@@ -21,15 +22,18 @@ def test_bench_explorer_quick_runs_and_reports(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "slider key -> readout updated" in proc.stdout  # the table was printed
+    assert "slider key -> chart updated" in proc.stdout
     result = json.loads(out.read_text())
     assert result["meta"]["repeats"] == 1 and result["meta"]["moves"] == 2
     for page in ("explorer", "bare"):
         samples = result["pages"][page]
         assert len(samples["cold_start_ms"]) == 1 and len(samples["readout_ms"]) == 2
-        for key in ("cold_start_ms", "server_ready_ms", "readout_ms", "settled_ms"):
+        assert len(samples["chart_ms"]) == 2
+        for key in ("cold_start_ms", "server_ready_ms", "readout_ms", "chart_ms", "settled_ms", "send_ms",
+                    "first_msg_ms", "last_msg_ms", "ws_bytes", "ws_msgs"):
             assert all(v > 0 for v in samples[key]), (page, key, samples[key])
     keys = {m["key"]: m for m in result["metrics"]}
-    for key in ("cold_start_ms", "readout_ms"):
+    for key in ("cold_start_ms", "readout_ms", "chart_ms"):
         m = keys[key]
         assert m["explorer"]["median"] > 0 and m["bare"]["median"] > 0 and m["ratio_median"] > 0
         assert m["goal"] == 1.3 and isinstance(m["pass"], bool)

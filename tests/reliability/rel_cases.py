@@ -119,6 +119,9 @@ TRAIN_RULES: dict[str, Any] = {
     "seed": ("number", Param("seed", 42, "", kind="int", low=0, high=2**32 - 1), False),
     "parent": ("run_id_or_null",),
     "max_batches": ("number", Param("max_batches", None, "", kind="int", low=1), True),
+    "backend": ("backend",),  # null = $KERAS_BACKEND or tensorflow; else an installed backend's name
+    "mlflow": ("bool",),
+    "plateau": ("mapping_or_null",),
 }
 
 
@@ -138,6 +141,12 @@ def train_accepts(field: str, value: Any) -> bool:
         return isinstance(value, bool)
     if kind == "schedule":
         return False  # none of the bad values is a schedule mapping
+    if kind == "backend":
+        from lrviz.jobs.common import installed_backends
+
+        return value is None or (isinstance(value, str) and value in installed_backends())
+    if kind == "mapping_or_null":
+        return value is None  # none of the bad values is a mapping
     if kind == "run_id_or_null":
         return value is None or (isinstance(value, str) and RUN_ID_PATTERN.match(value) is not None)
     raise AssertionError(kind)
