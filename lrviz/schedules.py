@@ -284,6 +284,12 @@ class ScheduleSpec:
         """True when the curve is constant within an epoch (draw it as stairs)."""
         return self.time == "epoch"
 
+    @property
+    def own_warmup(self) -> bool:
+        """True when the schedule has a warmup of its own (cosine: Keras' ``warmup_target``), so
+        editors offer no second, generic one in front of it."""
+        return any(p.name == "warmup_epochs" for p in self.params)
+
     def param(self, name: str) -> Param:
         for p in self.params:
             if p.name == name:

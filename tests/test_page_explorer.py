@@ -168,3 +168,13 @@ def test_plateau_replay_on_a_run_is_offered_below_the_explorer(tmp_path, monkeyp
     at.toggle(key="ex_pl_on").set_value(True).run()
     assert not at.exception and at.selectbox(key="ex_pl_run").value == rid
     assert len(at.get("plotly_chart")) == 2
+
+
+def test_a_schedule_with_its_own_warmup_gets_no_second_one(at):
+    """Issue 13: cosine "(with warmup)" had its own warmup plus the generic warmup toggle."""
+    keys = {t.key for t in at.toggle}
+    assert "ex_0_show_warmup" in keys  # Keras 2 time-based decay: the generic warmup is offered
+    at.selectbox(key="ex_0_name").set_value("cosine").run()
+    assert not at.exception
+    assert "ex_0_show_warmup" not in {t.key for t in at.toggle}
+    assert at.number_input(key="ex_0_warmup_epochs").value == 0.0  # its own warmup is there

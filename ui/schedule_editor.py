@@ -133,7 +133,10 @@ def schedule_editor(prefix: str, title: str, *, on_remove: Callable[[], None] | 
     # A toggle rather than an always-drawn expander: fewer elements to send on every rerun.
     warm_key = f"{prefix}_show_warmup"
     S.setdefault(warm_key, float(S.get(f"{prefix}_warmup", 0.0)) > 0)
-    box.toggle("Linear warmup in front", key=warm_key, on_change=_on_warmup_toggle, args=(prefix,))
+    # One warmup per schedule: one with a warmup of its own (cosine) gets no second, generic one,
+    # unless a link or an older session already set it (then it stays visible, to be switched off).
+    if not spec.own_warmup or S[warm_key]:
+        box.toggle("Linear warmup in front", key=warm_key, on_change=_on_warmup_toggle, args=(prefix,))
     if S[warm_key]:
         wgrid = box.container(horizontal=True, gap="small")
         for p in WARMUP_PARAMS:
