@@ -113,6 +113,12 @@ class ExplorerState:
                 q[key] = "1"
         return q
 
+    def share_link(self, page_url: str | None) -> str:
+        """The absolute link that reopens this view (``page_url`` without its query; relative if unknown)."""
+        from urllib.parse import urlencode
+
+        return f"{(page_url or '').split('?')[0]}?{urlencode(self.to_query(), doseq=True)}"
+
     @classmethod
     def from_query(cls, query: Mapping[str, Sequence[str]]) -> tuple[ExplorerState, list[str]]:
         """Parse a query (values as lists, like ``st.query_params.to_dict`` with get_all).

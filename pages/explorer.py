@@ -12,6 +12,7 @@ from lrviz import runs as store
 from lrviz.charts import PALETTE, schedule_figure
 from lrviz.schedules import REGISTRY, Schedule
 from ui import plateau_replay
+from ui.links import copy_link
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.schedule_editor import load_widgets, schedule_editor, schedule_from_state
 
@@ -217,6 +218,7 @@ def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
 
     # The URL mirrors the view, so a copied link reproduces it.
     st.query_params.from_dict(state.to_query())
+    copy_link(state.share_link(st.context.url), "this view")
     # The Train page offers these curves as the schedule to train with.
     S.explorer_curves = [c.to_config() for c in state.curves]
 

@@ -13,6 +13,7 @@ from lrviz import runs as store
 from lrviz.charts import class_delta_figure, compare_figure, lr_find_figure
 from lrviz.lr_finder import SUGGESTIONS
 from ui import run_view
+from ui.links import copy_link
 from ui.navigation import ensure_app_navigation  # noqa: E402
 
 ensure_app_navigation()
@@ -45,10 +46,7 @@ def _confirm_delete(run_id: str) -> None:
         st.rerun()
 
 
-def _link(url: str, what: str) -> None:
-    """The absolute link, with Streamlit's copy button (top right of the box, on hover)."""
-    st.caption(f"Link to {what} (copy button on the right):")
-    st.code(url, language=None, wrap_lines=True)
+_link = copy_link
 
 
 st.title("Runs")

@@ -98,3 +98,14 @@ def test_with_param_validates():
     assert s.params["factor"] == 0.25 and s.warmup == 1
     with pytest.raises(ValueError, match="factor"):
         ex.with_param(s, factor=0)
+
+
+def test_share_link_reopens_the_same_view():
+    from urllib.parse import parse_qs, urlsplit
+
+    state, _ = ex.ExplorerState.from_query({"epochs": ["30"], "log_y": ["1"]})
+    link = state.share_link("http://localhost:8501/?old=1")
+    parts = urlsplit(link)
+    assert parts.netloc == "localhost:8501" and "old" not in parts.query
+    again, warnings = ex.ExplorerState.from_query(parse_qs(parts.query))
+    assert not warnings and again.to_query() == state.to_query() and again.epochs == 30 and again.log_y

@@ -178,3 +178,10 @@ def test_a_schedule_with_its_own_warmup_gets_no_second_one(at):
     assert not at.exception
     assert "ex_0_show_warmup" not in {t.key for t in at.toggle}
     assert at.number_input(key="ex_0_warmup_epochs").value == 0.0  # its own warmup is there
+
+
+def test_the_view_has_a_link_to_copy(at):
+    (code,) = [c for c in at.code if "c=" in c.value]
+    assert code.value.startswith("?c=") or "://" in code.value  # AppTest has no page URL; a browser has
+    at.number_input(key="ex_epochs").set_value(30).run()
+    assert any("epochs=30" in c.value for c in at.code)
