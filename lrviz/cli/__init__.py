@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from lrviz.cli import engine, schedule
+from lrviz.cli import engine, schedule, tournament
 from lrviz.cli.common import Parser, UsageError
 
 __all__ = ["build_parser", "main", "UsageError"]
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     schedule.register(sub)
     engine.register(sub)
+    tournament.register(sub)
     return parser
 
 

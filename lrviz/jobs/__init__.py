@@ -18,6 +18,7 @@ from typing import Any
 
 from lrviz.jobs.base import Job, WorkerContext
 from lrviz.jobs.lr_find import LRFindJob
+from lrviz.jobs.tournament import TournamentJob
 from lrviz.jobs.training import TrainingJob
 
 __all__ = ["JOBS", "DEFAULT_KIND", "Job", "WorkerContext", "job_for", "kind_of", "progress_text"]
@@ -25,6 +26,7 @@ __all__ = ["JOBS", "DEFAULT_KIND", "Job", "WorkerContext", "job_for", "kind_of",
 JOBS: dict[str, type[Job]] = {
     TrainingJob.kind: TrainingJob,
     LRFindJob.kind: LRFindJob,
+    TournamentJob.kind: TournamentJob,
 }
 DEFAULT_KIND = TrainingJob.kind  # runs written before kinds existed are training runs
 

@@ -1,0 +1,187 @@
+"""The tournament job end to end on tiny real runs (digits, 200 images, batch 32, 2-4 epochs):
+local workers, a worker killed mid-trial, stop, and two workers joining one study through a
+real PostgreSQL server. The leaderboard is checked against numpy over the runs' own
+history.csv; the study is opened with optuna.load_study in a process that never imports lrviz."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from postgres_server import postgres_bin, postgres_server
+
+from lrviz import runs
+from lrviz.jobs.tournament import read_tournament, tournament_config, winner_schedule_of, worker_command
+from lrviz.schedules import Schedule
+from lrviz.store import pid_alive
+from lrviz.worker import run_worker
+
+TINY = {"dataset": "digits", "limit": 200, "batch_size": 32}
+# four schedules that differ from the first epochs on (step decay drops after every epoch)
+FOUR = [{"name": "constant", "params": {"lr": 0.01}}, {"name": "constant", "params": {"lr": 0.05}},
+        {"name": "step", "params": {"lr": 0.05, "factor": 0.25, "drop_every": 1}},
+        {"name": "step", "params": {"lr": 0.05, "factor": 0.5, "drop_every": 1}}]
+pytestmark = pytest.mark.timeout(300)
+
+
+def _wait(predicate, timeout: float, what: str, step: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _final(runs_dir: Path, tid: str, timeout: float = 240) -> str:
+    def ended():
+        state = runs.load_run(tid, runs_dir).state
+        return state if state in runs.FINAL_STATES else None
+
+    return _wait(ended, timeout, "the tournament to end", 0.5)
+
+
+def _study_from_outside(storage: str, study: str) -> dict:
+    """Open the study with Optuna alone, in a fresh process that cannot import lrviz."""
+    code = ("import json, sys, optuna\n"
+            f"s = optuna.load_study(study_name={study!r}, storage={storage!r})\n"
+            "out = [{'number': t.number, 'state': t.state.name, 'value': t.value, 'params': t.params,\n"
+            "        'run_id': t.user_attrs.get('run_id'), 'worker': t.user_attrs.get('worker'),\n"
+            "        'steps': sorted(t.intermediate_values)} for t in s.trials]\n"
+            "assert 'lrviz' not in sys.modules\n"
+            "print(json.dumps({'trials': out, 'attrs': s.user_attrs}))\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, env=env, cwd="/",
+                          timeout=120, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _final_val_accuracy(runs_dir: Path, rid: str) -> float:
+    return float(pd.read_csv(runs_dir / rid / "history.csv")["val_accuracy"].iloc[-1])
+
+
+def test_four_schedules_two_seeds_two_workers(tmp_path):
+    cfg = tournament_config(FOUR, seeds=2, workers=2, epochs=2, **TINY)
+    tid = runs.create_run(cfg, tmp_path, launch=lambda p: (os.getpid(), None))
+    seen = []
+    assert run_worker(tmp_path / tid, verbose=0, install_signals=False,
+                      on_step=lambda rows, v: seen.append(sum(r["trials"] for r in rows))) == "finished"
+    assert seen == sorted(seen) and seen[-1] == 8  # the leaderboard grew as trials finished
+
+    view = read_tournament(tid, tmp_path)
+    assert view.state == "finished" and view.status["trials_done"] == view.status["trials_total"] == 8
+    assert list(view.trials["state"]) == ["complete"] * 8
+    members = [r for r in runs.list_runs(tmp_path) if r.id != tid]
+    assert len(members) == 8 and {r.state for r in members} == {"finished"}
+    assert {runs.load_run(r.id, tmp_path).config["group"] for r in members} == {tid}
+    assert sorted(view.run_ids) == sorted(r.id for r in members)
+
+    # the leaderboard against numpy over each run's own history.csv
+    labels = [Schedule.from_config(s).label() for s in FOUR]
+    finals: dict[str, list[float]] = {label: [] for label in labels}
+    for r in members:
+        config = runs.load_run(r.id, tmp_path).config
+        finals[Schedule.from_config(config["schedule"]).label()].append(_final_val_accuracy(tmp_path, r.id))
+    board = pd.read_csv(tmp_path / tid / "leaderboard.csv")
+    assert {"schedule", "mean_val_accuracy", "std_val_accuracy", "trials", "rank"} <= set(board.columns)
+    assert "book_accuracy" not in board.columns
+    for row in board.itertuples():
+        assert row.trials == 2 == len(finals[row.schedule])
+        assert row.mean_val_accuracy == pytest.approx(np.mean(finals[row.schedule]), abs=1e-9)
+        assert row.std_val_accuracy == pytest.approx(np.std(finals[row.schedule], ddof=1), abs=1e-9)
+    means = {k: np.mean(v) for k, v in finals.items()}
+    expected_rank = {k: 1 + sum(m > means[k] for m in means.values()) for k in means}
+    assert {row.schedule: row.rank for row in board.itertuples()} == expected_rank
+    assert list(board["rank"]) == sorted(board["rank"])
+    winner = board.iloc[0]["schedule"]
+    assert Schedule.from_config(winner_schedule_of(tid, tmp_path)).label() == winner
+    assert view.verdict["winner"] == winner and view.status["best"] == winner
+
+    # the study, read by Optuna alone
+    study = _study_from_outside(f"sqlite:///{tmp_path / tid / 'study.db'}", tid)
+    trials = study["trials"]
+    assert len(trials) == 8 and {t["state"] for t in trials} == {"COMPLETE"}
+    assert {(t["params"]["schedule"], t["params"]["seed"]) for t in trials} == {(s, k) for s in labels for k in (1, 2)}
+    for t in trials:
+        assert t["value"] == pytest.approx(_final_val_accuracy(tmp_path, t["run_id"]))
+        assert t["steps"] == [1, 2]  # val_accuracy reported per 1-based epoch
+    assert len({t["worker"] for t in trials}) == 2  # both local workers ran trials
+    assert study["attrs"]["lrviz_tournament"] == tid and study["attrs"]["schedules"] == labels
+
+
+def test_a_worker_killed_mid_trial_is_retried_and_nothing_is_lost(tmp_path):
+    cfg = tournament_config(FOUR[:2], seeds=1, workers=1, epochs=4, heartbeat_interval=1, grace_period=2, **TINY)
+    tid = runs.start_run(cfg, tmp_path)
+
+    def a_trial_after_epoch_1():
+        for r in runs.list_runs(tmp_path):
+            if r.id != tid and r.state == "running" and r.epoch >= 1:
+                return r.id
+        return None
+
+    victim = _wait(a_trial_after_epoch_1, 180, "a trial's first epoch", 0.05)
+    pid = runs.load_run(victim, tmp_path).status["pid"]
+    os.kill(pid, signal.SIGKILL)
+    assert _final(tmp_path, tid) == "finished"
+
+    view = read_tournament(tid, tmp_path)
+    killed = runs.load_run(victim, tmp_path)
+    assert killed.state == "failed" and "ended unexpectedly" in killed.status["error"]
+    assert len(killed.history) >= 1  # its finished epochs are kept
+    assert sorted(view.trials["state"]) == ["complete", "complete", "failed"]
+    retry = view.trials[view.trials["retry"]]
+    assert len(retry) == 1 and retry.iloc[0]["state"] == "complete" and retry.iloc[0]["run_id"] != victim
+    assert len(runs.load_run(retry.iloc[0]["run_id"], tmp_path).history) == 4
+    assert list(view.leaderboard["trials"]) == [1, 1]
+    assert "1 failed, 1 retried" in " ".join(view.leaderboard["notes"].fillna(""))
+    assert view.status["respawned"] == 1  # the dead worker was replaced while its trial waited
+
+
+def test_stop_ends_every_worker_and_keeps_finished_trials(tmp_path):
+    cfg = tournament_config(FOUR[:2], seeds=2, workers=1, epochs=3, **TINY)
+    tid = runs.start_run(cfg, tmp_path)
+    _wait(lambda: read_tournament(tid, tmp_path).status.get("trials_done", 0) >= 1, 180, "a finished trial", 0.2)
+    workers = read_tournament(tid, tmp_path).status["workers"]
+    runs.stop_run(tid, tmp_path)
+    assert _final(tmp_path, tid, 120) == "stopped"
+    view = read_tournament(tid, tmp_path)
+    assert not any(pid_alive(p) for p in workers)
+    states = list(view.trials["state"])
+    assert "complete" in states and "running" not in states
+    for rid in view.run_ids:  # finished trials stay finished; the one in progress stopped cleanly
+        assert runs.load_run(rid, tmp_path).state in ("finished", "stopped")
+
+
+@pytest.mark.skipif(postgres_bin() is None, reason="PostgreSQL server not installed (scripts/install-system-deps.sh)")
+def test_two_workers_join_one_study_through_postgresql(tmp_path):
+    with postgres_server() as url:
+        cfg = tournament_config(FOUR[:2], seeds=2, workers=1, epochs=3, storage=url, study="pg-cup", **TINY)
+        tid = runs.start_run(cfg, tmp_path)
+        _wait(lambda: read_tournament(tid, tmp_path).status.get("phase") == "running trials", 120, "the study")
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "LRVIZ_TF_THREADS": "1"}
+        joiner = subprocess.Popen(worker_command(url, "pg-cup", tmp_path.resolve(), tid), env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            assert _final(tmp_path, tid) == "finished"
+            out, _ = joiner.communicate(timeout=120)
+        finally:
+            joiner.kill()
+        assert joiner.returncode == 0, out
+        study = _study_from_outside(url, "pg-cup")
+    trials = study["trials"]
+    assert len(trials) == 4 and {t["state"] for t in trials} == {"COMPLETE"}
+    workers = {t["worker"].split(":")[1] for t in trials}
+    assert str(joiner.pid) in workers and len(workers) == 2, workers  # both processes took trials
+    view = read_tournament(tid, tmp_path)
+    assert view.status["storage"].startswith("postgresql://") and list(view.leaderboard["trials"]) == [2, 2]
+    for t in trials:
+        assert t["value"] == pytest.approx(_final_val_accuracy(tmp_path, t["run_id"]))

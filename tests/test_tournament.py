@@ -1,0 +1,181 @@
+"""lrviz.tournament (pure: specs, grids, presets, leaderboard, verdict) and the tournament
+command's bad input. Statistics are checked against numpy / scipy computed here."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from lrviz.cli import main
+from lrviz.errors import FieldError
+from lrviz.jobs.tournament import TournamentJob, tournament_config
+from lrviz.schedules import Schedule
+from lrviz.tournament import (
+    PRESETS,
+    TrialRecord,
+    book_accuracy,
+    grid,
+    leaderboard,
+    parse_spec,
+    preset,
+    trial_pairs,
+    verdict,
+    winner_schedule,
+)
+
+
+def test_a_spec_is_a_schedule_config_with_its_params_validated():
+    assert parse_spec("step:factor=0.5,drop_every=5") == [
+        {"name": "step", "params": {"lr": 0.01, "factor": 0.5, "drop_every": 5}}]
+    assert parse_spec("constant") == [{"name": "constant", "params": {"lr": 0.01}}]
+    (pw,) = parse_spec("piecewise:boundaries=10,20,values=0.01,0.005,0.001")
+    assert pw["params"] == {"boundaries": [10, 20], "values": [0.01, 0.005, 0.001]}
+    (ex,) = parse_spec("exponential:staircase=true")
+    assert ex["params"]["staircase"] is True
+
+
+def test_a_grid_is_every_combination_first_axis_slowest():
+    specs = parse_spec("step:factor=0.25|0.5|0.75,drop_every=5|10")
+    got = [(c["params"]["factor"], c["params"]["drop_every"]) for c in specs]
+    assert got == [(0.25, 5), (0.25, 10), (0.5, 5), (0.5, 10), (0.75, 5), (0.75, 10)]
+    assert grid("step", {"factor": [0.25, 0.5, 0.75], "drop_every": [5, 10]}) == specs
+    assert [c["params"]["lr"] for c in grid("step", {"factor": [0.5]}, lr=0.1)] == [0.1]
+
+
+@pytest.mark.parametrize(("spec", "field"), [
+    ("step:factor=1.5", "factor"), ("nope", "schedule"), ("step:factor", "schedule"),
+    ("step:factor=0.5,factor=0.25", "schedule"), ("step:speed=2", "speed"), ("", "schedule"),
+])
+def test_a_bad_spec_names_the_field(spec, field):
+    with pytest.raises(FieldError) as e:
+        parse_spec(spec)
+    assert e.value.field == field
+
+
+def test_the_tutorial_preset_and_the_book_figures():
+    p = preset("tutorial")
+    labels = [Schedule.from_config(s).label() for s in p["schedules"]]
+    assert p["epochs"] == 40 and len(labels) == 4
+    assert p["schedules"][1] == {"name": "time_keras2", "params": {"lr": 0.01, "decay": 0.00025}}
+    assert [s["params"].get("factor") for s in p["schedules"]] == [None, None, 0.25, 0.5]
+    assert [book_accuracy(label, "cifar10") for label in labels] == [None, 0.83, 0.75, 0.78]
+    assert [book_accuracy(label, "digits") for label in labels] == [None] * 4
+    p["schedules"][0]["params"]["lr"] = 1.0  # a copy: the preset itself is untouched
+    assert PRESETS["tutorial"]["schedules"][0]["params"]["lr"] == 0.01
+    with pytest.raises(FieldError, match="preset"):
+        preset("book")
+
+
+def test_trials_go_seed_by_seed():
+    assert trial_pairs(3, [1, 2]) == [(0, 1), (1, 1), (2, 1), (0, 2), (1, 2), (2, 2)]
+
+
+# ------------------------------------------------------------------ leaderboard and verdict
+
+FINAL = {"A": [0.91, 0.95, 0.93], "B": [0.80, 0.84, 0.79], "C": [0.93, 0.90, 0.95]}
+
+
+def _trials(final=FINAL, extra=()):
+    out, n = [], 0
+    for label, values in final.items():
+        for seed, v in enumerate(values, start=1):
+            out.append(TrialRecord(n, label, seed, "complete", v, {1: v - 0.1, 2: v + 0.01, 3: v},
+                                   duration_s=10.0 + seed))
+            n += 1
+    return out + list(extra)
+
+
+def test_leaderboard_mean_std_and_rank_match_numpy():
+    rows = leaderboard(_trials(), ["A", "B", "C"])
+    by = {r["schedule"]: r for r in rows}
+    for label, values in FINAL.items():
+        assert by[label]["mean_val_accuracy"] == pytest.approx(np.mean(values), abs=1e-12)
+        assert by[label]["std_val_accuracy"] == pytest.approx(np.std(values, ddof=1), abs=1e-12)
+        assert by[label]["trials"] == 3
+        assert by[label]["best_epoch"] == 2  # every curve peaks at epoch 2 (1-based)
+        assert by[label]["mean_time_s"] == pytest.approx(12.0)
+    order = sorted(FINAL, key=lambda k: -np.mean(FINAL[k]))
+    assert [r["schedule"] for r in rows] == order and [r["rank"] for r in rows] == [1, 2, 3]
+    assert "book_accuracy" not in rows[0]
+
+
+def test_leaderboard_counts_states_and_retries_and_leaves_unfinished_schedules_unranked():
+    extra = [TrialRecord(20, "A", 4, "failed"), TrialRecord(21, "A", 4, "complete", 0.5, {1: 0.5}, retry=True),
+             TrialRecord(22, "B", 4, "pruned", None, {1: 0.1}), TrialRecord(23, "D", 1, "running"),
+             TrialRecord(24, "D", 2, "waiting")]
+    rows = leaderboard(_trials(extra=extra), ["A", "B", "C", "D"], dataset="cifar10")
+    by = {r["schedule"]: r for r in rows}
+    a_values = FINAL["A"] + [0.5]
+    assert by["A"]["mean_val_accuracy"] == pytest.approx(np.mean(a_values))
+    assert (by["A"]["failed"], by["A"]["retried"], by["A"]["notes"]) == (1, 1, "1 failed, 1 retried")
+    assert (by["B"]["trials"], by["B"]["pruned"], by["B"]["notes"]) == (3, 1, "1 pruned")
+    assert by["D"]["rank"] is None and math.isnan(by["D"]["mean_val_accuracy"]) and rows[-1]["schedule"] == "D"
+    assert by["D"]["notes"] == "1 running; 1 waiting"
+    assert "book_accuracy" in by["A"]
+
+
+def test_ties_share_the_smaller_rank():
+    rows = leaderboard(_trials({"A": [0.9, 0.8], "B": [0.8, 0.9], "C": [0.1, 0.2]}), ["A", "B", "C"])
+    assert [r["rank"] for r in rows] == [1, 1, 3]
+
+
+def test_verdict_compares_the_lead_with_the_larger_std_and_adds_welch():
+    trials = _trials()
+    rows = leaderboard(trials, ["A", "B", "C"])
+    v = verdict(rows, trials)
+    first, second = sorted(FINAL, key=lambda k: -np.mean(FINAL[k]))[:2]
+    lead = np.mean(FINAL[first]) - np.mean(FINAL[second])
+    spread = max(np.std(FINAL[first], ddof=1), np.std(FINAL[second], ddof=1))
+    assert (v.winner, v.runner_up) == (first, second) == ("A", "C")
+    assert v.lead == pytest.approx(lead) and v.spread == pytest.approx(spread)
+    assert v.decisive is False and bool(lead > spread) is False and "not a clear win" in v.text
+    assert v.p_value == pytest.approx(stats.ttest_ind(FINAL[first], FINAL[second], equal_var=False).pvalue)
+
+    clear = {"A": [0.95, 0.96, 0.955], "B": [0.80, 0.81, 0.805]}
+    v2 = verdict(leaderboard(_trials(clear), ["A", "B"]), _trials(clear))
+    assert v2.decisive is True and "a clear win" in v2.text
+
+    one_seed = {"A": [0.9], "B": [0.8]}
+    v3 = verdict(leaderboard(_trials(one_seed), ["A", "B"]))
+    assert v3.decisive is None and v3.p_value is None and v3.lead == pytest.approx(0.1)
+    assert verdict(leaderboard([], ["A"])).winner is None
+
+
+def test_winner_schedule_is_the_rank_one_config():
+    schedules = [{"name": "constant", "params": {"lr": 0.01}}, {"name": "step", "params": {"factor": 0.5}}]
+    rows = leaderboard(_trials({"x": [0.5], "y": [0.7]}), ["x", "y"])
+    assert winner_schedule(rows, schedules) == schedules[1]
+    assert winner_schedule(leaderboard([], ["x", "y"]), schedules) is None
+
+
+# ------------------------------------------------------------------ config and command line
+
+
+def test_config_validation_names_the_field():
+    cfg = tournament_config(preset_name="tutorial", seeds=2)
+    assert cfg["kind"] == "tournament" and cfg["epochs"] == 40 and len(cfg["schedules"]) == 4
+    assert TournamentJob.initial_status(cfg)["trials_total"] == 8
+    for bad, field in [({"seeds": 0}, "seeds"), ({"workers": 1.5}, "workers"), ({"schedules": []}, "schedules"),
+                       ({"schedules": "step"}, "schedules"), ({"storage": "db.sqlite"}, "storage"),
+                       ({"schedules": [{"name": "step", "params": {"factor": 2}}]}, "schedules[0].factor"),
+                       ({"epochs": 0}, "epochs"), ({"colour": 1}, "colour")]:
+        with pytest.raises(FieldError) as e:
+            tournament_config(**bad)
+        assert e.value.field == field, bad
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["tournament"], "Give --preset tutorial or at least one --schedule"),
+    (["tournament", "--schedule", "step:factor=1.5"], "Argument `factor` must be"),
+    (["tournament", "--preset", "tutorial", "--seeds", "0"], "Argument `seeds` must be an integer >= 1"),
+    (["tournament", "--schedule", "constant", "--storage", "nowhere"], "Argument `storage` must be"),
+    (["tournament", "--preset", "book"], "invalid choice"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
+    assert main([*argv, "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lrviz: error: ") and message in err and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())
