@@ -18,4 +18,5 @@ st.navigation([
     st.Page(PAGES / "explorer.py", title="Schedule Explorer", icon=":material/show_chart:", default=True),
     st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page(PAGES / "runs.py", title="Runs", icon=":material/compare_arrows:", url_path="runs"),
+    st.Page(PAGES / "tournament.py", title="Tournament", icon=":material/emoji_events:", url_path="tournament"),
 ]).run()

@@ -372,3 +372,32 @@ def preview_steps_per_epoch(dataset: str, limit: int | None, batch_size: int) ->
 
     n = _TRAIN_IMAGES.get(dataset, _TRAIN_IMAGES["cifar10"])
     return steps_per_epoch_for(min(n, int(limit)) if limit else n, int(batch_size))
+
+
+# --------------------------------------------------------------------------- tournament
+
+
+def tournament_figure(curves: Sequence[dict], key: str, title: str, y_title: str, epochs: int | None = None
+                      ) -> go.Figure:
+    """Every trial's curve of ``key`` (one line per schedule and seed), a colour per schedule.
+
+    ``curves``: ``{"schedule": label, "seed": int, "history": DataFrame}`` per trial run."""
+    fig = go.Figure()
+    colours: dict[str, str] = {}
+    for c in curves:
+        hist = c["history"]
+        if hist is None or not len(hist) or key not in hist:
+            continue
+        first = c["schedule"] not in colours
+        colour = colours.setdefault(c["schedule"], PALETTE[len(colours) % len(PALETTE)])
+        fig.add_trace(go.Scatter(
+            x=hist["epoch"], y=hist[key], mode="lines", name=c["schedule"], legendgroup=c["schedule"],
+            showlegend=first, line=dict(color=colour, width=2, shape="hv" if key == "lr" else "linear"),
+            hovertemplate=f"{c['schedule']}, seed {c['seed']}<br>epoch %{{x}}: %{{y:.4g}}<extra></extra>"))
+    if not fig.data:
+        _empty_note(fig, "waiting for the first finished epochs…")
+    last = epochs or 10
+    fig.update_layout(title=title, height=380, **_RUN_LAYOUT)
+    fig.update_xaxes(title="epoch", range=[0.5, last + 0.5], **epoch_ticks(last))
+    fig.update_yaxes(title=y_title, tickformat=".2~g" if key == "lr" else None)
+    return fig

@@ -327,3 +327,25 @@ def run_label(run: store.Run) -> str:
         return f"{short} · {Schedule.from_config(run.config['schedule']).short_label()}"
     except (KeyError, ValueError, TypeError):
         return short
+
+
+# --------------------------------------------------------------------------- tournaments
+
+
+def trial_curves(trials: pd.DataFrame | None, runs_dir: Path | str) -> list[dict]:
+    """One ``{"schedule", "seed", "state", "run_id", "history"}`` per tournament trial that has
+    a run (its history.csv as recorded so far; an empty frame when unreadable)."""
+    out: list[dict] = []
+    if trials is None or not len(trials) or "run_id" not in trials:
+        return out
+    for t in trials.itertuples():
+        rid = getattr(t, "run_id", None)
+        if not isinstance(rid, str) or not rid:
+            continue
+        try:
+            hist = store.load_run(rid, runs_dir).history
+        except (OSError, ValueError):
+            hist = pd.DataFrame()
+        out.append({"schedule": str(t.schedule), "seed": getattr(t, "seed", None), "state": getattr(t, "state", None),
+                    "run_id": rid, "history": hist})
+    return out

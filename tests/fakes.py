@@ -21,7 +21,8 @@ def fabricate_run(runs_dir: Path, *, factor: float = 0.5, epochs: int = 5, state
     (predicts one class). ``config``: more settings (``batch_size=32``, ``limit=None``, ...)."""
     cfg = {"schedule": Schedule.create("step", {"factor": factor, "drop_every": 2}).to_config(), "epochs": epochs,
            "limit": 300, **config}
-    rid = store.create_run(cfg, runs_dir)
+    group = cfg.pop("group", None)  # a tournament's trial
+    rid = store.create_run(cfg, runs_dir, group=group)
     path = Path(runs_dir) / rid
     sched = Schedule.from_config(cfg["schedule"])
     rng = np.random.default_rng(seed)

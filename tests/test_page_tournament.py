@@ -1,0 +1,100 @@
+"""AppTest of the Tournament page on a tournament folder written without training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from fakes import fabricate_run
+from streamlit.testing.v1 import AppTest
+
+from lrviz import runs as store
+from lrviz.jobs.tournament import tournament_config
+from lrviz.tournament import preset
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "tournament.py")
+
+
+@pytest.fixture()
+def runs_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    return tmp_path
+
+
+def page() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=30).run()
+
+
+def test_empty_page_offers_the_tutorial_preset(runs_dir):
+    at = page()
+    assert not at.exception
+    assert at.radio(key="tn_source").value == "tutorial"
+    assert any("4 schedule(s)" in c.value and "Step decay" in c.value for c in at.caption)
+    launch = next(b for b in at.button if b.key == "tn_launch")
+    assert launch.label == "Launch 12 trials" and not launch.disabled
+    assert any("No tournament yet" in i.value for i in at.info)
+
+
+def test_launch_passes_the_form_to_the_engine(runs_dir, monkeypatch):
+    got = {}
+    monkeypatch.setattr(store, "start_run", lambda cfg, d: got.setdefault("cfg", cfg) and "t-1")
+    at = page()
+    at.number_input(key="tn_seeds").set_value(2).run()
+    at.number_input(key="tn_epochs").set_value(3).run()
+    at.number_input(key="tn_limit").set_value(200).run()
+    next(b for b in at.button if b.key == "tn_launch").click().run()
+    cfg = got["cfg"]
+    assert cfg["kind"] == "tournament" and cfg["seeds"] == 2 and cfg["epochs"] == 3 and cfg["limit"] == 200
+    assert cfg["schedules"] == preset("tutorial")["schedules"]
+
+
+def test_a_bad_value_is_said_and_launch_disabled(runs_dir):
+    at = page()
+    at.number_input(key="tn_seeds").set_value(0).run()
+    assert any("Argument `seeds` must be an integer >= 1" in e.value for e in at.error)
+    assert next(b for b in at.button if b.key == "tn_launch").disabled
+
+
+def _finished_tournament(runs_dir) -> str:
+    """A finished tournament's folder as the job writes it: two schedules x two seeds, each trial
+    a fabricated training run in the tournament's group."""
+    cfg = tournament_config([{"name": "step", "params": {"factor": 0.25}}, {"name": "step", "params": {"factor": 0.5}}],
+                            seeds=2, epochs=4)
+    tid = store.create_run(cfg, runs_dir)
+    trials = []
+    for i, (factor, seed, acc) in enumerate([(0.25, 1, 0.70), (0.25, 2, 0.72), (0.5, 1, 0.80), (0.5, 2, 0.82)]):
+        rid = fabricate_run(runs_dir, factor=factor, seed=seed, accuracy=acc, epochs=4, group=tid)
+        trials.append({"number": i, "schedule": f"Step decay (lr=0.01, factor={factor}, drop_every=5)", "seed": seed,
+                       "state": "complete", "value": acc, "run_id": rid})
+    pd.DataFrame(trials).to_csv(runs_dir / tid / "trials.csv", index=False)
+    board = [{"rank": 1, "schedule": trials[2]["schedule"], "mean_val_accuracy": 0.81, "std_val_accuracy": 0.01414,
+              "trials": 2, "best_epoch": 4, "notes": "", "schedule_index": 1},
+             {"rank": 2, "schedule": trials[0]["schedule"], "mean_val_accuracy": 0.71, "std_val_accuracy": 0.01414,
+              "trials": 2, "best_epoch": 4, "notes": "", "schedule_index": 0}]
+    pd.DataFrame(board).to_csv(runs_dir / tid / "leaderboard.csv", index=False)
+    (runs_dir / tid / "verdict.json").write_text(json.dumps({"text": "Step decay F=0.5 leads: a clear win.",
+                                                             "decisive": True}))
+    st = json.loads((runs_dir / tid / "status.json").read_text())
+    st.update(state="finished", trials_done=4, trials_total=4)
+    (runs_dir / tid / "status.json").write_text(json.dumps(st))
+    return tid
+
+
+def test_a_finished_tournament_shows_leaderboard_verdict_curves_and_uses_the_winner(runs_dir):
+    tid = _finished_tournament(runs_dir)
+    at = page()
+    assert not at.exception
+    assert any(tid in m.value for m in at.markdown)
+    assert any("a clear win" in s.value for s in at.success)
+    table = at.dataframe[0].value
+    assert list(table["rank"]) == [1, 2] and table["mean validation accuracy"].iloc[0] == 0.81
+    charts = at.get("plotly_chart")
+    spec = json.loads(charts[0].proto.spec)
+    assert len(spec["data"]) == 4  # one validation-accuracy line per trial
+    winner = next(b for b in at.button if b.key == "tn_winner")
+    winner.click().run()
+    assert at.session_state["tr_apply_schedule"] == {"name": "step", "params": {"lr": 0.01, "factor": 0.5,
+                                                                                 "drop_every": 5}}
+    assert any("Applied" in s.value for s in at.success)
