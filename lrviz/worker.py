@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -59,8 +60,8 @@ def run_worker(run_dir: str | Path, *, verbose: int | str = 2, install_signals: 
         ctime = psutil.Process().create_time()
     except Exception:  # noqa: BLE001
         ctime = None
-    status.write(state="running", pid=os.getpid(), pid_create_time=ctime, started_at=time.time(),
-                 phase="loading data")
+    status.write(state="running", pid=os.getpid(), pid_create_time=ctime, host=socket.gethostname(),
+                 started_at=time.time(), phase="loading data")
     try:
         return job_for(config).run(WorkerContext(path, config, status, control, verbose, on_step))
     except BaseException as e:  # noqa: BLE001 - every failure must end up in status.json

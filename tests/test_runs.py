@@ -225,3 +225,20 @@ def test_lr_find_and_training_never_run_together(tmp_path):
     train = runs.create_run({}, tmp_path)
     with pytest.raises(RunBusyError, match=rf"Run {train} is queued \(epoch 0/40\)"):
         runs.create_run({"kind": "lr_find"}, tmp_path)
+
+
+def test_a_run_on_another_host_is_alive_while_it_reports_then_failed(tmp_path):
+    """A shared runs folder (a tournament's cluster): a pid from another machine means nothing here."""
+    import json
+    import time
+
+    rid = runs.create_run({}, tmp_path)
+    st_file = tmp_path / rid / "status.json"
+    st = json.loads(st_file.read_text())
+    st.update(state="running", host="another-machine", pid=2**22 + 7, updated_at=time.time())
+    st_file.write_text(json.dumps(st))
+    assert runs.load_run(rid, tmp_path).state == "running" and runs.active_run(tmp_path) == rid
+    st.update(updated_at=time.time() - 3600)
+    st_file.write_text(json.dumps(st))
+    run = runs.load_run(rid, tmp_path)
+    assert run.state == "failed" and "no news from the worker on another-machine for 60 min" in run.status["error"]

@@ -18,6 +18,9 @@ happen under an ``fcntl.flock`` on ``<runs_dir>/.lock``: concurrent starts give 
 its output in ``worker.log``, so closing a browser or restarting Streamlit neither kills nor
 duplicates it. An active run whose worker is gone (SIGKILL, OOM) is marked ``failed`` by any
 read (:meth:`RunStore.read`, :meth:`RunStore.records`, :meth:`RunStore.active`); its files stay.
+A run whose status names another ``host`` (a runs folder shared between machines, e.g. a
+tournament's cluster workers) cannot be checked by pid: it counts as alive while it keeps
+writing its status, and is failed after ``REMOTE_STALE_S`` without news.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import fcntl
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -47,6 +51,7 @@ DEFAULT_RUNS_DIR = Path(os.environ.get("LRVIZ_RUNS_DIR", "runs"))
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("finished", "stopped", "failed")
 QUEUED_GRACE_S = 120.0  # a queued run whose worker never reported is failed after this
+REMOTE_STALE_S = 600.0  # a run on another host (shared runs folder) is failed after this long without news
 Launch = Callable[[Path], tuple[int, float | None]]
 
 
@@ -126,6 +131,12 @@ class RunStore:
         """Mark an active run whose worker is gone as failed (files kept); return the status."""
         if status.get("state") not in ACTIVE_STATES:
             return status
+        host = status.get("host")
+        if host and host != socket.gethostname():  # another machine's worker (a shared runs folder)
+            age = time.time() - float(status.get("updated_at") or 0)
+            if age < REMOTE_STALE_S:
+                return status  # its pid means nothing here: alive while it keeps reporting
+            return self._mark_failed(path, status, f"no news from the worker on {host} for {age / 60:.0f} min")
         pid, ctime = _worker_pid(path, status)
         if pid is None:
             age = time.time() - float(status.get("updated_at") or status.get("created_at") or time.time())
@@ -136,6 +147,9 @@ class RunStore:
             return status
         else:
             reason = f"worker process ended unexpectedly (pid {pid})"
+        return self._mark_failed(path, status, reason)
+
+    def _mark_failed(self, path: Path, status: dict[str, Any], reason: str) -> dict[str, Any]:
         try:  # it may have written its final state between our two reads
             fresh = read_json(path / "status.json")
             if fresh.get("state") not in ACTIVE_STATES:
