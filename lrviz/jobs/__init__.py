@@ -5,6 +5,7 @@ kind       module                                 writes
 =========  =====================================  ================================
 train      :mod:`lrviz.jobs.training`             history.csv, report, model, ...
 lr_find    :mod:`lrviz.jobs.lr_find`              lr_find.csv, suggestions.json
+tournament :mod:`lrviz.jobs.tournament`           leaderboard.csv, trials.csv, ...
 =========  =====================================  ================================
 
 Adding a kind: a module with a :class:`lrviz.jobs.base.Job` subclass, and its line in
