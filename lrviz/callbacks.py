@@ -199,14 +199,17 @@ class RunLogger(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
         self.batch = batch + 1
         self.batches_run += 1
-        now = time.monotonic()
         if self._rate_t0 is None:
-            self._rate_t0 = now
-        eta = None
-        if self.batches_run > 1:
-            eta = (now - self._rate_t0) / (self.batches_run - 1) * max(self.total_batches - self.batches_run, 0)
+            self._rate_t0 = time.monotonic()
         lr, multiplier = self.lr_now() if self.lr_now is not None else (None, None)
-        self.status.throttled(epoch=self.epoch, batch=self.batch, lr=lr, lr_multiplier=multiplier, eta_s=eta)
+        self.status.throttled(epoch=self.epoch, batch=self.batch, lr=lr, lr_multiplier=multiplier, eta_s=self._eta())
+
+    def _eta(self) -> float | None:
+        """Seconds left at the pace since the first batch ended (None until that pace is known)."""
+        if self.batches_run < 2 or self._rate_t0 is None:
+            return None
+        pace = (time.monotonic() - self._rate_t0) / (self.batches_run - 1)
+        return pace * max(self.total_batches - self.batches_run, 0)
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         if self.batch < self.spe:  # stopped mid-epoch: not a finished epoch
@@ -222,7 +225,8 @@ class RunLogger(keras.callbacks.Callback):
 
         csv = pd.DataFrame(self.rows).to_csv(index=False, lineterminator="\n", float_format="%.15g")
         atomic_write_text(self.history_path, csv)
-        self.status.write(epoch=row["epoch"], batch=0, last=row)
+        # the ETA too: epochs shorter than the status throttle would otherwise freeze it
+        self.status.write(epoch=row["epoch"], batch=0, last=row, eta_s=self._eta())
         if self.on_row is not None:
             self.on_row(row)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["FieldError", "keras_message", "shown"]
+__all__ = ["FieldError", "keras_message", "shown", "plain_message"]
 
 _MAX_SHOWN = 200  # a 5,000-character value is cut in the message, never echoed whole
 
@@ -50,3 +50,62 @@ class FieldError(ValueError):
         if message is None:
             message = keras_message(field, rule, value, hint=hint, as_typed=as_typed)
         super().__init__(message)
+
+
+# --------------------------------------------------------------------------- plain words for a page
+
+_PLAIN_BOUNDS = (  # a rule's bound in Keras' symbols -> in words (longest symbols first)
+    (">=", "at least"), ("<=", "at most"), (">", "above"), ("<", "below"),
+)
+_PLAIN_WHAT = {
+    "a finite number": "", "a number": "", "an integer": "a whole number",
+    "a comma-separated list of numbers": "numbers, separated by commas, each",
+    "a comma-separated list of integers": "whole numbers, separated by commas, each",
+}
+_SHOWN_ON_PAGE = 40  # a value echoed on a page is cut much shorter than in a CLI message
+
+
+def _plain_rule(rule: str) -> str:
+    import re
+
+    text = rule.strip()
+    for what, words in sorted(_PLAIN_WHAT.items(), key=lambda kv: -len(kv[0])):
+        if text == what or text.startswith(what + " "):
+            text = (words + text[len(what):]).strip()
+            break
+    for symbol, words in _PLAIN_BOUNDS:
+        text = re.sub(rf"(?<![<>=]){re.escape(symbol)}(?!=)\s*", words + " ", text)
+    if text.startswith("a run id"):  # the store's confinement rule carries a regex
+        text = "letters, digits, '_', '.' and '-' only, starting with a letter or digit"
+    return text.replace(" or null", "").strip()
+
+
+def plain_message(error: BaseException, label: str | None = None) -> str:
+    """A :class:`FieldError` in plain words for a page, under its input: the field's ``label``
+    (its name, with spaces, when none is given), then the rule in words, no symbols, no code::
+
+        >>> plain_message(FieldError("lr", "a finite number > 0 and <= 10", 0.0), "Learning rate")
+        'Learning rate must be above 0 and at most 10.'
+        >>> plain_message(FieldError("epochs", "an integer >= 1 and <= 100000", 2.5), "Epochs")
+        'Epochs must be a whole number of at least 1 and at most 100000 (not 2.5).'
+
+    The value is named (cut to 40 characters) only where it says what is wrong with it: a
+    number that is not whole. The CLI and the library keep the Keras-style ``str(error)``.
+    Anything else than a ``FieldError``, or one with a whole-sentence ``message``, is its text.
+    """
+    if not isinstance(error, FieldError) or not error.rule:
+        return str(error)
+    name = label or error.field.replace("_", " ").capitalize()
+    rule = _plain_rule(error.rule)
+    if rule.startswith(("at least", "at most", "above", "below")):
+        text = f"{name} must be {rule}"
+    elif rule.startswith("a whole number "):
+        text = f"{name} must be a whole number of {rule.removeprefix('a whole number ')}"
+    else:
+        text = f"{name} must be {rule}"
+    v = error.value
+    if "whole number" in rule and isinstance(v, float) and not isinstance(v, bool) and v == v and not v.is_integer():
+        text += f" (not {shown(v)[:_SHOWN_ON_PAGE]})"
+    if error.hint:
+        text += f". {error.hint}"
+    return text + "."

@@ -12,14 +12,16 @@ import streamlit as st
 
 from lrviz import runs as store
 from lrviz.availability import cifar_availability
+from lrviz.charts import preview_steps_per_epoch, schedule_preview_figure
 from lrviz.data import DATASETS
+from lrviz.errors import plain_message
 from lrviz.jobs.common import installed_backends
 from lrviz.jobs.training import TrainingJob
 from lrviz.plateau import plateau_settings
 from lrviz.schedules import Schedule
 from ui import lr_finder_view, run_view
 from ui.navigation import ensure_app_navigation  # noqa: E402
-from ui.schedule_editor import load_widgets, schedule_editor
+from ui.schedule_editor import load_widgets, schedule_editor, schedule_from_state
 
 ensure_app_navigation()
 S = st.session_state
@@ -28,6 +30,12 @@ DEFAULTS = store.default_config()
 SET = TrainingJob.settings()  # labels, help and rules of every field, described once
 PLATEAU = plateau_settings("plateau_")  # their names as the errors say them: plateau_factor, ...
 FIELDS = ("dataset", "cifar_archive", "limit", "epochs", "batch_size", "momentum", "nesterov", "seed")
+LABELS = {**{name: s.label for name, s in SET.items() if s.label}, **{s.name: s.label for s in PLATEAU.values()},
+          "schedule": "Schedule"}
+# Whole-number fields are float inputs with a format that shows whole numbers as typed: an int
+# input would turn 2.5 epochs into 2 and "1e12" images into 1 without a word. The engine's rule
+# (an integer, in bounds) then says what is wrong, under the input.
+WHOLE = "%.12g"
 
 
 def _explorer_choices() -> list[dict]:
@@ -43,28 +51,55 @@ def _init() -> None:
     S.tr_dataset = DEFAULTS["dataset"]
     S.tr_cifar_archive = ""
     S.tr_use_limit = False
-    S.tr_limit = 500
-    S.tr_epochs = DEFAULTS["epochs"]
-    S.tr_batch_size = DEFAULTS["batch_size"]
+    S.tr_limit = 500.0
+    S.tr_epochs = float(DEFAULTS["epochs"])
+    S.tr_batch_size = float(DEFAULTS["batch_size"])
     S.tr_momentum = DEFAULTS["momentum"]
     S.tr_nesterov = DEFAULTS["nesterov"]
-    S.tr_seed = DEFAULTS["seed"]
+    S.tr_seed = float(DEFAULTS["seed"])
     S.tr_backend = store.validate_config({})["backend"]  # $KERAS_BACKEND, else tensorflow
     S.tr_mlflow = bool(os.environ.get("MLFLOW_TRACKING_URI"))
     S.tr_plateau = False
     for name, s in PLATEAU.items():
-        S[f"tr_pl_{name}"] = s.default
+        S[f"tr_pl_{name}"] = float(s.default) if s.kind == "int" else s.default
     choices = _explorer_choices()
     S.tr_from = len(choices) - 1
     load_widgets("tr_s", Schedule.from_config(choices[-1]))
 
 
+FORM_SCHEDULE = -1  # the "start from" option that stands for the schedule now in the form
+
+
 def _load_from_explorer() -> None:
     choices = _explorer_choices()
-    load_widgets("tr_s", Schedule.from_config(choices[min(S.tr_from, len(choices) - 1)]))
+    if S.tr_from != FORM_SCHEDULE:
+        load_widgets("tr_s", Schedule.from_config(choices[min(S.tr_from, len(choices) - 1)]))
+
+
+def _follow_form(choices: list[dict]) -> tuple[list[int], str]:
+    """The "start from" options, and the choice set to what the form holds now: the explorer
+    curve it equals, else the form's own schedule (applied from the LR finder, or edited).
+    Returns the options and the label of the form's own schedule."""
+    options = list(range(len(choices)))
+    current, _errors = schedule_from_state("tr_s")
+    if current is None:  # being edited, not valid yet: keep the choice as it is
+        if S.get("tr_from") == FORM_SCHEDULE:
+            options.append(FORM_SCHEDULE)
+        elif not 0 <= S.get("tr_from", -1) < len(choices):
+            S.tr_from = len(choices) - 1
+        return options, "being edited"
+    same = [i for i, c in enumerate(choices) if Schedule.from_config(c).to_config() == current.to_config()]
+    if same:
+        S.tr_from = S.tr_from if S.get("tr_from") in same else same[0]
+    else:
+        options.append(FORM_SCHEDULE)
+        S.tr_from = FORM_SCHEDULE
+    return options, current.label()
 
 
 _init()
+if "tr_apply_schedule" in S:  # "Use the winner" on the Tournament page
+    load_widgets("tr_s", Schedule.from_config(S.pop("tr_apply_schedule")))
 st.title("Train MiniVGGNet")
 st.markdown(
     "The tutorial's experiment from the browser: MiniVGGNet, SGD with momentum 0.9 and Nesterov, batch 64, "
@@ -94,27 +129,29 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
             found = cifar_availability(S.tr_cifar_archive or None)
             (st.success if found.ok else st.warning)(found.message)
         errors_at["cifar_archive"] = st.empty()
-        c = st.columns([1, 2], vertical_alignment="bottom")
-        c[0].toggle("Subset", key="tr_use_limit", help="Train on a stratified subset (faster).")
-        c[1].number_input(SET["limit"].label, key="tr_limit", step=100, disabled=not S.tr_use_limit,
-                          help=SET["limit"].widget_help())
+        # The toggle on its own row: in a narrow column beside the input it lost its label at 800 px.
+        st.toggle("Subset", key="tr_use_limit", help="Train on a stratified subset (faster).")
+        st.number_input(SET["limit"].label, key="tr_limit", step=100.0, format=WHOLE, disabled=not S.tr_use_limit,
+                        help=SET["limit"].widget_help())
         errors_at["limit"] = st.empty()
         c = st.columns(2)
-        c[0].number_input(SET["epochs"].label, key="tr_epochs", step=1, help=SET["epochs"].widget_help())
-        c[1].number_input(SET["batch_size"].label, key="tr_batch_size", step=1, help=SET["batch_size"].widget_help())
+        c[0].number_input(SET["epochs"].label, key="tr_epochs", step=1.0, format=WHOLE,
+                          help=SET["epochs"].widget_help())
+        c[1].number_input(SET["batch_size"].label, key="tr_batch_size", step=1.0, format=WHOLE,
+                          help=SET["batch_size"].widget_help())
         errors_at["epochs"] = st.empty()
         errors_at["batch_size"] = st.empty()
-        c = st.columns(3, vertical_alignment="bottom")
+        # Two inputs a row at most, toggles on rows of their own: at 800 px this column is ~180 px wide.
+        c = st.columns(2, vertical_alignment="bottom")
         c[0].number_input(SET["momentum"].label, key="tr_momentum", step=0.05, format="%.3g",
                           help=SET["momentum"].widget_help())
-        c[1].number_input(SET["seed"].label, key="tr_seed", step=1, help=SET["seed"].widget_help())
-        c[2].checkbox(SET["nesterov"].label, key="tr_nesterov", help=SET["nesterov"].help)
+        c[1].number_input(SET["seed"].label, key="tr_seed", step=1.0, format=WHOLE, help=SET["seed"].widget_help())
+        st.checkbox(SET["nesterov"].label, key="tr_nesterov", help=SET["nesterov"].help)
         errors_at["momentum"] = st.empty()
         errors_at["seed"] = st.empty()
-        c = st.columns([1, 1], vertical_alignment="bottom")
         backends = installed_backends()
-        c[0].selectbox(SET["backend"].label, backends, key="tr_backend", help=SET["backend"].help)
-        c[1].toggle(SET["mlflow"].label, key="tr_mlflow", help=SET["mlflow"].help)
+        st.selectbox(SET["backend"].label, backends, key="tr_backend", help=SET["backend"].help)
+        st.toggle(SET["mlflow"].label, key="tr_mlflow", help=SET["mlflow"].help)
         errors_at["backend"] = st.empty()
         st.toggle("Reduce LR on plateau", key="tr_plateau",
                   help="Keras' ReduceLROnPlateau on top of the schedule: on a plateau, the rest of the schedule is "
@@ -127,17 +164,21 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
                     cell.selectbox(s.label, s.choices, key=f"tr_pl_{name}", help=s.help)
                 else:
                     cell.number_input(s.label, key=f"tr_pl_{name}", help=s.widget_help(),
-                                      step=1 if s.kind == "int" else None, format=None if s.kind == "int" else "%g")
+                                      step=1.0 if s.kind == "int" else None, format=WHOLE if s.kind == "int" else "%g")
                 errors_at[s.name] = cell.empty()
     with right:
         st.markdown("##### Learning-rate schedule")
         choices = _explorer_choices()
-        if not 0 <= S.tr_from < len(choices):  # the explorer's list changed since
-            S.tr_from = len(choices) - 1
-        st.selectbox("Start from a schedule of the explorer", range(len(choices)), key="tr_from",
-                     format_func=lambda i: Schedule.from_config(choices[i]).label(), on_change=_load_from_explorer)
+        options, form_label = _follow_form(choices)
+        st.selectbox("Start from a schedule of the explorer", options, key="tr_from",
+                     format_func=lambda i: (f"This form's: {form_label}" if i == FORM_SCHEDULE
+                                            else Schedule.from_config(choices[i]).label()),
+                     on_change=_load_from_explorer,
+                     help="The explorer's curves of this session. After an LR finder suggestion is applied or a "
+                          "value edited, this reads the form's own schedule.")
         schedule = schedule_editor("tr_s", "Schedule", border=False)
         errors_at["schedule"] = st.empty()
+        preview = st.container()
 
     config = {
         "dataset": S.tr_dataset,
@@ -158,16 +199,27 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
         problem = "Fix the schedule's highlighted values first."
     else:
         try:
-            store.validate_config(config)
+            valid = store.validate_config(config)
         except ValueError as e:
-            problem = str(e)
             field = getattr(e, "field", None)  # lrviz.errors.FieldError says which input it is about
+            problem = plain_message(e, LABELS.get(field))
             if field in errors_at:
                 errors_at[field].error(problem)
             else:
                 st.error(problem)
+        else:
+            spe = preview_steps_per_epoch(valid["dataset"], valid["limit"], valid["batch_size"])
+            preview.caption(f"The LR of each epoch's first batch over the {valid['epochs']} epochs "
+                            f"({spe} batches per epoch).")
+            preview.plotly_chart(schedule_preview_figure(schedule, valid["epochs"], spe), key="tr_preview",
+                                 config={"displaylogo": False, "displayModeBar": False})
+    if active and problem is None:  # one run at a time: say which, before the click
+        problem = f"Run {active} is still running: stop it below or wait for it to finish."
     launch = st.button("Launch training", type="primary", icon=":material/play_arrow:", disabled=problem is not None,
                        help=problem or "Starts a worker process; you can leave or reload this page.")
+    if active:
+        st.caption(f":material/hourglass_top: Launch waits: run `{active}` is still running. Stop it below or wait "
+                   "for it to finish.")
     launch_error = None
     if launch:
         try:
@@ -179,14 +231,14 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
 # Outside the expander: another tab may have started a run since this page was drawn, and
 # the expander collapses while a run is active, which would hide the answer.
 if launch_error is not None:
-    st.error(str(launch_error), icon=":material/hourglass_top:" if isinstance(launch_error, store.RunBusyError)
-             else None)
+    st.error(plain_message(launch_error, LABELS.get(getattr(launch_error, "field", None))),
+             icon=":material/hourglass_top:" if isinstance(launch_error, store.RunBusyError) else None)
 
 data_problem = None  # the finder needs valid data and optimizer settings, not a schedule
 try:
     store.validate_config({**config, "schedule": DEFAULTS["schedule"], "epochs": DEFAULTS["epochs"]})
 except ValueError as e:
-    data_problem = str(e)
+    data_problem = plain_message(e, LABELS.get(getattr(e, "field", None)))
 lr_finder_view.section(config, data_problem, RUNS_DIR)
 
 if viewing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fakes import fabricate_run
 from streamlit.testing.v1 import AppTest
@@ -42,10 +43,10 @@ def test_form_defaults_are_the_tutorials(runs_dir):
 @pytest.mark.parametrize(
     "key,value,needle",
     [
-        ("tr_epochs", 0, "Argument `epochs` must be an integer >= 1"),
-        ("tr_batch_size", -1, "Argument `batch_size` must be an integer >= 1"),
-        ("tr_momentum", 1.5, "Argument `momentum` must be a number >= 0 and < 1"),
-        ("tr_s_lr", -0.1, "Argument `lr` must be a finite number > 0"),
+        ("tr_epochs", 0, "Epochs must be a whole number of at least 1 and at most 100000."),
+        ("tr_batch_size", -1, "Batch size must be a whole number of at least 1 and at most 1000000."),
+        ("tr_momentum", 1.5, "Momentum must be at least 0 and below 1."),
+        ("tr_s_lr", -0.1, "Argument `lr` must be a finite number > 0"),  # the schedule editor's own message
     ],
 )
 def test_invalid_value_is_rejected_at_the_input(runs_dir, key, value, needle):
@@ -139,7 +140,12 @@ def test_lr_finder_result_and_apply_buttons(runs_dir):
     at.run()
     assert not at.exception
     texts = " ".join(m.value for m in at.markdown)
-    assert "steepest descent: 0.0085" in texts and "valley: 0.0028" in texts
+    assert "Start at 0.0028 (valley rule)" in texts  # one recommendation in words
+    assert "0.035" not in texts.split("Other rules")[0] if "Other rules" in texts else True
+    others = next(e for e in at.expander if e.label == "Other rules")
+    other_texts = " ".join(m.value for m in others.markdown)
+    assert "steepest descent: 0.0085" in other_texts and "minimum ÷ 10: 0.035" in other_texts
+    assert "slope" not in texts and "lr=" not in texts  # no formula-speak
     assert any("diverged at lr=1.56" in c.value for c in at.caption)
     at.button(key="find_apply_steepest").click().run()
     assert at.number_input(key="tr_s_lr").value == 0.0085
@@ -187,7 +193,10 @@ def test_explorer_curves_are_offered_and_survive_the_list_shrinking(runs_dir):
     assert at.selectbox(key="tr_s_name").value == "cosine" and at.number_input(key="tr_s_lr").value == 0.05
     at.session_state["explorer_curves"] = [Schedule.create("step").to_config()]
     at.run()
-    assert not at.exception and at.selectbox(key="tr_from").value == 0
+    # The form still holds the cosine: the box says so, not the explorer's step decay.
+    box = at.selectbox(key="tr_from")
+    assert not at.exception and box.value == -1 and "Cosine" in box.options[-1]
+    assert at.selectbox(key="tr_s_name").value == "cosine"
 
 
 def test_a_reload_shows_the_latest_run_not_no_run_yet(runs_dir):
@@ -232,9 +241,207 @@ def test_plateau_and_backend_fields_reach_the_engine(runs_dir, monkeypatch):
     assert "tensorflow" in at.selectbox(key="tr_backend").options
     at.toggle(key="tr_plateau").set_value(True).run()
     at.number_input(key="tr_pl_factor").set_value(1.5).run()
-    assert any("Argument `plateau_factor` must be a finite number > 0 and < 1" in e.value for e in at.error)
+    assert any("Factor must be above 0 and below 1." in e.value for e in at.error)
     at.number_input(key="tr_pl_factor").set_value(0.5).run()
     at.number_input(key="tr_pl_patience").set_value(2).run()
     launch_button(at).click().run()
     cfg = started["cfg"]
     assert cfg["plateau"]["factor"] == 0.5 and cfg["plateau"]["patience"] == 2 and cfg["backend"] == "tensorflow"
+
+
+# --------------------------------------------------------------------------- what a learner sees (issue 13)
+
+
+def _running(runs_dir, **status) -> str:
+    """A fabricated run the store takes as running (its worker: this process)."""
+    rid = fabricate_run(runs_dir, state="running", epochs=10)
+    st_ = store.read_json(runs_dir / rid / "status.json")
+    st_.update(pid=os.getpid(), pid_create_time=None, batch=3, eta_s=12.0, lr=0.005, phase="training")
+    st_.update(status)
+    store.atomic_write_json(runs_dir / rid / "status.json", st_)
+    return rid
+
+
+def _progress_text(at) -> str:
+    return " ".join(p.proto.text for p in at.get("progress"))
+
+
+def _badges(at) -> str:
+    return " ".join(m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("phase,line,badge", [
+    ("loading data", "Loading data and building the model…", "Loading…"),
+    ("evaluating", "Evaluating on the test set…", "Evaluating…"),
+])
+def test_progress_says_the_phase_in_plain_words(runs_dir, phase, line, badge):
+    _running(runs_dir, phase=phase, eta_s=None)
+    at = page()
+    assert not at.exception
+    assert line in _progress_text(at) and "Epoch" not in _progress_text(at)
+    assert badge in _badges(at) and "Running" not in _badges(at)
+
+
+def test_no_eta_before_the_pace_is_known(runs_dir):
+    _running(runs_dir, eta_s=None)
+    at = page()
+    text = _progress_text(at)
+    assert "Epoch 6/10 · batch 3/10" in text and "ETA estimating…" in text
+
+
+def test_stop_says_stopping_and_disables_stop(runs_dir):
+    rid = _running(runs_dir)
+    at = page()
+    next(b for b in at.button if b.label == "Stop").click().run()
+    assert (runs_dir / rid / "control" / "stop").exists()
+    assert "Stopping…" in _badges(at)
+    assert next(b for b in at.button if b.label == "Stop").disabled
+    assert "Stopping after the current batch" in _progress_text(at)
+
+
+def test_launch_is_disabled_with_the_reason_while_a_run_is_active(runs_dir):
+    rid = _running(runs_dir)
+    at = page()
+    assert launch_button(at).disabled
+    assert rid in (launch_button(at).help or "")
+    assert any(rid in c.value and "still running" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("mode,amount,message", [
+    ("value", 1e6, "New LR must be above 0 and at most 10."),
+    ("value", 0.0, "New LR must be above 0 and at most 10."),
+    ("× factor", 0.0, "Factor must be above 0."),
+    ("× factor", 8.0, "Factor must be above 0 and at most 5 while the LR is 2, so that the LR stays above 0 and "
+                      "at most 10."),
+])
+def test_set_lr_rejects_what_the_schedules_reject_and_keeps_saying_so(runs_dir, mode, amount, message):
+    rid = _running(runs_dir, lr=2.0)
+    at = page()
+    key = f"ctl_{rid}"
+    if mode != "value":
+        at.segmented_control(key=f"{key}_mode").set_value(mode).run()
+    at.number_input(key=f"{key}_amount").set_value(amount).run()
+    assert any(message in e.value for e in at.error)
+    apply = at.button(key=f"{key}_apply")
+    assert apply.disabled
+    at.run()  # the live panel refreshes: the message stays until the input changes
+    assert any(message in e.value for e in at.error)
+    assert not list((runs_dir / rid / "control").glob("lr-*"))
+    at.number_input(key=f"{key}_amount").set_value(0.5).run()
+    assert not at.error
+
+
+def test_set_lr_engine_rule_is_the_schedules_lr_rule(runs_dir):
+    from lrviz.errors import FieldError
+    from lrviz.schedules import REGISTRY
+
+    rid = _running(runs_dir, lr=2.0)
+    high = REGISTRY["step"].param("lr").high  # the bound the schedule editor applies
+    with pytest.raises(FieldError) as e:
+        store.set_lr(rid, runs_dir, value=high * 1e5)
+    assert e.value.field == "value" and "Received: value=" in str(e.value)  # Keras-style for the CLI
+    store.set_lr(rid, runs_dir, value=high)  # the bound itself is an LR
+    with pytest.raises(FieldError):
+        store.set_lr(rid, runs_dir, factor=high / 2.0 * 1.5)  # 2.0 x factor would pass the LR bound
+    store.set_lr(rid, runs_dir, factor=0.5)
+    assert len(list((runs_dir / rid / "control").glob("lr-*"))) == 2
+
+
+@pytest.mark.parametrize("key,typed,message", [
+    ("tr_epochs", 2.5, "Epochs must be a whole number of at least 1 and at most 100000 (not 2.5)."),
+    ("tr_batch_size", 64.5, "Batch size must be a whole number of at least 1 and at most 1000000 (not 64.5)."),
+])
+def test_typed_numbers_are_validated_never_rounded(runs_dir, key, typed, message):
+    at = page()
+    at.number_input(key=key).set_value(typed).run()
+    assert at.number_input(key=key).value == typed
+    assert any(e.value == message for e in at.error)
+    assert launch_button(at).disabled
+
+
+def test_a_huge_subset_reaches_the_engine_as_typed(runs_dir, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(store, "start_run", lambda cfg, d: seen.setdefault("cfg", cfg) and "x")
+    at = page()
+    at.toggle(key="tr_use_limit").set_value(True).run()
+    at.number_input(key="tr_limit").set_value(1e12).run()
+    assert at.number_input(key="tr_limit").value == 1e12
+    assert any("(22 batches per epoch)" in c.value for c in at.caption)  # all 1,347 digits, batch 64
+    launch_button(at).click().run()
+    assert store.validate_config(seen["cfg"])["limit"] == 10**12
+
+
+def test_schedule_preview_shows_the_chosen_epochs(runs_dir):
+    import json
+
+    at = page()
+    at.number_input(key="tr_epochs").set_value(12).run()
+    spec = json.loads(next(c for c in at.get("plotly_chart") if "tr_preview" in c.proto.id).proto.spec)
+    xs = [x for t in spec["data"] for x in (t.get("x") or [])] if isinstance(spec["data"][0].get("x"), list) else None
+    from fakes import plotly_values
+
+    xs = plotly_values(spec["data"][0]["x"])
+    ys = plotly_values(spec["data"][0]["y"])
+    assert xs[0] == 1 and xs[-1] == 13  # epochs 1..12 as stairs
+    assert ys[0] == 0.01 and ys[4] == 0.005 and ys[9] == 0.0025  # the tutorial's F=0.5, D=5 (epoch 5, 10 drop)
+
+
+def test_start_from_box_follows_the_applied_schedule(runs_dir):
+    from fakes import fabricate_lr_find
+
+    rid = fabricate_lr_find(runs_dir)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["tr_find_id"] = rid
+    at.run()
+    at.button(key="find_cycle_valley").click().run()
+    box = at.selectbox(key="tr_from")
+    assert box.value == -1 and "max_lr=0.0028" in box.options[-1]
+    assert not at.exception
+
+
+def test_a_resumed_run_shows_its_parents_epochs(runs_dir):
+    import json
+
+    parent = fabricate_run(runs_dir, epochs=4)
+    (runs_dir / parent / "model.keras").write_bytes(b"stand-in")
+    child = fabricate_run(runs_dir, epochs=8, parent=parent)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["tr_run_id"] = child
+    at.run()
+    assert not at.exception
+    names = [[t.get("name") for t in json.loads(c.proto.spec)["data"]] for c in at.get("plotly_chart")
+             if child in c.proto.id]
+    assert any("training loss (parent run)" in n for n in names)
+    assert any("validation accuracy (parent run)" in n for n in names)
+    assert any("LR used (parent run)" in n for n in names)
+
+
+def test_eta_after_the_first_epoch_is_within_3x_of_the_real_remaining_time(tmp_path):
+    """A real tiny run in this process: the ETA status.json holds when epoch 1 ends (what the
+    progress line shows) against the time the remaining epochs really took."""
+    import time
+
+    from lrviz.worker import run_worker
+
+    rid = store.create_run({"limit": 400, "epochs": 6, "batch_size": 32}, tmp_path)  # 13 batches per epoch
+    seen = []
+
+    def on_row(row):
+        seen.append((time.time(), store.read_json(tmp_path / rid / "status.json").get("eta_s")))
+
+    assert run_worker(tmp_path / rid, verbose=0, install_signals=False, on_step=on_row) == "finished"
+    hist = pd.read_csv(tmp_path / rid / "history.csv")
+    end = float(hist["ended_at"].iloc[-1])
+    shown = [(eta, end - t) for t, eta in seen[:-1] if eta is not None]  # None: "estimating…" on the page
+    assert shown, seen
+    for eta, actual in shown:  # 0.5 s: a status write is up to 0.25 s old
+        assert 0 < eta <= 3 * actual + 0.5, (eta, actual, seen)
+
+
+def test_a_schedule_sent_by_the_tournament_fills_the_form(runs_dir):
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["tr_apply_schedule"] = {"name": "step", "params": {"lr": 0.01, "factor": 0.25, "drop_every": 5}}
+    at.run()
+    assert not at.exception
+    assert at.session_state["tr_s_name"] == "step" and at.session_state["tr_s_factor"] == 0.25
+    assert "tr_apply_schedule" not in at.session_state

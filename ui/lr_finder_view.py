@@ -11,7 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 from lrviz import runs as store
-from lrviz.charts import SUGGESTION_STYLE, lr_find_figure
+from lrviz.charts import lr_find_figure
+from lrviz.errors import plain_message
 from lrviz.jobs.common import DATA_KEYS
 from lrviz.jobs.lr_find import LRFindJob
 from lrviz.lr_finder import DEFAULTS, SUGGESTIONS, FinderSettings
@@ -69,7 +70,8 @@ def section(form_config: dict, problem: str | None, runs_dir: Path) -> None:
             try:
                 store.validate_lr_find_config(config)
             except ValueError as e:
-                finder_problem = str(e)
+                field = getattr(e, "field", None)
+                finder_problem = plain_message(e, FIND[field].label if field in FIND else None)
                 at = {"start": c[0], "end": c[1], "num_steps": c[2]}.get(getattr(e, "field", None), st)
                 at.error(finder_problem)
         if c[3].button("Find LR", icon=":material/search:", disabled=finder_problem is not None,
@@ -125,6 +127,19 @@ def _progress(run) -> None:
     st.progress(min(1.0, step / total), text=text)
 
 
+RECOMMENDED = ("valley", "steepest", "min_div_10")  # the one shown first, else the next found (fastai's default)
+
+
+def _apply_buttons(key: str, lr: float, param: str | None, container) -> None:
+    c = container.columns([1, 1])
+    c[0].button(f"Use as {param or 'initial LR'}", key=f"find_apply_{key}", on_click=_apply_initial, args=(lr,),
+                disabled=param is None, width="stretch",
+                help="Sets it in the Train form's schedule." if param else
+                     "This schedule has no single initial LR; edit its values.")
+    c[1].button("One-cycle at this max", key=f"find_cycle_{key}", on_click=_apply_one_cycle, args=(lr,),
+                width="stretch", help="Train with one-cycle peaking here; also adds the curve to the explorer.")
+
+
 def _suggestions(run) -> None:
     sugg = run.suggestions or {}
     if sugg.get("stop_reason"):
@@ -133,16 +148,20 @@ def _suggestions(run) -> None:
         st.warning(f"No suggestion: {sugg['reason']}")
         return
     param = target_param(S.get("tr_s_name", "step"))
-    for key, (name, _color) in SUGGESTION_STYLE.items():
-        s = sugg.get(key) or {}
-        lr = s.get("lr")
-        if not lr:
-            continue
-        c = st.columns([3, 1.2, 1.2], vertical_alignment="center")
-        c[0].markdown(f"**{name}: {lr:.3g}** — {SUGGESTIONS[key].detail(s.get('rule'))}")
-        c[1].button(f"Use as {param or 'initial LR'}", key=f"find_apply_{key}", on_click=_apply_initial, args=(lr,),
-                    disabled=param is None, width="stretch",
-                    help="Sets it in the Train form's schedule." if param else
-                         "This schedule has no single initial LR; edit its values.")
-        c[2].button("One-cycle at this max", key=f"find_cycle_{key}", on_click=_apply_one_cycle, args=(lr,),
-                    width="stretch", help="Train with one-cycle peaking here; also adds the curve to the explorer.")
+    found = [k for k in RECOMMENDED if (sugg.get(k) or {}).get("lr")]
+    if not found:
+        return
+    best, others = found[0], found[1:]
+    lr = sugg[best]["lr"]
+    rule = SUGGESTIONS[best]
+    st.markdown(f"#### Start at {lr:.3g} ({rule.name} rule)")
+    st.caption(f"{rule.description[:1].upper()}{rule.description[1:]}"
+               f"{f' ({rule.origin}’s rule)' if rule.origin else ''}.")
+    _apply_buttons(best, lr, param, st)
+    if others:
+        with st.expander("Other rules", icon=":material/tune:"):
+            for key in others:
+                other = SUGGESTIONS[key]
+                value = sugg[key]["lr"]
+                st.markdown(f"**{other.name}: {value:.3g}** — {other.description}.")
+                _apply_buttons(key, value, param, st)

@@ -13,10 +13,13 @@ from pathlib import Path
 import streamlit as st
 
 from lrviz import runs as store
-from lrviz.charts import confusion_figure, lr_used_figure, metric_figure
+from lrviz.charts import confusion_figure, lr_used_figure, lr_used_figure_resumed, metric_figure, metric_figure_resumed
 from lrviz.compare import divergence
+from lrviz.errors import plain_message
+from lrviz.jobs.training import SET_LR, TrainingJob
 from lrviz.report import report_display_frame
 from lrviz.schedules import Schedule
+from lrviz.store import Control
 
 S = st.session_state
 POLL_S = 1.0  # live view refresh period
@@ -28,6 +31,11 @@ STATE_BADGE = {
     "failed": ("Failed", "red", ":material/error:"),
 }
 DIVERGED_BADGE = ("Diverged", "red", ":material/trending_up:")
+STOPPING_BADGE = ("Stopping…", "orange", ":material/stop_circle:")
+PHASES = {  # status.json's `phase` while running -> (progress line, badge), in plain words
+    "loading data": ("Loading data and building the model…", ("Loading…", "blue", ":material/hourglass_top:")),
+    "evaluating": ("Evaluating on the test set…", ("Evaluating…", "blue", ":material/fact_check:")),
+}
 HELD_OUT = ("**Validation** means the held-out **test split**: the model never trains on it. The validation "
             "accuracy per epoch, this report and the confusion matrix are all measured on it.")
 
@@ -56,10 +64,42 @@ def diverged(run: store.Run) -> str | None:
     return divergence(run.history, len(run.class_names))
 
 
-def header(run: store.Run) -> None:
-    label, color, icon = STATE_BADGE.get(run.state, (run.state.title(), "gray", ":material/help:"))
+def stop_requested(run: store.Run) -> bool:
+    """Whether Stop was pressed (here, in another tab or from the CLI) on a run still active."""
+    return run.state in store.ACTIVE_STATES and Control(run.dir / "control").stop_requested
+
+
+def badge(run: store.Run) -> tuple[str, str, str]:
+    """The state badge: label, colour, icon (the phase while running, in plain words)."""
+    if stop_requested(run):
+        return STOPPING_BADGE
     if diverged(run):
-        label, color, icon = DIVERGED_BADGE
+        return DIVERGED_BADGE
+    if run.state == "running" and run.status.get("phase") in PHASES:
+        return PHASES[run.status["phase"]][1]
+    return STATE_BADGE.get(run.state, (run.state.title(), "gray", ":material/help:"))
+
+
+def progress_text(run: store.Run) -> str:
+    """The line over the progress bar: the phase in plain words, or epoch, batch, elapsed and
+    ETA ("estimating…" until the worker has measured its pace after the first batch)."""
+    st_ = run.status
+    if run.state == "queued":
+        return "Starting the worker (loading TensorFlow and the data)…"
+    stopping = "Stopping after the current batch… · " if stop_requested(run) else ""
+    phase = st_.get("phase")
+    if run.state == "running" and phase in PHASES:
+        return stopping + PHASES[phase][0]
+    epochs = int(st_.get("epochs") or run.config.get("epochs") or 1)
+    spe = int(st_.get("steps_per_epoch") or run.config.get("steps_per_epoch") or 1)
+    eta = st_.get("eta_s")
+    eta_text = _fmt_s(eta) if isinstance(eta, (int, float)) and run.state == "running" else "estimating…"
+    return (f"{stopping}Epoch {min(int(st_.get('epoch') or 0) + 1, epochs)}/{epochs} · "
+            f"batch {int(st_.get('batch') or 0)}/{spe} · elapsed {_fmt_s(st_.get('elapsed_s'))} · ETA {eta_text}")
+
+
+def header(run: store.Run) -> None:
+    label, color, icon = badge(run)
     cols = st.columns([3, 1], vertical_alignment="center")
     cols[0].markdown(f"#### Run `{run.id}`")
     cols[1].badge(label, icon=icon, color=color)
@@ -88,17 +128,35 @@ def header(run: store.Run) -> None:
     st.caption(" · ".join(bits))
 
 
+def parent_history(run: store.Run):
+    """The history of the run a resumed run continues (its epochs come first), or None."""
+    parent = run.config.get("parent")
+    if not parent:
+        return None
+    try:
+        return store.load_run(parent, run.dir.parent).history
+    except (ValueError, OSError):
+        return None
+
+
 def charts(run: store.Run, key: str) -> None:
     epochs = int(run.config.get("epochs") or run.status.get("epochs") or 1)
     spe = int(run.config.get("steps_per_epoch") or run.status.get("steps_per_epoch") or 1)
+    before = parent_history(run)
     c1, c2, c3 = st.columns(3)
-    c1.plotly_chart(metric_figure(run.history, ["loss", "val_loss"], "Loss", "loss", epochs), key=f"{key}_loss",
-                    config={"displaylogo": False})
-    c2.plotly_chart(metric_figure(run.history, ["accuracy", "val_accuracy"], "Accuracy", "accuracy", epochs),
-                    key=f"{key}_acc", config={"displaylogo": False})
     overrides = run.status.get("lr_overrides") or run.config.get("lr_overrides") or []
-    c3.plotly_chart(lr_used_figure(run.history, planned_per_epoch(run), overrides, epochs, spe), key=f"{key}_lr",
-                    config={"displaylogo": False})
+    if before is None:
+        loss = metric_figure(run.history, ["loss", "val_loss"], "Loss", "loss", epochs)
+        acc = metric_figure(run.history, ["accuracy", "val_accuracy"], "Accuracy", "accuracy", epochs)
+        lr = lr_used_figure(run.history, planned_per_epoch(run), overrides, epochs, spe)
+    else:  # a resumed run: the parent's epochs too, dimmed
+        loss = metric_figure_resumed(run.history, before, ["loss", "val_loss"], "Loss", "loss", epochs)
+        acc = metric_figure_resumed(run.history, before, ["accuracy", "val_accuracy"], "Accuracy", "accuracy",
+                                    epochs)
+        lr = lr_used_figure_resumed(run.history, before, planned_per_epoch(run), overrides, epochs, spe)
+    c1.plotly_chart(loss, key=f"{key}_loss", config={"displaylogo": False})
+    c2.plotly_chart(acc, key=f"{key}_acc", config={"displaylogo": False})
+    c3.plotly_chart(lr, key=f"{key}_lr", config={"displaylogo": False})
 
 
 def progress(run: store.Run) -> None:
@@ -108,13 +166,7 @@ def progress(run: store.Run) -> None:
     batch = int(st_.get("batch") or 0)
     spe = int(st_.get("steps_per_epoch") or run.config.get("steps_per_epoch") or 1)
     done = min(1.0, (epoch + batch / spe) / epochs) if run.state == "running" else epoch / epochs
-    if run.state == "queued":
-        text = "Starting the worker (loading TensorFlow and the data)…"
-    else:
-        current = min(epoch + 1, epochs)
-        text = (f"Epoch {current}/{epochs} · batch {batch}/{spe} · elapsed {_fmt_s(st_.get('elapsed_s'))} · "
-                f"ETA {_fmt_s(st_.get('eta_s'))}")
-    st.progress(done, text=text)
+    st.progress(min(1.0, done), text=progress_text(run))
     last = run.history.iloc[-1] if len(run.history) else None
     m = st.columns(4)
     m[0].metric("Epochs done", f"{epoch}/{epochs}")
@@ -124,30 +176,59 @@ def progress(run: store.Run) -> None:
     m[3].metric("LR now", f"{lr_now:.6g}" if isinstance(lr_now, (int, float)) else "–")
 
 
+def _stop(run_id: str, runs_dir: Path) -> None:
+    store.stop_run(run_id, runs_dir)
+    st.toast("Stop requested: the run finishes its current batch, then writes its report.")
+
+
+def _on_lr_input_change(key: str) -> None:
+    S.pop(f"{key}_error", None)  # an Apply error stays until the input changes
+
+
+def _on_mode_change(key: str, lr_now) -> None:
+    _on_lr_input_change(key)
+    if S.get(f"{key}_mode") == "× factor":
+        S[f"{key}_amount"] = 0.5
+    elif isinstance(lr_now, (int, float)):
+        S[f"{key}_amount"] = float(f"{lr_now:.3g}")
+
+
 def controls(run: store.Run, runs_dir: Path) -> None:
     """Stop, and Set LR now (absolute or ×factor), for an active run."""
     key = f"ctl_{run.id}"
+    stopping = stop_requested(run)
+    lr_now = run.status.get("lr")
     cols = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
-    if cols[0].button("Stop", icon=":material/stop:", key=f"{key}_stop", type="primary",
-                      help="Finish the current batch, evaluate, write the report. Nothing trained is lost."):
-        store.stop_run(run.id, runs_dir)
-        st.toast("Stop requested: the run finishes its current batch, then writes its report.")
+    cols[0].button("Stop", icon=":material/stop:", key=f"{key}_stop", type="primary", disabled=stopping,
+                   on_click=_stop, args=(run.id, runs_dir),  # before the rerun: the badge says Stopping… at once
+                   help="Stop requested: the run finishes its current batch, then writes its report."
+                        if stopping else
+                        "Finish the current batch, evaluate, write the report. Nothing trained is lost.")
     mode = cols[1].segmented_control("Set LR now", ["value", "× factor"], default="value", key=f"{key}_mode",
+                                     on_change=_on_mode_change, args=(key, lr_now),
                                      help="From the next batch. A value sets the LR now and the rest of the "
                                           "schedule continues from it; a factor scales the rest of the schedule.")
+    field = "factor" if mode == "× factor" else "value"
     S.setdefault(f"{key}_amount", 0.001)
-    cols[2].number_input("New LR" if mode != "× factor" else "Factor", key=f"{key}_amount", format="%.6g",
-                         step=0.0001 if mode != "× factor" else 0.1)
-    if cols[3].button("Apply", key=f"{key}_apply", icon=":material/tune:"):
-        amount = S[f"{key}_amount"]
+    cols[2].number_input(SET_LR[field].label, key=f"{key}_amount", format="%.6g",
+                         step=0.0001 if field == "value" else 0.1, help=SET_LR[field].widget_help(),
+                         on_change=_on_lr_input_change, args=(key,))
+    amount = S[f"{key}_amount"]
+    try:  # the engine's rule, checked as it is typed; the error stays until the value changes
+        TrainingJob.check_lr_change(**{field: amount}, lr_now=lr_now)
+        problem = None
+    except ValueError as e:
+        problem = plain_message(e, SET_LR[field].label)
+    if cols[3].button("Apply", key=f"{key}_apply", icon=":material/tune:", disabled=problem is not None or stopping,
+                      help=problem):
         try:
-            if mode == "× factor":
-                store.set_lr(run.id, runs_dir, factor=amount)
-            else:
-                store.set_lr(run.id, runs_dir, value=amount)
+            store.set_lr(run.id, runs_dir, **{field: amount})
             st.toast(f"LR change requested ({mode} {amount:g}); it applies from the next batch.")
         except ValueError as e:
-            st.error(str(e))
+            S[f"{key}_error"] = plain_message(e, SET_LR[field].label)
+    problem = problem or S.get(f"{key}_error")
+    if problem:
+        st.error(problem)
 
 
 def live(run_id: str, runs_dir: Path) -> None:
@@ -196,7 +277,7 @@ def results(run: store.Run, runs_dir: Path, key: str = "res") -> None:
     if run.report is not None:
         left, right = st.columns([1, 1])
         with left:
-            st.markdown("##### Classification report (validation set)")
+            st.markdown("##### Classification report (test set)")
             st.caption(HELD_OUT)
             st.dataframe(report_display_frame(run.report), width="stretch", hide_index=True,
                          height=min(600, 38 + 35 * len(run.report)),
@@ -222,8 +303,9 @@ def resume(run: store.Run, runs_dir: Path, key: str) -> None:
             st.warning("This run's schedule cannot be read; it cannot be continued.")
             return
         c = st.columns(3, vertical_alignment="bottom")
-        S.setdefault(f"{k}_epochs", max(done + 10, int(run.config.get("epochs") or 0)))
-        c[0].number_input("Total epochs to reach", key=f"{k}_epochs", step=1,
+        S.setdefault(f"{k}_epochs", float(max(done + 10, int(run.config.get("epochs") or 0))))
+        # A float input, validated by the engine: an int input would turn 12.5 into 12 silently.
+        c[0].number_input("Total epochs to reach", key=f"{k}_epochs", step=1.0, format="%.12g",
                           help=f"More than the {done} already done (Keras' `epochs` with `initial_epoch`).")
         has_lr = "lr" in sched.params
         if has_lr:
@@ -241,7 +323,8 @@ def resume(run: store.Run, runs_dir: Path, key: str) -> None:
                                           "batch_size": run.config.get("batch_size", 64),
                                           "seed": run.config.get("seed", 42), "parent": run.id}, runs_dir)
             except (ValueError, store.RunBusyError) as e:
-                st.error(str(e))
+                label = {"epochs": "Total epochs to reach", "lr": "Initial LR of the schedule"}
+                st.error(plain_message(e, label.get(getattr(e, "field", None))))
             else:
                 S.tr_run_id = new_id
                 if key == "train":

@@ -42,14 +42,26 @@ from lrviz.errors import FieldError
 from lrviz.jobs import common
 from lrviz.jobs.base import META_KEYS, Job, WorkerContext
 from lrviz.plateau import validate_plateau
-from lrviz.schedules import Schedule, steps_per_epoch_for
-from lrviz.settings import setting
+from lrviz.schedules import REGISTRY, Schedule, steps_per_epoch_for
+from lrviz.settings import Setting, setting
 from lrviz.store.control import lr_request_name
 from lrviz.store.files import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json
 
 __all__ = ["TrainConfig", "TrainingJob", "HISTORY_COLUMNS"]
 
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "lr_planned"]  # and more
+
+_LR = REGISTRY["constant"].param("lr")  # the schedules' one rule for an LR value (> 0 and <= 10)
+# Set LR now: a value follows the schedules' LR rule; a factor scales the rest of the schedule
+# (0.1-0.5 cools it down, 2 heats it up) and must keep the LR within that rule too.
+SET_LR = {
+    "value": Setting("value", None, "The LR from the next batch; the rest of the schedule continues from it.",
+                     kind="float", low=_LR.low, low_open=_LR.low_open, high=_LR.high, high_open=_LR.high_open,
+                     label="New LR"),
+    "factor": Setting("factor", None, "Scales the rest of the schedule from the next batch: 0.1 to 0.5 cools it "
+                      "down, 2 heats it up; the LR it gives must stay an LR the schedules accept.", kind="float",
+                      low=0, low_open=True, label="Factor"),  # its upper bound depends on the LR now
+}
 
 _TUTORIAL_SCHEDULE = {"name": "step", "params": {"lr": 0.01, "factor": 0.5, "drop_every": 5}}
 
@@ -139,14 +151,29 @@ class TrainingJob(Job):
     # ------------------------------------------------------------------ control
 
     @classmethod
-    def set_lr(cls, store: Any, run_id: str, *, value: float | None = None, factor: float | None = None) -> None:
-        """Change a running run's LR from its next batch: ``value`` (absolute) or ``factor``."""
+    def check_lr_change(cls, *, value: float | None = None, factor: float | None = None,
+                        lr_now: float | None = None) -> tuple[str, float]:
+        """``("value", v)`` or ``("factor", f)``, checked (:data:`SET_LR`): a value by the schedules'
+        LR rule (> 0 and <= 10); a factor > 0 that, with ``lr_now`` (the run's LR) known, keeps
+        ``lr_now * factor`` within that rule. ``FieldError`` naming the field otherwise."""
         if (value is None) == (factor is None):
             raise ValueError("set_lr takes exactly one of `value` or `factor`.")
         name, v = ("value", value) if value is not None else ("factor", factor)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
-            raise FieldError(name, "a finite number > 0", v)
+        v = SET_LR[name].parse(v)
+        if name == "factor" and isinstance(lr_now, (int, float)) and np.isfinite(lr_now) and lr_now > 0 \
+                and lr_now * v > _LR.high:
+            most = Setting("factor", None, "", low=0, low_open=True, high=float(f"{_LR.high / lr_now:.3g}"))
+            raise FieldError("factor", f"{most.rule()} while the LR is {lr_now:.3g}, so that the LR stays "
+                                       f"{_LR.rule().removeprefix('a finite number ')}", v)
+        return name, float(v)
+
+    @classmethod
+    def set_lr(cls, store: Any, run_id: str, *, value: float | None = None, factor: float | None = None) -> None:
+        """Change a running run's LR from its next batch: ``value`` (absolute) or ``factor``
+        (checked by :meth:`check_lr_change` against the run's current LR)."""
+        cls.check_lr_change(value=value, factor=factor)
         status = store.status(run_id)
+        name, v = cls.check_lr_change(value=value, factor=factor, lr_now=status.get("lr"))
         if status.get("state") not in ("queued", "running"):
             raise ValueError(f"Run {run_id} is {status.get('state')}; the LR can only be changed while it runs "
                              "(resume it with a new LR instead).")

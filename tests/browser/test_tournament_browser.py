@@ -1,0 +1,55 @@
+"""The Tournament page in Chromium: the tutorial preset launched for real (tiny), the live
+leaderboard filling in, and the winner applied to the Train page."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pandas as pd
+from browser_kit import shot, wait_app_idle
+
+from lrviz.schedules import REGISTRY
+
+
+def _set_number(page, label: str, value: int) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    wait_app_idle(page)
+
+
+def test_tutorial_tournament_from_the_browser(app_server, page, runs_dir):
+    page.goto(app_server.url + "/tournament")
+    wait_app_idle(page)
+    page.get_by_text("4 schedule(s)").wait_for()
+    _set_number(page, "Seeds", 1)
+    _set_number(page, "Epochs", 2)
+    _set_number(page, "Training images (0: all)", 200)
+    page.get_by_role("button", name="Launch 4 trials").click()
+    # live: the progress line counts trials while the leaderboard fills in
+    page.get_by_text(re.compile(r"[0-3]/4 trials done")).first.wait_for(timeout=60_000)
+    shot(page, "tournament-running")
+    page.get_by_text("4/4 trials done").wait_for(timeout=240_000)
+    page.get_by_role("button", name="Use the winner").wait_for(timeout=60_000)
+    wait_app_idle(page)
+    shot(page, "tournament-finished")
+    (tid,) = [p.name for p in runs_dir.iterdir() if p.name.endswith(tuple("0123456789abcdef")) and
+              "-tournament-" in p.name]
+    board = pd.read_csv(runs_dir / tid / "leaderboard.csv")
+    assert list(board.columns[:5]) == ["rank", "schedule", "mean_val_accuracy", "std_val_accuracy", "trials"]
+    assert len(board) == 4 and list(board["rank"]) == [1, 2, 3, 4]
+    config = json.loads((runs_dir / tid / "config.json").read_text())
+    winner = config["schedules"][int(board["schedule_index"].iloc[0])]
+    trials = [json.loads((p / "config.json").read_text()) for p in runs_dir.iterdir()
+              if (p / "config.json").exists() and json.loads((p / "config.json").read_text()).get("group") == tid]
+    assert len(trials) == 4 and {t["epochs"] for t in trials} == {2}
+
+    page.get_by_role("button", name="Use the winner").click()
+    page.get_by_text(re.compile("^Applied: ")).wait_for()
+    page.get_by_role("link", name="Train").first.click()  # same session: the sidebar, not a new page load
+    wait_app_idle(page)
+    page.get_by_text("Train MiniVGGNet").wait_for()
+    shot(page, "tournament-winner-on-train")
+    title = REGISTRY[winner["name"]].title  # what the Train form's schedule box shows
+    assert page.get_by_text(title, exact=True).first.is_visible()

@@ -1,0 +1,86 @@
+"""The Train page in each state (empty, running, finished, failed) at 1440 px and 800 px:
+screenshots under artifacts/screenshots/train-<state>-<width>.png, and nothing cut at 800 px.
+
+Runs are fabricated on disk (a "running" one has this process as its worker), on a server of
+its own, so no real training is needed and the shared runs folder is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from browser_kit import AppServer, shot, wait_app_idle
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/fakes.py
+from fakes import fabricate_run  # noqa: E402
+
+from lrviz import runs as store  # noqa: E402
+
+WIDTHS = (1440, 800)
+
+
+@pytest.fixture(scope="module")
+def screens(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("screen-runs")
+    server = AppServer(runs, tmp_path_factory.mktemp("screen-log") / "streamlit.log").start()
+    yield server, runs
+    server.stop()
+
+
+def _open(browser, url: str, width: int):
+    context = browser.new_context(viewport={"width": width, "height": 1200})
+    page = context.new_page()
+    page.goto(url + "/train")
+    wait_app_idle(page)
+    page.get_by_text("Train MiniVGGNet").wait_for(timeout=30_000)
+    assert not page.locator('[data-testid="stException"]').count()
+    page.wait_for_timeout(800)  # charts paint after the script run
+    return context, page
+
+
+def _not_cut(page, text: str) -> None:
+    label = page.get_by_text(text, exact=True).first
+    assert label.is_visible()
+    width, scroll = label.evaluate("e => [e.clientWidth, e.scrollWidth]")
+    assert scroll <= width + 1, f"{text!r} is cut: {scroll} px of text in {width} px"
+
+
+def test_train_page_in_each_state(browser, screens):
+    server, runs = screens
+    states = {}
+    for state in ("empty", "failed", "finished", "running"):
+        if state == "failed":
+            fabricate_run(runs, state="failed", epochs=8)
+        elif state == "finished":
+            fabricate_run(runs, state="finished", epochs=8)
+        elif state == "running":
+            rid = fabricate_run(runs, state="running", epochs=8)
+            st_ = store.read_json(runs / rid / "status.json")
+            st_.update(pid=os.getpid(), pid_create_time=None, batch=4, eta_s=None, lr=0.005, phase="training")
+            store.atomic_write_json(runs / rid / "status.json", st_)
+            states["running"] = rid
+        for width in WIDTHS:
+            context, page = _open(browser, server.url, width)
+            try:
+                if state == "running":
+                    page.get_by_text("ETA estimating…").wait_for(timeout=30_000)
+                    page.get_by_text("New run", exact=True).click()
+                    page.get_by_text("Launch waits").wait_for(timeout=30_000)
+                    assert page.get_by_role("button", name="Launch training").is_disabled()
+                elif state in ("failed", "finished"):
+                    page.get_by_text("Failed" if state == "failed" else "Finished 8 epochs").first.wait_for()
+                page.get_by_text("Subset", exact=True).first.wait_for(timeout=30_000)
+                wait_app_idle(page)
+                page.wait_for_timeout(1000)
+                shot(page, f"train-{state}-{width}")
+                for label in ("Subset", "Momentum", "Nesterov", "Log to MLflow", "Reduce LR on plateau"):
+                    _not_cut(page, label)
+            finally:
+                context.close()
+    store.stop_run(states["running"], runs)
+    st_ = store.read_json(runs / states["running"] / "status.json")
+    st_.update(state="stopped")
+    store.atomic_write_json(runs / states["running"] / "status.json", st_)
