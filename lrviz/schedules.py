@@ -31,6 +31,7 @@ import numpy as np
 
 from lrviz.errors import FieldError
 from lrviz.keras_code import GENERATORS, assemble, fmt
+from lrviz.settings import bounds_in_words
 
 __all__ = [
     "Param",
@@ -89,15 +90,11 @@ class Param:
 
     def rule(self) -> str:
         """The bounds in words, e.g. ``> 0 and < 1``."""
-        parts = []
-        if self.low is not None:
-            parts.append(f"{'>' if self.low_open else '>='} {_fmt(self.low)}")
-        if self.high is not None:
-            parts.append(f"{'<' if self.high_open else '<='} {_fmt(self.high)}")
+        bounds = bounds_in_words(self.low, self.high, self.low_open, self.high_open, _fmt)
         what = "an integer" if self.kind in ("int", "ints") else "a finite number"
         if self.kind in ("floats", "ints"):
             what = "a comma-separated list of " + ("integers" if self.kind == "ints" else "numbers")
-        return what + (" " + " and ".join(parts) if parts else "")
+        return what + (" " + bounds if bounds else "")
 
     def _error(self, value: Any) -> FieldError:
         return FieldError(self.name, self.rule(), value, as_typed=True)

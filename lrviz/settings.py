@@ -74,12 +74,7 @@ class Setting:
 
     def bounds(self) -> str:
         """The numeric bounds in words: ``>= 1 and <= 100000``."""
-        parts = []
-        if self.low is not None:
-            parts.append(f"{'>' if self.low_open else '>='} {_num(self.low)}")
-        if self.high is not None:
-            parts.append(f"{'<' if self.high_open else '<='} {_num(self.high)}")
-        return " and ".join(parts)
+        return bounds_in_words(self.low, self.high, self.low_open, self.high_open, _num)
 
     def rule(self) -> str:
         """What a valid value is, in the words of the error message."""
@@ -167,6 +162,18 @@ class Setting:
 
     def error(self, value: Any) -> FieldError:
         return FieldError(self.name, self.rule(), value)
+
+
+def bounds_in_words(low: float | None, high: float | None, low_open: bool = False, high_open: bool = False,
+                    fmt: Any = str) -> str:
+    """``>= 1 and <= 100000``, ``> 0 and < 1``, ``> 0`` (empty without bounds): the one wording
+    of bounds in every message (settings here, schedule parameters in :mod:`lrviz.schedules`)."""
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {fmt(low)}")
+    if high is not None:
+        parts.append(f"{'<' if high_open else '<='} {fmt(high)}")
+    return " and ".join(parts)
 
 
 def _num(x: float) -> str:

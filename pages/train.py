@@ -22,6 +22,7 @@ from lrviz.schedules import Schedule
 from ui import lr_finder_view, run_view
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.schedule_editor import load_widgets, schedule_editor, schedule_from_state
+from ui.settings_inputs import WHOLE, settings_grid
 
 ensure_app_navigation()
 S = st.session_state
@@ -35,7 +36,6 @@ LABELS = {**{name: s.label for name, s in SET.items() if s.label}, **{s.name: s.
 # Whole-number fields are float inputs with a format that shows whole numbers as typed: an int
 # input would turn 2.5 epochs into 2 and "1e12" images into 1 without a word. The engine's rule
 # (an integer, in bounds) then says what is wrong, under the input.
-WHOLE = "%.12g"
 
 
 def _explorer_choices() -> list[dict]:
@@ -157,15 +157,7 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
                   help="Keras' ReduceLROnPlateau on top of the schedule: on a plateau, the rest of the schedule is "
                        "scaled by the factor (like Set LR now), and the reduction is marked on the LR chart.")
         if S.tr_plateau:
-            c = st.columns(3)
-            for i, (name, s) in enumerate(PLATEAU.items()):
-                cell = c[i % 3]
-                if s.kind == "choice":
-                    cell.selectbox(s.label, s.choices, key=f"tr_pl_{name}", help=s.help)
-                else:
-                    cell.number_input(s.label, key=f"tr_pl_{name}", help=s.widget_help(),
-                                      step=1.0 if s.kind == "int" else None, format=WHOLE if s.kind == "int" else "%g")
-                errors_at[s.name] = cell.empty()
+            errors_at.update(settings_grid(PLATEAU, "tr_pl_"))
     with right:
         st.markdown("##### Learning-rate schedule")
         choices = _explorer_choices()

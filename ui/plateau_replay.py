@@ -11,6 +11,7 @@ import streamlit as st
 from lrviz import runs as store
 from lrviz.charts import plateau_replay_figure
 from lrviz.plateau import plateau_settings, replay, validate_plateau
+from ui.settings_inputs import settings_grid
 
 S = st.session_state
 SETTINGS = plateau_settings()
@@ -32,17 +33,7 @@ def section(runs_dir: Path) -> None:
             return
         labels = {s.id: f"{s.id} — {s.schedule or '?'} ({s.epoch} epochs)" for s in candidates}
         run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="ex_pl_run")
-        cols = st.columns(3)
-        errors = {}
-        for i, (name, s) in enumerate(SETTINGS.items()):
-            S.setdefault(f"ex_pl_{name}", s.default)
-            cell = cols[i % 3]
-            if s.kind == "choice":
-                cell.selectbox(s.label, s.choices, key=f"ex_pl_{name}", help=s.help)
-            else:
-                cell.number_input(s.label, key=f"ex_pl_{name}", help=s.widget_help(),
-                                  step=1 if s.kind == "int" else None, format=None if s.kind == "int" else "%g")
-            errors[name] = cell.empty()
+        errors = settings_grid(SETTINGS, "ex_pl_")
         try:
             settings = validate_plateau({name: S[f"ex_pl_{name}"] for name in SETTINGS})
         except ValueError as e:

@@ -77,7 +77,11 @@ class Job:
 
     @classmethod
     def prepare(cls, config: dict[str, Any], store: Any) -> None:
-        """Called under the store lock just before the run is created (e.g. to read a parent run)."""
+        """Called under the store lock just before the run is created (e.g. to read a parent run);
+        records the library versions."""
+        from lrviz.jobs.common import versions
+
+        config.update(versions=versions())
 
     @classmethod
     def id_hint(cls, config: Mapping[str, Any]) -> str:

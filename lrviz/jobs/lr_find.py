@@ -58,10 +58,6 @@ class LRFindJob(Job):
         return cfg
 
     @classmethod
-    def prepare(cls, config: dict[str, Any], store: Any) -> None:
-        config.update(versions=common.versions())
-
-    @classmethod
     def id_hint(cls, config: Mapping[str, Any]) -> str:
         return f"{config['dataset']}-lrfind"
 

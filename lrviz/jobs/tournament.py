@@ -144,14 +144,6 @@ class TournamentJob(Job):
         return cfg
 
     @classmethod
-    def prepare(cls, config: dict[str, Any], store: Any) -> None:
-        config.update(versions=common.versions())
-
-    @classmethod
-    def id_hint(cls, config: Mapping[str, Any]) -> str:
-        return f"{config['dataset']}-tournament"
-
-    @classmethod
     def initial_status(cls, config: Mapping[str, Any]) -> dict[str, Any]:
         return {"kind": cls.kind, "trials_done": 0, "trials_total": len(config["schedules"]) * config["seeds"],
                 "running": 0, "best": None, "best_mean": None, "verdict": None}

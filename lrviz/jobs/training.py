@@ -108,7 +108,7 @@ class TrainingJob(Job):
     @classmethod
     def prepare(cls, config: dict[str, Any], store: Any) -> None:
         """A resumed run keeps its parent's data and optimizer settings; epochs count on from it."""
-        config.update(versions=common.versions())
+        super().prepare(config, store)
         config.setdefault("lr_overrides", [])
         parent = config.get("parent")
         if parent is None:
