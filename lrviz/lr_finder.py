@@ -59,7 +59,8 @@ from lrviz.settings import defaults_of, setting, settings_of
 __all__ = [
     "DEFAULTS", "MIN_POINTS", "MIN_DROP", "MAX_ROUGHNESS", "CSV_COLUMNS",
     "LRFindResult", "sweep_lrs", "smooth", "lr_range_test", "suggest", "fastai_valley_index",
-    "validate_finder_settings", "format_suggestions", "FinderSettings", "SUGGESTIONS",
+    "validate_finder_settings", "format_suggestions", "FinderSettings", "SUGGESTIONS", "RECOMMENDED",
+    "recommended_order",
 ]
 
 MIN_POINTS = 10  # usable points (after the skipped start) needed to suggest anything
@@ -300,6 +301,14 @@ SUGGESTIONS = {  # key in suggestions.json -> its one wording
                                        "loss", origin="fastai"),
 }
 _RULES = {key: rule.text for key, rule in SUGGESTIONS.items()}
+# Which suggestion a learner is offered first: Smith's steepest descent (on digits 0.0085, next to
+# the tutorial's 0.01), then fastai's valley (more cautious), then minimum ÷ 10.
+RECOMMENDED = ("steepest", "valley", "min_div_10")
+
+
+def recommended_order(suggestions: Mapping[str, Any]) -> list[str]:
+    """The keys of the suggestions that found an LR, the recommended one first."""
+    return [k for k in RECOMMENDED if ((suggestions or {}).get(k) or {}).get("lr")]
 
 
 def _empty(reason: str) -> dict[str, Any]:

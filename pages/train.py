@@ -70,6 +70,10 @@ def _init() -> None:
 FORM_SCHEDULE = -1  # the "start from" option that stands for the schedule now in the form
 
 
+def _launch_pressed() -> None:
+    S.tr_launch_pressed = True
+
+
 def _load_from_explorer() -> None:
     choices = _explorer_choices()
     if S.tr_from != FORM_SCHEDULE:
@@ -205,10 +209,15 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
                             f"({spe} batches per epoch).")
             preview.plotly_chart(schedule_preview_figure(schedule, valid["epochs"], spe), key="tr_preview",
                                  config={"displaylogo": False, "displayModeBar": False})
-    if active and problem is None:  # one run at a time: say which, before the click
-        problem = f"Run {active} is still running: stop it below or wait for it to finish."
-    launch = st.button("Launch training", type="primary", icon=":material/play_arrow:", disabled=problem is not None,
-                       help=problem or "Starts a worker process; you can leave or reload this page.")
+    # One run at a time: said before the click (help and caption); the button stays enabled so a
+    # click anyway gets the store's busy answer, naming the run, next to it.
+    busy = f"Run {active} is still running: stop it below or wait for it to finish." if active else None
+    # on_click: a tab drawn before another tab's run started still sends its click, and the
+    # button it reruns into is disabled: the callback keeps the click, so that tab gets the busy answer.
+    st.button("Launch training", type="primary", icon=":material/play_arrow:", disabled=problem is not None,
+              help=problem or busy or "Starts a worker process; you can leave or reload this page.", key="tr_launch",
+              on_click=_launch_pressed)
+    launch = bool(S.pop("tr_launch_pressed", False))
     if active:
         st.caption(f":material/hourglass_top: Launch waits: run `{active}` is still running. Stop it below or wait "
                    "for it to finish.")

@@ -140,11 +140,11 @@ def test_lr_finder_result_and_apply_buttons(runs_dir):
     at.run()
     assert not at.exception
     texts = " ".join(m.value for m in at.markdown)
-    assert "Start at 0.0028 (valley rule)" in texts  # one recommendation in words
+    assert "Start at 0.0085 (steepest descent rule)" in texts  # one recommendation in words
     assert "0.035" not in texts.split("Other rules")[0] if "Other rules" in texts else True
     others = next(e for e in at.expander if e.label == "Other rules")
     other_texts = " ".join(m.value for m in others.markdown)
-    assert "steepest descent: 0.0085" in other_texts and "minimum ÷ 10: 0.035" in other_texts
+    assert "valley: 0.0028" in other_texts and "minimum ÷ 10: 0.035" in other_texts
     assert "slope" not in texts and "lr=" not in texts  # no formula-speak
     assert any("diverged at lr=1.56" in c.value for c in at.caption)
     at.button(key="find_apply_steepest").click().run()
@@ -299,12 +299,17 @@ def test_stop_says_stopping_and_disables_stop(runs_dir):
     assert "Stopping after the current batch" in _progress_text(at)
 
 
-def test_launch_is_disabled_with_the_reason_while_a_run_is_active(runs_dir):
+def test_launch_says_the_active_run_before_and_after_a_click(runs_dir):
+    """The reason is said before the click (help, caption); a click anyway (e.g. from a tab drawn
+    before the run started) gets the busy answer naming the run, and starts nothing."""
     rid = _running(runs_dir)
     at = page()
-    assert launch_button(at).disabled
     assert rid in (launch_button(at).help or "")
     assert any(rid in c.value and "still running" in c.value for c in at.caption)
+    before = {p.name for p in runs_dir.iterdir()}
+    launch_button(at).click().run()
+    assert any(f"Run {rid} is" in e.value for e in at.error)
+    assert {p.name for p in runs_dir.iterdir()} == before
 
 
 @pytest.mark.parametrize("mode,amount,message", [

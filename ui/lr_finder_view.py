@@ -15,7 +15,7 @@ from lrviz.charts import lr_find_figure
 from lrviz.errors import plain_message
 from lrviz.jobs.common import DATA_KEYS
 from lrviz.jobs.lr_find import LRFindJob
-from lrviz.lr_finder import DEFAULTS, SUGGESTIONS, FinderSettings
+from lrviz.lr_finder import DEFAULTS, SUGGESTIONS, FinderSettings, recommended_order
 from lrviz.schedules import Schedule
 from lrviz.settings import settings_of
 
@@ -127,9 +127,6 @@ def _progress(run) -> None:
     st.progress(min(1.0, step / total), text=text)
 
 
-RECOMMENDED = ("valley", "steepest", "min_div_10")  # the one shown first, else the next found (fastai's default)
-
-
 def _apply_buttons(key: str, lr: float, param: str | None, container) -> None:
     c = container.columns([1, 1])
     c[0].button(f"Use as {param or 'initial LR'}", key=f"find_apply_{key}", on_click=_apply_initial, args=(lr,),
@@ -148,7 +145,7 @@ def _suggestions(run) -> None:
         st.warning(f"No suggestion: {sugg['reason']}")
         return
     param = target_param(S.get("tr_s_name", "step"))
-    found = [k for k in RECOMMENDED if (sugg.get(k) or {}).get("lr")]
+    found = recommended_order(sugg)
     if not found:
         return
     best, others = found[0], found[1:]

@@ -38,7 +38,7 @@ def test_tutorial_tournament_from_the_browser(app_server, page, runs_dir):
               "-tournament-" in p.name]
     board = pd.read_csv(runs_dir / tid / "leaderboard.csv")
     assert list(board.columns[:5]) == ["rank", "schedule", "mean_val_accuracy", "std_val_accuracy", "trials"]
-    assert len(board) == 4 and list(board["rank"]) == [1, 2, 3, 4]
+    assert len(board) == 4 and board["rank"].iloc[0] == 1 and board["rank"].is_monotonic_increasing  # ties share
     config = json.loads((runs_dir / tid / "config.json").read_text())
     winner = config["schedules"][int(board["schedule_index"].iloc[0])]
     trials = [json.loads((p / "config.json").read_text()) for p in runs_dir.iterdir()
@@ -52,4 +52,4 @@ def test_tutorial_tournament_from_the_browser(app_server, page, runs_dir):
     page.get_by_text("Train MiniVGGNet").wait_for()
     shot(page, "tournament-winner-on-train")
     title = REGISTRY[winner["name"]].title  # what the Train form's schedule box shows
-    assert page.get_by_text(title, exact=True).first.is_visible()
+    assert page.get_by_text(title, exact=True).filter(visible=True).count() >= 1

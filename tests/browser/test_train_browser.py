@@ -21,9 +21,10 @@ def launch(page, epochs: int) -> str:
     page.goto(page.url if "/train" in page.url else page.url.rstrip("/") + "/train")
     wait_app_idle(page)
     set_number(page, "Epochs", epochs)
+    shown = current_run_id(page) if page.locator("h4", has_text="Run").count() else None  # the latest run, if any
     page.get_by_role("button", name="Launch training").click()
-    page.locator("h4", has_text="Run").first.wait_for(timeout=30_000)
-    return current_run_id(page)
+    return wait_until(lambda: page.locator("h4", has_text="Run").count() and current_run_id(page) != shown
+                      and current_run_id(page), 30, "the new run's header")
 
 
 def test_launch_watch_reload_report_download(app_server, page, runs_dir):
