@@ -163,7 +163,7 @@ if len(selected) >= 2:
     if len(reports) >= 2:
         table_cmp = compare.report_comparison(reports)
         base = next(iter(reports))
-        st.markdown("##### Classification reports side by side (validation set)")
+        st.markdown("##### Classification reports side by side (test set)")
         st.caption(f"Δ columns: each run minus **{base}**; green is better, red is worse.")
         left, right = st.columns([3, 2])
         left.dataframe(compare.style_comparison(table_cmp), width="stretch", hide_index=True,

@@ -211,7 +211,7 @@ def controls(run: store.Run, runs_dir: Path) -> None:
     field = "factor" if mode == "× factor" else "value"
     S.setdefault(f"{key}_amount", 0.001)
     cols[2].number_input(SET_LR[field].label, key=f"{key}_amount", format="%.6g",
-                         step=0.0001 if field == "value" else 0.1, help=SET_LR[field].widget_help(),
+                         step=0.0001 if field == "value" else 0.1,
                          on_change=_on_lr_input_change, args=(key,))
     amount = S[f"{key}_amount"]
     try:  # the engine's rule, checked as it is typed; the error stays until the value changes
