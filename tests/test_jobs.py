@@ -4,6 +4,7 @@ the store stays kind-agnostic; the package has no import cycles and no private i
 from __future__ import annotations
 
 import ast
+import gc
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,7 +93,12 @@ def test_the_store_knows_no_kinds():
 def _imports(path: Path) -> list[tuple[str, list[str]]]:
     """(module, names) of every ``from lrviz... import ...`` / ``import lrviz...`` in a file."""
     out = []
-    for node in ast.walk(ast.parse(path.read_text())):
+    gc.disable()  # a big test process (TensorFlow loaded) makes every collection of the AST nodes slow
+    try:
+        tree = ast.parse(path.read_text())
+    finally:
+        gc.enable()
+    for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lrviz"):
             out.append((node.module, [a.name for a in node.names]))
         elif isinstance(node, ast.Import):
