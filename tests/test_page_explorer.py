@@ -185,3 +185,10 @@ def test_the_view_has_a_link_to_copy(at):
     assert code.value.startswith("?c=") or "://" in code.value  # AppTest has no page URL; a browser has
     at.number_input(key="ex_epochs").set_value(30).run()
     assert any("epochs=30" in c.value for c in at.code)
+
+
+def test_an_error_at_the_input_says_it_in_plain_words_first(at):
+    at.number_input(key="ex_0_lr").set_value(0.0).run()
+    (err,) = [e.value for e in at.error if "lr" in e.value]
+    assert err.startswith("lr must be above 0 and at most 10.")
+    assert "Argument `lr` must be a finite number > 0 and <= 10. Received: lr=0.0" in err  # Keras' words after

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from lrviz.errors import plain_message
 from lrviz.schedules import REGISTRY, WARMUP_PARAMS, Param, Schedule
 
 S = st.session_state
@@ -76,6 +77,13 @@ def _param_widget(prefix: str, p: Param, container) -> None:
         container.number_input(label, step=_step_for(p), format="%.6g", key=key, help=help_text)
 
 
+def _at_input(error: ValueError, name: str) -> str:
+    """Plain words first (labelled as the input is), then Keras' exact wording for those who
+    copy the value into code (the same text the CLI prints)."""
+    plain = plain_message(error, name.replace("_", " "))
+    return plain if plain == str(error) else f"{plain}  \n*In Keras' words:* {error}"
+
+
 def schedule_from_state(prefix: str) -> tuple[Schedule | None, dict[str, str]]:
     """The schedule the editor's widget state describes, and the errors by parameter name
     (``"_"`` for rules across parameters). Needs no widget drawn in this run, so a page can
@@ -87,7 +95,7 @@ def schedule_from_state(prefix: str) -> tuple[Schedule | None, dict[str, str]]:
         try:
             params[p.name] = p.parse(S.get(f"{prefix}_{p.name}", p.default))
         except ValueError as e:
-            errors[p.name] = str(e)
+            errors[p.name] = _at_input(e, p.name)
     for f in spec.flags:
         params[f] = bool(S.get(f"{prefix}_{f}", False))
     warm = {}
@@ -95,7 +103,7 @@ def schedule_from_state(prefix: str) -> tuple[Schedule | None, dict[str, str]]:
         try:
             warm[p.name] = p.parse(S.get(f"{prefix}_{p.name}", p.default))
         except ValueError as e:
-            errors[p.name] = str(e)
+            errors[p.name] = _at_input(e, p.name)
     if errors:
         return None, errors
     try:
