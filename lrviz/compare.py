@@ -22,8 +22,8 @@ from lrviz import runs as store
 from lrviz.errors import FieldError
 
 # What tells runs apart first (state, what differs, how far, how good), then the details.
-RUN_TABLE_COLUMNS = ["run", "state", "differs", "progress", "best validation accuracy", "final validation accuracy",
-                     "schedule", "kind", "dataset", "duration (s)", "started at", "problem"]
+RUN_TABLE_COLUMNS = ["run", "name", "state", "differs", "progress", "best validation accuracy",
+                     "final validation accuracy", "schedule", "kind", "dataset", "duration (s)", "started at", "problem"]
 
 # What a progress step is called in the table, per job kind's ``progress_unit``: an LR range
 # test step is one batch.
@@ -63,6 +63,7 @@ def runs_table(runs_dir: Path | str = store.DEFAULT_RUNS_DIR) -> pd.DataFrame:
         noun = PROGRESS_NOUN.get(job.progress_unit, job.progress_unit + "s")
         rows.append({
             "run": summary.id,
+            "name": summary.name or "",
             "kind": job.title,
             "state": state,
             "dataset": summary.dataset,
@@ -176,13 +177,18 @@ def config_differences(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, st
     return {rid: " · ".join(s.get(k, f"{k}=–") for k in varying) for rid, s in settings.items()}
 
 
-def comparison_labels(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-    """Legend and column labels for compared runs: what differs between them, or the short id
-    where nothing does (or two runs would read the same)."""
+def comparison_labels(configs: Mapping[str, Mapping[str, Any]],
+                      names: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """Legend and column labels for compared runs: the name a person gave a run; else what
+    differs between them, or the short id where nothing does (or two runs would read the same)."""
     diff = config_differences(configs)
     counts = pd.Series(list(diff.values())).value_counts() if diff else {}
-    return {rid: text if text and counts[text] == 1 else (f"{_short_id(rid)} · {text}" if text else _short_id(rid))
-            for rid, text in diff.items()}
+    out = {rid: text if text and counts[text] == 1 else (f"{_short_id(rid)} · {text}" if text else _short_id(rid))
+           for rid, text in diff.items()}
+    named = {rid: n for rid, n in (names or {}).items() if n and rid in out}
+    dup = pd.Series(list(named.values())).value_counts() if named else {}
+    out.update({rid: n if dup[n] == 1 else f"{n} ({_short_id(rid)})" for rid, n in named.items()})
+    return out
 
 
 def share_link(page_url: str | None, *, run: str | None = None, compare: Sequence[str] = ()) -> str:

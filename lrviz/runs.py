@@ -19,6 +19,7 @@ import pandas as pd
 from lrviz import jobs
 from lrviz.jobs.lr_find import LRFindJob
 from lrviz.jobs.training import HISTORY_COLUMNS, TrainingJob
+from lrviz.settings import Setting
 from lrviz.store import (
     ACTIVE_STATES,
     DEFAULT_RUNS_DIR,
@@ -38,7 +39,7 @@ __all__ = [
     "RunBusyError", "Run", "RunSummary", "store_at",
     "validate_config", "default_config", "validate_lr_find_config", "default_lr_find_config", "validate_config_of",
     "create_run", "start_run", "start_lr_find", "list_runs", "load_run", "stop_run", "set_lr", "delete_run",
-    "active_run", "latest_run", "run_path", "run_kind",
+    "active_run", "latest_run", "run_path", "run_kind", "set_run_name", "RUN_NAME",
     "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "read_json",
 ]
 
@@ -128,6 +129,7 @@ class RunSummary:
     val_accuracy: float | None  # of the last finished epoch
     error: str | None
     kind: str = jobs.DEFAULT_KIND
+    name: str | None = None  # what a person called it (set_run_name)
 
 
 @dataclass
@@ -144,6 +146,7 @@ class Run:
     error: str | None = None  # set when a file of the run could not be read
     lr_find: pd.DataFrame | None = None  # LR range tests: lr_find.csv (step, lr, loss, smoothed_loss)
     suggestions: dict | None = None  # LR range tests: suggestions.json, once written
+    name: str | None = None  # what a person called it (set_run_name)
 
     @property
     def kind(self) -> str:
@@ -192,7 +195,7 @@ def load_run(run_id: str, runs_dir: Path | str = DEFAULT_RUNS_DIR) -> Run:
         class_names = list(CIFAR10_CLASSES if config.get("dataset") == "cifar10" else DIGITS_CLASSES)
     files = store.files(run_id, job.files)
     return Run(run_id, path, config, record.status, history, class_names=class_names, files=files,
-               error="; ".join(errors) or None, **extras)
+               error="; ".join(errors) or None, name=record.name, **extras)
 
 
 def list_runs(runs_dir: Path | str = DEFAULT_RUNS_DIR) -> list[RunSummary]:
@@ -224,7 +227,7 @@ def list_runs(runs_dir: Path | str = DEFAULT_RUNS_DIR) -> list[RunSummary]:
             errors.append(f"status.json: `{total_key}` is not an integer ({total!r})")
             total = None
         out.append(RunSummary(rec.id, rec.dir, rec.state, done, total, created, cfg.get("dataset"), job.label(cfg),
-                              cfg.get("parent"), val_acc, "; ".join(errors) or None, job.kind))
+                              cfg.get("parent"), val_acc, "; ".join(errors) or None, job.kind, rec.name))
     out.sort(key=lambda r: (r.created_at or 0, r.id), reverse=True)
     return out
 
@@ -269,6 +272,18 @@ def set_lr(run_id: str, runs_dir: Path | str = DEFAULT_RUNS_DIR, *, value: float
     if steer is None:
         raise ValueError(f"Run {run_id} is an {job.title}; its LR cannot be changed while it runs.")
     steer(store, run_id, value=value, factor=factor)
+
+
+RUN_NAME = Setting("name", None, "A name to recognise the run by in tables and comparisons.", kind="text",
+                   optional=True, label="Name")
+
+
+def set_run_name(run_id: str, name: str | None, runs_dir: Path | str = DEFAULT_RUNS_DIR) -> str | None:
+    """Name a run (spaces trimmed; "" or None removes the name); returns the name kept.
+    ``FieldError`` for a name that is not one line of at most 60 characters."""
+    name = RUN_NAME.parse(name.strip() if isinstance(name, str) else name) or None
+    store_at(runs_dir).set_name(run_id, name)
+    return name
 
 
 def delete_run(run_id: str, runs_dir: Path | str = DEFAULT_RUNS_DIR) -> None:

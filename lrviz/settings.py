@@ -33,7 +33,8 @@ __all__ = ["Setting", "setting", "settings_of", "defaults_of", "validate_setting
 
 RUN_ID_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,80}\Z")  # \Z: no trailing newline
 
-KINDS = ("int", "float", "bool", "choice", "path", "run_id", "mapping")
+KINDS = ("int", "float", "bool", "choice", "path", "run_id", "mapping", "text")
+TEXT_MAX = 60  # characters of a "text" setting (a name shown in tables and legends)
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ class Setting:
             text = "one of " + ", ".join(self.choices)
         elif self.kind == "path":
             text = "a path"
+        elif self.kind == "text":
+            text = f"one line of at most {TEXT_MAX} characters"
         elif self.kind == "run_id":
             text = "a run id (letters, digits, '_', '.', '-')"
         elif self.kind == "mapping":
@@ -117,6 +120,10 @@ class Setting:
             if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
                 raise self.error(value)
             return str(value)
+        if self.kind == "text":
+            if not isinstance(value, str) or "\n" in value or len(value) > TEXT_MAX:
+                raise self.error(value)
+            return value
         if self.kind == "run_id":
             if not isinstance(value, str) or not RUN_ID_PATTERN.match(value):
                 raise self.error(value)

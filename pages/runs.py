@@ -11,6 +11,7 @@ import streamlit as st
 from lrviz import compare
 from lrviz import runs as store
 from lrviz.charts import class_delta_figure, compare_figure, lr_find_figure
+from lrviz.errors import plain_message
 from lrviz.lr_finder import SUGGESTIONS
 from ui import run_view
 from ui.links import copy_link
@@ -47,6 +48,25 @@ def _confirm_delete(run_id: str) -> None:
 
 
 _link = copy_link
+
+
+def _save_name(run_id: str) -> None:
+    """on_change: keep the typed name (an error stays at the input until it is fixed)."""
+    try:
+        store.set_run_name(run_id, S[f"runs_name_{run_id}"], RUNS_DIR)
+        S.pop("runs_name_error", None)
+        S.pop("runs_table", None)
+    except (ValueError, OSError) as e:
+        S.runs_name_error = plain_message(e, "The name")
+
+
+def _name_form(run) -> None:
+    key = f"runs_name_{run.id}"
+    S.setdefault(key, run.name or "")
+    st.text_input("Name this run", key=key, on_change=_save_name, args=(run.id,), max_chars=None,
+                  placeholder="e.g. F=0.5 baseline", help=store.RUN_NAME.widget_help() + " Empty: no name.")
+    if S.get("runs_name_error"):
+        st.error(S.runs_name_error)
 
 
 st.title("Runs")
@@ -126,6 +146,7 @@ if run_id is not None:
                 S.runs_confirm = run.id
             if S.get("runs_confirm") == run.id:  # kept open across reruns until answered
                 _confirm_delete(run.id)
+        _name_form(run)
         _link(compare.share_link(st.context.url, run=run.id), "this run")
 
 # ---------------------------------------------------------------- compare two or more
@@ -143,7 +164,8 @@ if len(selected) >= 2:
             st.info(f"`{rid}` is an LR range test, not a training run: open it on its own.")
             continue
         loaded[rid] = r
-    labels = compare.comparison_labels({rid: r.config for rid, r in loaded.items()})
+    labels = compare.comparison_labels({rid: r.config for rid, r in loaded.items()},
+                                       {rid: r.name for rid, r in loaded.items()})
     st.caption("Each run is named by what differs between them: "
                + " · ".join(f"**{labels[rid]}** = `{rid}`" for rid in loaded))
     histories = {labels[rid]: r.history for rid, r in loaded.items()}

@@ -184,3 +184,24 @@ def test_styled_comparison_is_text_with_blanks_and_a_class_column(runs_dir_with_
     acc = shown.set_index("class").loc["accuracy"]
     assert acc["precision · A"] == "" and acc["Δ recall · B"] == ""
     assert acc["f1-score · A"] == f"{cmp.loc['accuracy', 'f1-score · A']:.2f}"
+
+
+def test_names_people_gave_label_comparisons_before_what_differs(tmp_path):
+    from fakes import fabricate_run
+
+    a = fabricate_run(tmp_path, factor=0.25)
+    b = fabricate_run(tmp_path, factor=0.5)
+    c = fabricate_run(tmp_path, factor=0.75)
+    assert store.set_run_name(a, "  quarter  ", tmp_path) == "quarter"
+    store.set_run_name(b, "half", tmp_path)
+    configs = {r: store.load_run(r, tmp_path).config for r in (a, b, c)}
+    names = {r: store.load_run(r, tmp_path).name for r in (a, b, c)}
+    labels = compare.comparison_labels(configs, names)
+    assert labels[a] == "quarter" and labels[b] == "half" and "0.75" in labels[c]
+    table = compare.runs_table(tmp_path)
+    assert dict(zip(table["run"], table["name"])) == {a: "quarter", b: "half", c: ""}
+    store.set_run_name(a, "", tmp_path)
+    assert store.load_run(a, tmp_path).name is None
+    with pytest.raises(ValueError, match="Argument `name` must be one line of at most 60 characters"):
+        store.set_run_name(b, "x" * 61, tmp_path)
+    assert store.load_run(b, tmp_path).name == "half"  # a bad name loses nothing

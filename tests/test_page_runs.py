@@ -251,3 +251,19 @@ def test_compare_epoch_axis_ticks_whole_epochs(tmp_path, monkeypatch):
     at.run()
     xaxis = _chart(at, "Validation accuracy")["layout"]["xaxis"]
     assert xaxis["dtick"] == 1 and xaxis["tick0"] == 1 and xaxis["tickmode"] == "linear"
+
+
+def test_a_run_can_be_named_and_the_table_says_it(two):
+    runs_dir, (a, b) = two
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["run"] = a
+    at.run()
+    at.text_input(key=f"runs_name_{a}").set_value("F=0.25 baseline").run()
+    assert not at.exception and store.load_run(a, runs_dir).name == "F=0.25 baseline"
+    assert any("F=0.25 baseline" in m.value for m in at.markdown)  # the run's header
+    at.run()
+    table = at.dataframe[0].value
+    assert dict(zip(table["run"], table["name"]))[a] == "F=0.25 baseline"
+    at.text_input(key=f"runs_name_{a}").set_value("y" * 70).run()
+    assert any("The name must be one line of at most 60 characters" in e.value for e in at.error)
+    assert store.load_run(a, runs_dir).name == "F=0.25 baseline"

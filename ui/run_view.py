@@ -101,7 +101,7 @@ def progress_text(run: store.Run) -> str:
 def header(run: store.Run) -> None:
     label, color, icon = badge(run)
     cols = st.columns([3, 1], vertical_alignment="center")
-    cols[0].markdown(f"#### Run `{run.id}`")
+    cols[0].markdown(f"#### {run.name} · `{run.id}`" if run.name else f"#### Run `{run.id}`")
     cols[1].badge(label, icon=icon, color=color)
     cfg = run.config
     bits = [f"**{cfg.get('dataset', '?')}**"]

@@ -51,6 +51,7 @@ DEFAULT_RUNS_DIR = Path(os.environ.get("LRVIZ_RUNS_DIR", "runs"))
 ACTIVE_STATES = ("queued", "running")
 FINAL_STATES = ("finished", "stopped", "failed")
 QUEUED_GRACE_S = 120.0  # a queued run whose worker never reported is failed after this
+NAME_FILE = "name.json"
 REMOTE_STALE_S = 600.0  # a run on another host (shared runs folder) is failed after this long without news
 Launch = Callable[[Path], tuple[int, float | None]]
 
@@ -69,6 +70,7 @@ class RunRecord:
     config: dict
     status: dict
     errors: list[str]
+    name: str | None = None  # what a person called it (name.json), if anyone did
 
     @property
     def state(self) -> str:
@@ -266,7 +268,20 @@ class RunStore:
         except (OSError, ValueError) as e:
             status = {"state": "unknown"}
             errors.append(f"status.json: {type(e).__name__}: {e}")
-        return RunRecord(path.name, path, config, status, errors)
+        try:
+            name = read_json(path / NAME_FILE).get("name")
+        except (OSError, ValueError):
+            name = None
+        return RunRecord(path.name, path, config, status, errors, name if isinstance(name, str) and name else None)
+
+    def set_name(self, run_id: str, name: str | None) -> None:
+        """Give a run a name people recognise it by (``name.json``; None or "" removes it). A file
+        of its own: the worker rewrites config.json while it runs."""
+        path = self.existing(run_id) / NAME_FILE
+        if name:
+            atomic_write_json(path, {"name": name})
+        else:
+            path.unlink(missing_ok=True)
 
     def files(self, run_id: str, names: tuple[str, ...]) -> dict[str, Path]:
         """Those of ``names`` that are regular files in the run folder (a symlink could offer a
