@@ -23,7 +23,8 @@ from lrviz.errors import FieldError
 
 # What tells runs apart first (state, what differs, how far, how good), then the details.
 RUN_TABLE_COLUMNS = ["run", "name", "state", "differs", "progress", "best validation accuracy",
-                     "final validation accuracy", "schedule", "kind", "dataset", "duration (s)", "started at", "problem"]
+                     "final validation accuracy", "schedule", "kind", "dataset", "duration (s)", "started at",
+                     "problem"]
 
 # What a progress step is called in the table, per job kind's ``progress_unit``: an LR range
 # test step is one batch.

@@ -122,8 +122,11 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
     errors_at: dict[str, st.delta_generator.DeltaGenerator] = {}
     with left:
         st.markdown("##### Data and optimizer")
-        st.selectbox(SET["dataset"].label, DATASETS, key="tr_dataset", help=SET["dataset"].help, format_func={
-            "digits": "digits (scikit-learn, 8×8 grey, offline)", "cifar10": "CIFAR-10 (32×32 colour)"}.get)
+        # short option names: the box is about 180 px wide when a laptop screen is split in two
+        st.selectbox(SET["dataset"].label, DATASETS, key="tr_dataset", format_func={
+            "digits": "digits (offline)", "cifar10": "CIFAR-10"}.get,
+                     help=f"{SET['dataset'].help} digits: scikit-learn's 1,797 8×8 grey images, bundled. CIFAR-10: "
+                          "60,000 32×32 colour images, the tutorial's data.")
         errors_at["dataset"] = st.empty()
         if S.tr_dataset == "cifar10":
             st.text_input(SET["cifar_archive"].label, key="tr_cifar_archive",
@@ -157,7 +160,7 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
         st.selectbox(SET["backend"].label, backends, key="tr_backend", help=SET["backend"].help)
         st.toggle(SET["mlflow"].label, key="tr_mlflow", help=SET["mlflow"].help)
         errors_at["backend"] = st.empty()
-        st.toggle("Reduce LR on plateau", key="tr_plateau",
+        st.toggle("Cut LR on plateau", key="tr_plateau",
                   help="Keras' ReduceLROnPlateau on top of the schedule: on a plateau, the rest of the schedule is "
                        "scaled by the factor (like Set LR now), and the reduction is marked on the LR chart.")
         if S.tr_plateau:

@@ -76,7 +76,7 @@ def test_train_page_in_each_state(browser, screens):
                 wait_app_idle(page)
                 page.wait_for_timeout(1000)
                 shot(page, f"train-{state}-{width}")
-                for label in ("Subset", "Momentum", "Nesterov", "Log to MLflow", "Reduce LR on plateau"):
+                for label in ("Subset", "Momentum", "Nesterov", "Log to MLflow", "Cut LR on plateau"):
                     _not_cut(page, label)
             finally:
                 context.close()
