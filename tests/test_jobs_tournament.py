@@ -161,7 +161,8 @@ def test_stop_ends_every_worker_and_keeps_finished_trials(tmp_path):
         assert runs.load_run(rid, tmp_path).state in ("finished", "stopped")
 
 
-@pytest.mark.skipif(postgres_bin() is None, reason="PostgreSQL server not installed (scripts/install-system-deps.sh)")
+@pytest.mark.skipif(postgres_bin() is None and os.environ.get("CI") != "true",  # in CI a missing server fails
+                    reason="PostgreSQL server not installed (scripts/install-system-deps.sh)")
 def test_two_workers_join_one_study_through_postgresql(tmp_path):
     with postgres_server() as url:
         cfg = tournament_config(FOUR[:2], seeds=2, workers=1, epochs=3, storage=url, study="pg-cup", **TINY)
