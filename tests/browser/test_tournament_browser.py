@@ -22,7 +22,7 @@ def _set_number(page, label: str, value: int) -> None:
 def test_tutorial_tournament_from_the_browser(app_server, page, runs_dir):
     page.goto(app_server.url + "/tournament")
     wait_app_idle(page)
-    page.get_by_text("4 schedule(s)").wait_for()
+    page.get_by_text("4 schedule(s)").first.wait_for()
     _set_number(page, "Seeds", 1)
     _set_number(page, "Epochs", 2)
     _set_number(page, "Training images (0: all)", 200)
@@ -30,8 +30,9 @@ def test_tutorial_tournament_from_the_browser(app_server, page, runs_dir):
     # live: the progress line counts trials while the leaderboard fills in
     page.get_by_text(re.compile(r"[0-3]/4 trials done")).first.wait_for(timeout=60_000)
     shot(page, "tournament-running")
-    page.get_by_text("4/4 trials done").wait_for(timeout=240_000)
-    page.get_by_role("button", name="Use the winner").wait_for(timeout=60_000)
+    page.get_by_text("4/4 trials done").first.wait_for(timeout=240_000)
+    # .first: for a moment the live fragment and the page's final rerun both hold the button
+    page.get_by_role("button", name="Use the winner").first.wait_for(timeout=60_000)
     wait_app_idle(page)
     shot(page, "tournament-finished")
     (tid,) = [p.name for p in runs_dir.iterdir() if p.name.endswith(tuple("0123456789abcdef")) and
@@ -45,8 +46,9 @@ def test_tutorial_tournament_from_the_browser(app_server, page, runs_dir):
               if (p / "config.json").exists() and json.loads((p / "config.json").read_text()).get("group") == tid]
     assert len(trials) == 4 and {t["epochs"] for t in trials} == {2}
 
-    page.get_by_role("button", name="Use the winner").click()
-    page.get_by_text(re.compile("^Applied: ")).wait_for()
+    wait_app_idle(page)
+    page.get_by_role("button", name="Use the winner").first.click()
+    page.get_by_text(re.compile("^Applied: ")).first.wait_for()
     page.get_by_role("link", name="Train").first.click()  # same session: the sidebar, not a new page load
     wait_app_idle(page)
     page.get_by_text("Train MiniVGGNet").wait_for()
