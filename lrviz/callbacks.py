@@ -38,6 +38,7 @@ rest of the schedule::
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -191,18 +192,24 @@ class RunLogger(keras.callbacks.Callback):
         self.batches_run = 0  # batches finished in this run
         self._epoch_t0 = time.monotonic()
         self._rate_t0: float | None = None  # end of the first batch
+        self._lock = threading.Lock()
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         self.epoch, self.batch = epoch, 0
         self._epoch_t0 = time.monotonic()
 
     def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-        self.batch = batch + 1
-        self.batches_run += 1
-        if self._rate_t0 is None:
-            self._rate_t0 = time.monotonic()
-        lr, multiplier = self.lr_now() if self.lr_now is not None else (None, None)
-        self.status.throttled(epoch=self.epoch, batch=self.batch, lr=lr, lr_multiplier=multiplier, eta_s=self._eta())
+        # Keras runs async-safe batch ends on a thread pool: they may finish out of order and
+        # side by side, so count under a lock and keep the highest batch seen (a plain
+        # `self.batch = batch + 1` could end an epoch at 21/22 and drop its history row).
+        with self._lock:
+            self.batch = max(self.batch, batch + 1)
+            self.batches_run += 1
+            if self._rate_t0 is None:
+                self._rate_t0 = time.monotonic()
+            lr, multiplier = self.lr_now() if self.lr_now is not None else (None, None)
+            self.status.throttled(epoch=self.epoch, batch=self.batch, lr=lr, lr_multiplier=multiplier,
+                                  eta_s=self._eta())
 
     def _eta(self) -> float | None:
         """Seconds left at the pace since the first batch ended (None until that pace is known)."""

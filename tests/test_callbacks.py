@@ -206,3 +206,25 @@ def test_logger_eta_leaves_out_the_first_batch(tmp_path, monkeypatch):
     status._last = -1e9
     logger.on_train_batch_end(1)
     assert status.status["eta_s"] == pytest.approx(0.1 * 8)
+
+
+def test_logger_keeps_an_epoch_whose_batch_ends_finish_out_of_order(tmp_path):
+    """Keras runs async-safe batch ends on a thread pool: the last to finish may be an earlier
+    batch. The epoch is still complete (seen on JAX: an epoch row went missing)."""
+    import random
+    import threading
+
+    (tmp_path / "status.json").write_text(json.dumps({"state": "running"}))
+    logger = RunLogger(StatusWriter(tmp_path), tmp_path / "history.csv", 40, total_batches=40)
+    logger.on_epoch_begin(0)
+    order = list(range(40))
+    random.Random(3).shuffle(order)
+    order.remove(39)
+    order.insert(0, 39)  # the epoch's last batch is reported first, an earlier one last
+    threads = [threading.Thread(target=logger.on_train_batch_end, args=(b,)) for b in order]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    logger.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5, "val_loss": 1.1, "val_accuracy": 0.4})
+    assert logger.batches_run == 40 and list(pd.read_csv(tmp_path / "history.csv")["epoch"]) == [1]
