@@ -33,6 +33,7 @@ from lrviz.jobs.common import DATA_KEYS
 from lrviz.jobs.tournament import (
     Heartbeat,
     TournamentJob,
+    claim_waiting_trial,
     fail_stale,
     make_pruner,
     make_storage,
@@ -194,7 +195,7 @@ def work(storage_url: str, study_name: str, runs_dir: Path, group: str, *, insta
     done = 0
     while not stop.requested and not tournament_stopping(runs_dir, group):
         fail_stale(study)
-        claimed = _claim(study, storage)
+        claimed = claim_waiting_trial(study, storage)
         if claimed is None:
             break
         trial, trial_id = claimed
@@ -202,23 +203,6 @@ def work(storage_url: str, study_name: str, runs_dir: Path, group: str, *, insta
             _run_trial(study, trial, tconfig, runs_dir, group, stop)
         done += 1
     return done
-
-
-def _claim(study: Any, storage: Any) -> Any:
-    """Take a waiting trial (WAITING -> RUNNING is atomic in the storage); None if none waits.
-    Unlike ``study.ask()``, never creates a new trial when the queue is empty."""
-    import optuna
-    from optuna.trial import TrialState
-
-    study_id = storage.get_study_id_from_name(study.study_name)
-    for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
-        try:
-            if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
-                return optuna.Trial(study, trial_id), trial_id
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-    return None
 
 
 def _run_trial(study: Any, trial: Any, tconfig: dict[str, Any], runs_dir: Path, group: str, stop: _Stop) -> None:

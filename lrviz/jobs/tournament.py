@@ -40,6 +40,7 @@ see the stop file and take no new trial.
     trials.csv       one row per Optuna trial: number, schedule, seed, state, value, run_id, ...
     verdict.json     lrviz.tournament.Verdict as JSON
     study.db         the Optuna study (default storage)
+    study.db.claim.lock  taken while a local worker claims a trial (SQLite has no row locks)
     worker-<n>.log   output of each local tournament worker
 """
 
@@ -261,6 +262,46 @@ def fail_stale(study: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+
+
+def claim_waiting_trial(study: Any, storage: Any) -> tuple[Any, int] | None:
+    """Take a waiting trial for this process (WAITING -> RUNNING); None if none waits.
+    Unlike ``study.ask()``, never creates a new trial when the queue is empty.
+
+    Each trial is taken by exactly one process. Optuna's ``RDBStorage`` takes it with
+    ``SELECT ... FOR UPDATE``, which PostgreSQL honours and SQLite ignores: two processes could
+    both read WAITING and both take the trial (optuna/optuna#4621; seen in CI as 9 runs for
+    8 trials). A SQLite database lives on one machine, so there a file lock beside it
+    (``<db>.claim.lock``) makes read-and-take one step."""
+    import optuna
+    from optuna.trial import TrialState
+
+    study_id = storage.get_study_id_from_name(study.study_name)
+    with _claim_lock(str(getattr(storage, "url", ""))):
+        for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+            try:
+                if storage.set_trial_state_values(trial_id, state=TrialState.RUNNING):
+                    return optuna.Trial(study, trial_id), trial_id
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
+    return None
+
+
+@contextlib.contextmanager
+def _claim_lock(url: str) -> Any:
+    """An exclusive lock on ``<db>.claim.lock`` for a SQLite URL; nothing for a server database."""
+    if not url.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    with open(f"{url[len('sqlite:///'):]}.claim.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 class Heartbeat:
