@@ -31,7 +31,7 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "browser"), str(ROOT / "tests" / "reliability")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "browser"), str(ROOT / "tests" / "reliability")]
 
 from browser_kit import CHROMIUM_ARGS, AppServer, chromium_path, wait_app_idle  # noqa: E402
 from train_page import open_train_form, shown_run_id, wait_until  # noqa: E402

@@ -45,7 +45,8 @@ class Setting:
     (non-empty text), ``"run_id"`` or ``"mapping"`` (checked by the job, e.g. a schedule).
     ``low``/``high`` bound numbers (``*_open``: strict); ``optional`` admits ``None``.
     ``what`` names the kind in messages (default "an integer" / "a finite number").
-    ``cli=False`` keeps a setting off the command line's help (it still parses).
+    ``cli=False`` keeps a setting off the command line's help (it still parses); ``metavar``
+    names the flag's value in that help (default: the kind, e.g. ``INT``, ``PATH``).
     """
 
     name: str
@@ -62,6 +63,7 @@ class Setting:
     label: str = ""
     unit: str = ""
     cli: bool = True
+    metavar: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -26,6 +26,15 @@ def browser():
 
 
 @pytest.fixture()
+def runs_dir(tmp_path, monkeypatch) -> Path:
+    """An empty runs folder that the pages and the run store use by default."""
+    from lrviz import runs as store
+
+    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    return tmp_path
+
+
+@pytest.fixture()
 def runs_dir_with_two(tmp_path) -> tuple[Path, list[str]]:
     a = fabricate_run(tmp_path, factor=0.25, seed=1, accuracy=0.75)
     time.sleep(0.01)

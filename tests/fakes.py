@@ -84,3 +84,23 @@ def plotly_values(data) -> list:
     if isinstance(data, dict):
         return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
     return list(data)
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
+    """Poll ``predicate`` until it returns something truthy (returned); fail after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def run_page(name: str):
+    """The AppTest of ``pages/<name>.py``, run once."""
+    from streamlit.testing.v1 import AppTest
+
+    path = Path(__file__).resolve().parents[1] / "pages" / f"{name}.py"
+    return AppTest.from_file(str(path), default_timeout=30).run()
+

@@ -2,7 +2,8 @@
 
 It runs Debian's server binaries (``/usr/lib/postgresql/<version>/bin``, package
 ``postgresql``, installed by ``scripts/install-system-deps.sh``) in a temporary folder, on a
-free TCP port of 127.0.0.1 with its unix socket in that folder and ``trust`` authentication,
+free TCP port of 127.0.0.1 with its unix socket in that folder and ``trust`` authentication
+(or, given a ``password``, SCRAM password authentication over TCP),
 and stops it (``pg_ctl stop -m immediate``) and removes the folder afterwards. PostgreSQL
 refuses to run as root: as root the folder is given to the ``postgres`` OS user (created by the
 Debian package) and every command runs through ``runuser -u postgres``.
@@ -19,6 +20,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 __all__ = ["postgres_bin", "postgres_server"]
 
@@ -39,8 +41,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a server; yield its SQLAlchemy URL ``postgresql://postgres@127.0.0.1:<port>/postgres``."""
+def postgres_server(password: str | None = None) -> Iterator[str]:
+    """Start a server; yield its SQLAlchemy URL ``postgresql://postgres@127.0.0.1:<port>/postgres``
+    (``postgres:<password>@`` when a password is required)."""
     bindir = postgres_bin()
     if bindir is None:
         raise RuntimeError("PostgreSQL server binaries not found; run scripts/install-system-deps.sh")
@@ -56,11 +59,18 @@ def postgres_server() -> Iterator[str]:
         subprocess.run(full, check=True, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
 
     port = _free_port()
-    run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+    auth = ["--auth=trust"]
+    if password is not None:
+        (tmp / "pwfile").write_text(password + "\n")
+        if as_root:
+            shutil.chown(tmp / "pwfile", "postgres", "postgres")
+        auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={tmp / 'pwfile'}"]
+    run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", *auth, "-E", "UTF8", "--no-sync")
     opts = f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
     run(str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(log), "-w", "-t", "60", "start")
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        user = "postgres" if password is None else f"postgres:{quote(password, safe='')}"
+        yield f"postgresql://{user}@127.0.0.1:{port}/postgres"
     finally:
         with contextlib.suppress(Exception):
             run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")

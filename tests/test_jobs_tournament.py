@@ -10,12 +10,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from fakes import wait_until
 from postgres_server import postgres_bin, postgres_server
 
 from lrviz import runs
@@ -32,22 +32,12 @@ FOUR = [{"name": "constant", "params": {"lr": 0.01}}, {"name": "constant", "para
 pytestmark = pytest.mark.timeout(300)
 
 
-def _wait(predicate, timeout: float, what: str, step: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _final(runs_dir: Path, tid: str, timeout: float = 240) -> str:
     def ended():
         state = runs.load_run(tid, runs_dir).state
         return state if state in runs.FINAL_STATES else None
 
-    return _wait(ended, timeout, "the tournament to end", 0.5)
+    return wait_until(ended, timeout, "the tournament to end", 0.5)
 
 
 def _study_from_outside(storage: str, study: str) -> dict:
@@ -173,7 +163,7 @@ def test_a_worker_killed_mid_trial_is_retried_and_nothing_is_lost(tmp_path):
                 return r.id
         return None
 
-    victim = _wait(a_trial_after_epoch_1, 180, "a trial's first epoch", 0.05)
+    victim = wait_until(a_trial_after_epoch_1, 180, "a trial's first epoch", 0.05)
     pid = runs.load_run(victim, tmp_path).status["pid"]
     os.kill(pid, signal.SIGKILL)
     assert _final(tmp_path, tid) == "finished"
@@ -194,7 +184,7 @@ def test_a_worker_killed_mid_trial_is_retried_and_nothing_is_lost(tmp_path):
 def test_stop_ends_every_worker_and_keeps_finished_trials(tmp_path):
     cfg = tournament_config(FOUR[:2], seeds=2, workers=1, epochs=3, **TINY)
     tid = runs.start_run(cfg, tmp_path)
-    _wait(lambda: read_tournament(tid, tmp_path).status.get("trials_done", 0) >= 1, 180, "a finished trial", 0.2)
+    wait_until(lambda: read_tournament(tid, tmp_path).status.get("trials_done", 0) >= 1, 180, "a finished trial", 0.2)
     workers = read_tournament(tid, tmp_path).status["workers"]
     runs.stop_run(tid, tmp_path)
     assert _final(tmp_path, tid, 120) == "stopped"
@@ -212,7 +202,7 @@ def test_two_workers_join_one_study_through_postgresql(tmp_path):
     with postgres_server() as url:
         cfg = tournament_config(FOUR[:2], seeds=2, workers=1, epochs=3, storage=url, study="pg-cup", **TINY)
         tid = runs.start_run(cfg, tmp_path)
-        _wait(lambda: read_tournament(tid, tmp_path).status.get("phase") == "running trials", 120, "the study")
+        wait_until(lambda: read_tournament(tid, tmp_path).status.get("phase") == "running trials", 120, "the study")
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "LRVIZ_TF_THREADS": "1"}
         joiner = subprocess.Popen(worker_command(url, "pg-cup", tmp_path.resolve(), tid), env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -231,3 +221,31 @@ def test_two_workers_join_one_study_through_postgresql(tmp_path):
     assert view.status["storage"].startswith("postgresql://") and list(view.leaderboard["trials"]) == [2, 2]
     for t in trials:
         assert t["value"] == pytest.approx(_final_val_accuracy(tmp_path, t["run_id"]))
+
+
+def test_a_password_in_the_storage_url_never_reaches_the_runs_folder(tmp_path):
+    """A server that requires a password: the library refuses a URL carrying one (config.json
+    would keep it), naming the field with the password hidden; the CLI takes it, hands it to
+    the job and its workers as PGPASSWORD, and no file under the runs folder holds it."""
+    from lrviz.errors import FieldError
+
+    secret = "s3cret-Pw"
+    with postgres_server(password=secret) as url:
+        with pytest.raises(FieldError) as refused:
+            tournament_config(FOUR[:1], storage=url, **TINY)
+        assert refused.value.field == "storage" and secret not in str(refused.value) and "***" in str(refused.value)
+
+        env = {k: v for k, v in os.environ.items() if k != "PGPASSWORD"}
+        env.update(PYTHONPATH=str(Path(__file__).resolve().parents[1]), LRVIZ_TF_THREADS="1")
+        done = subprocess.run([sys.executable, "-m", "lrviz", "tournament", "--schedule", "constant:lr=0.05",
+                               "--seeds", "1", "--epochs", "1", "--dataset", "digits", "--limit", "200",
+                               "--batch-size", "32", "--runs-dir", str(tmp_path), "--storage", url,
+                               "--study", "pw-cup"], env=env, capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert secret not in done.stdout + done.stderr
+        leaks = [str(f) for f in tmp_path.rglob("*") if f.is_file() and secret.encode() in f.read_bytes()]
+        assert not leaks
+        study = _study_from_outside(url, "pw-cup")
+        assert [t["state"] for t in study["trials"]] == ["COMPLETE"]
+        with pytest.raises(subprocess.CalledProcessError):  # the server does ask for the password
+            _study_from_outside(url.replace(f":{secret}@", "@"), "pw-cup")

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import pytest
-from fakes import fabricate_run
+from fakes import fabricate_run, run_page
 from streamlit.testing.v1 import AppTest
 
 from lrviz import runs as store
@@ -17,14 +16,8 @@ from lrviz.tournament import preset
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "tournament.py")
 
 
-@pytest.fixture()
-def runs_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
-    return tmp_path
-
-
 def page() -> AppTest:
-    return AppTest.from_file(PAGE, default_timeout=30).run()
+    return run_page("tournament")
 
 
 def test_empty_page_offers_the_tutorial_preset(runs_dir):

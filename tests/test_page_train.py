@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fakes import fabricate_run
+from fakes import fabricate_run, run_page
 from streamlit.testing.v1 import AppTest
 
 from lrviz import runs as store
@@ -15,14 +15,8 @@ from lrviz import runs as store
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "train.py")
 
 
-@pytest.fixture()
-def runs_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
-    return tmp_path
-
-
 def page() -> AppTest:
-    return AppTest.from_file(PAGE, default_timeout=30).run()
+    return run_page("train")
 
 
 def launch_button(at):

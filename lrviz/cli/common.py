@@ -58,9 +58,9 @@ def add_setting_flags(parser: argparse.ArgumentParser, settings: Iterable[Settin
         elif s.kind == "choice":
             parser.add_argument(s.flag, choices=s.choices, default=None, help=f"{s.help} (default {shown})")
         elif s.kind == "path":
-            parser.add_argument(s.flag, metavar="PATH", default=None, help=s.help)
+            parser.add_argument(s.flag, metavar=s.metavar or "PATH", default=None, help=s.help)
         else:
-            parser.add_argument(s.flag, type=_flag_type(s), default=None, metavar=s.kind.upper(),
+            parser.add_argument(s.flag, type=_flag_type(s), default=None, metavar=s.metavar or s.kind.upper(),
                                 help=f"{s.help} (default {shown})")
 
 

@@ -38,6 +38,7 @@ from lrviz.jobs.tournament import (
     make_pruner,
     make_storage,
     seeds_of,
+    split_password,
     tournament_config,
     tournament_stopping,
 )
@@ -86,6 +87,12 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
                          "(e.g. 'step:factor=0.5,drop_every=5').")
     given: dict[str, Any] = {}
     flags_into(given, args, (*DATA_KEYS, "epochs", "seeds", "workers", "storage", "study", "prune"))
+    if given.get("storage", "").startswith("postgresql"):
+        # the password stays out of config.json: the job and its local workers inherit it as
+        # PGPASSWORD, which libpq reads when the URL has none
+        given["storage"], password = split_password(given["storage"])
+        if password is not None:
+            os.environ["PGPASSWORD"] = password
     try:
         schedules = None
         if args.schedule:

@@ -101,10 +101,11 @@ class TournamentConfig(common.DataSettings):
     workers: int = setting(1, "Local worker processes running trials side by side.", kind="int", low=1, high=64,
                            label="Workers")
     storage: str | None = setting(None, "Optuna storage URL (e.g. postgresql://user@host/db for a cluster); "
-                                  "empty: SQLite study.db in the tournament's folder.", kind="path", optional=True,
-                                  label="Storage URL")
+                                  "empty: SQLite study.db in the tournament's folder. Keep its password in "
+                                  "PGPASSWORD or ~/.pgpass (the CLI moves one given in the URL there).", kind="path",
+                                  optional=True, label="Storage URL", metavar="URL")
     study: str | None = setting(None, "Optuna study name (empty: the tournament's run id).", kind="path",
-                                optional=True, label="Study name")
+                                optional=True, label="Study name", metavar="NAME")
     prune: bool = setting(False, "Stop unpromising trials early (Optuna's SuccessiveHalvingPruner on validation "
                                  "accuracy per epoch).", kind="bool", label="Prune")
     heartbeat_interval: int = setting(10, "Seconds between a running trial's heartbeats.", kind="int", low=1,
@@ -142,6 +143,10 @@ class TournamentJob(Job):
         if cfg["storage"] is not None and "://" not in cfg["storage"]:
             raise FieldError("storage", "an SQLAlchemy URL such as postgresql://user@host/db or sqlite:///path",
                              cfg["storage"])
+        if cfg["storage"] is not None and split_password(cfg["storage"])[1] is not None:
+            raise FieldError("storage", "a URL without a password (config.json keeps it, in the runs folder): give "
+                             "the password as PGPASSWORD or in ~/.pgpass, which PostgreSQL's client reads",
+                             _hide_password(cfg["storage"]))
         return cfg
 
     @classmethod
@@ -472,6 +477,21 @@ def tournament_stopping(runs_dir: Path | str, group: str) -> bool:
     with contextlib.suppress(OSError, ValueError):
         return read_json(tdir / "status.json").get("state") in ("stopped", "finished")
     return False
+
+
+def split_password(url: str) -> tuple[str, str | None]:
+    """``url`` without its password, and the password (None when it has none, or is no URL)."""
+    from sqlalchemy.engine import URL, make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: nothing to split
+        return url, None
+    if parsed.password is None:
+        return url, None
+    bare = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database,
+                      parsed.query)
+    return bare.render_as_string(hide_password=False), str(parsed.password)
 
 
 def _hide_password(url: str) -> str:

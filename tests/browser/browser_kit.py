@@ -92,3 +92,59 @@ def wait_app_idle(page, timeout: float = 30_000) -> None:
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
     )
 
+
+# JS: what is wrong with how a label element shows its text, as readable lines ([] when it shows
+# whole): narrower than its widest word (wraps letter by letter), more than two lines, text
+# overflowing the element, or the element clipped by an ancestor that hides overflow.
+LABEL_PROBLEMS = """(label) => {
+  const out = [];
+  const text = label.innerText.trim();
+  const style = getComputedStyle(label);
+  const probe = document.createElement('span');
+  probe.style.cssText = 'position:absolute;visibility:hidden;white-space:nowrap';
+  probe.style.font = style.font;
+  label.appendChild(probe);
+  let widest = 0;
+  for (const word of text.split(/\\s+/)) { probe.textContent = word; widest = Math.max(widest, probe.offsetWidth); }
+  label.removeChild(probe);
+  const box = label.getBoundingClientRect();  // inline elements have no clientWidth
+  const lines = box.height / (parseFloat(style.lineHeight) || 1.6 * parseFloat(style.fontSize));
+  if (box.width + 1 < widest) out.push(`label "${text}": ${Math.round(box.width)}px < word ${widest}px`);
+  if (lines > 2.2) out.push(`label "${text}": ${lines.toFixed(1)} lines`);
+  if (style.display !== 'inline' && label.scrollWidth > label.clientWidth + 1)
+    out.push(`label "${text}": ${label.scrollWidth} > ${label.clientWidth}`);
+  // containers that hide overflow, up to the first scroller (beyond it, scrolled-away is not cut)
+  const hides = v => v === 'hidden' || v === 'clip';
+  for (let a = label.parentElement; a && a !== document.body; a = a.parentElement) {
+    const s = getComputedStyle(a);
+    if (['auto', 'scroll'].includes(s.overflowX) || ['auto', 'scroll'].includes(s.overflowY)) break;
+    const r = a.getBoundingClientRect();
+    if ((hides(s.overflowX) && (box.right > r.right + 1 || box.left < r.left - 1)) ||
+        (hides(s.overflowY) && box.bottom > r.bottom + 1))
+      out.push(`label "${text}" clipped by its container (${Math.round(box.width)}x${Math.round(box.height)}px `
+               + `in ${Math.round(r.width)}x${Math.round(r.height)}px)`);
+  }
+  return out;
+}"""
+
+
+def labels_cut(page, texts: list[str]) -> list[str]:
+    """What is cut among the labels whose whole text is one of ``texts`` (the innermost element
+    with that text, in the main area); a label not on the page counts as cut."""
+    return page.evaluate(
+        """([texts, problems]) => {
+          const check = eval(problems);
+          const main = document.querySelector('[data-testid="stMain"]');
+          const out = [];
+          for (const text of texts) {
+            const found = [...main.querySelectorAll('p, span, label, div')].filter(e =>
+              e.innerText && e.innerText.trim() === text && e.offsetParent !== null &&
+              ![...e.children].some(c => c.innerText && c.innerText.trim() === text));
+            if (!found.length) { out.push(`label "${text}" not on the page`); continue; }
+            out.push(...check(found[0]));
+          }
+          return out;
+        }""",
+        [texts, LABEL_PROBLEMS],
+    )
+

@@ -14,10 +14,11 @@ out, so these checks measure the rendered elements:
 from __future__ import annotations
 
 import pytest
-from browser_kit import shot, wait_app_idle
+from browser_kit import LABEL_PROBLEMS, shot, wait_app_idle
 
 # Each entry: what was cut, as a readable line; [] when nothing is.
-MEASURE = """() => {
+MEASURE = """(problems) => {
+  const labelProblems = eval(problems);
   const main = document.querySelector('[data-testid="stMain"]');
   const cut = [];
   const name = e => (e.getAttribute('aria-label') || e.innerText || e.value || '').trim().slice(0, 40);
@@ -45,20 +46,8 @@ MEASURE = """() => {
         cut.push(`readout cards overlap: ${name(card).split('\\n')[0]}`);
     }
   }
-  const probe = document.createElement('span');
-  probe.style.cssText = 'position:absolute;visibility:hidden;white-space:nowrap';
   for (const label of main.querySelectorAll('[data-testid="stWidgetLabel"] p')) {
-    const text = label.innerText.trim();
-    if (!text) continue;
-    const style = getComputedStyle(label);
-    probe.style.font = style.font;
-    label.appendChild(probe);
-    let widest = 0;
-    for (const word of text.split(/\\s+/)) { probe.textContent = word; widest = Math.max(widest, probe.offsetWidth); }
-    label.removeChild(probe);
-    const lines = label.getBoundingClientRect().height / parseFloat(style.lineHeight);
-    if (label.clientWidth + 1 < widest) cut.push(`label "${text}": ${label.clientWidth}px < word ${widest}px`);
-    if (lines > 2.2) cut.push(`label "${text}": ${lines.toFixed(1)} lines`);
+    if (label.innerText.trim()) cut.push(...labelProblems(label));
   }
   return cut;
 }"""
@@ -99,7 +88,7 @@ def test_explorer_fits_the_window(app_server, browser, width):
         page.wait_for_selector('[data-testid="stNumberInput"] input[aria-label*="warmup start factor"]')
         wait_app_idle(page)
         shot(page, f"explorer-{width}px")
-        cut = page.evaluate(MEASURE)
+        cut = page.evaluate(MEASURE, LABEL_PROBLEMS)
         assert not cut, "\n".join(cut)
         swatches = page.evaluate(SWATCHES)
         assert len(swatches) == 3

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 
 from browser_kit import wait_app_idle
+from fakes import wait_until  # noqa: F401  (re-exported for the browser tests and bench/soak.py)
 
 RUN_ID = re.compile(r"Run\s+(\d{8}-\d{6}-[A-Za-z0-9_.-]+)")
 BUSY = re.compile(r"Run \S+ is (queued|running)")
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def epochs_done(page) -> int:
