@@ -133,7 +133,8 @@ def _view(run_id: str) -> None:
         return
     st.markdown(f"#### Tournament `{view.id}`")
     st.caption(TournamentJob.label(view.config) + f" · {view.config.get('dataset')} · state: **{view.state}**"
-               + (f" · {view.status.get('phase')}" if view.status.get("phase") else ""))
+               + (f" · {view.status.get('phase')}" if view.status.get("phase") else "")
+               + (f" · resumes `{view.config['parent']}`" if view.config.get("parent") else ""))
     done, total = int(view.status.get("trials_done") or 0), int(view.status.get("trials_total") or 1)
     running = int(view.status.get("running") or 0)
     st.progress(min(1.0, done / max(total, 1)), text=f"{done}/{total} trials done" +
@@ -145,6 +146,15 @@ def _view(run_id: str) -> None:
             st.toast("Stopping: every worker ends its current batch.")
     elif view.state == "failed":
         st.error(f"The tournament failed: {view.status.get('error') or 'no reason recorded'}")
+    if view.state not in store.ACTIVE_STATES and done < total:
+        if st.button(f"Resume: run the {total - done} trial(s) left", key="tn_resume", icon=":material/replay:",
+                     help="A new tournament on the same study and settings: completed trials count, stopped ones "
+                          "continue from their saved model."):
+            try:
+                S.tn_id = store.start_run(tournament_config(parent=view.id, workers=view.config["workers"]), RUNS_DIR)
+                st.rerun(scope="app")
+            except (store.RunBusyError, ValueError) as e:
+                st.error(str(e))
     if view.verdict and view.verdict.get("text"):
         (st.success if view.verdict.get("decisive") else st.info)(view.verdict["text"])
     board = view.leaderboard

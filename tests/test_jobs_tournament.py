@@ -19,6 +19,7 @@ from fakes import wait_until
 from postgres_server import postgres_bin, postgres_server
 
 from lrviz import runs
+from lrviz.errors import FieldError
 from lrviz.jobs.tournament import read_tournament, tournament_config, winner_schedule_of, worker_command
 from lrviz.schedules import Schedule
 from lrviz.store import pid_alive
@@ -196,6 +197,54 @@ def test_stop_ends_every_worker_and_keeps_finished_trials(tmp_path):
         assert runs.load_run(rid, tmp_path).state in ("finished", "stopped")
 
 
+def test_a_stopped_tournament_resumes_where_it_stopped(tmp_path):
+    """Stop mid-trial, resume: completed trials are not re-run, the stopped one continues from its
+    saved model (a training resume), the rest run; the same Optuna study ends with every
+    (schedule, seed) complete and each continued trial's curve whole from epoch 1."""
+    cfg = tournament_config(FOUR[:2], seeds=2, workers=1, epochs=12, **TINY)  # a trial outlasts the stop
+    tid = runs.start_run(cfg, tmp_path)
+
+    def a_trial_done_and_one_mid_way():
+        if read_tournament(tid, tmp_path).status.get("trials_done", 0) < 1:
+            return None
+        return next((r.id for r in runs.list_runs(tmp_path)
+                     if r.id != tid and r.state == "running" and 1 <= r.epoch <= 3), None)
+
+    wait_until(a_trial_done_and_one_mid_way, 180, "a finished trial and one mid-way", 0.05)
+    runs.stop_run(tid, tmp_path)
+    assert _final(tmp_path, tid, 120) == "stopped"
+    first = read_tournament(tid, tmp_path)
+    kept = {(t.schedule, t.seed): t.run_id for t in first.trials.itertuples() if t.state == "complete"}
+    halted = [runs.load_run(t.run_id, tmp_path) for t in first.trials.itertuples() if t.state == "stopped"]
+    assert kept and len(kept) < 4 and len(halted) == 1
+    assert halted[0].state == "stopped" and 0 < len(halted[0].history) < 12 and (halted[0].dir / "model.keras").exists()
+
+    with pytest.raises(FieldError) as refused:  # a training run is no tournament to resume
+        runs.create_run(tournament_config(parent=next(iter(kept.values()))), tmp_path, launch=lambda p: (1, None))
+    assert refused.value.field == "parent"
+    tid2 = runs.start_run(tournament_config(parent=tid, workers=2), tmp_path)
+    assert _final(tmp_path, tid2) == "finished"
+
+    config2 = runs.load_run(tid2, tmp_path).config
+    assert config2["parent"] == tid and config2["workers"] == 2
+    assert {k: config2[k] for k in ("schedules", "epochs", "seeds", "limit", "study")} == \
+        {**{k: cfg[k] for k in ("schedules", "epochs", "seeds", "limit")}, "study": tid}
+    view = read_tournament(tid2, tmp_path)
+    assert view.status["trials_done"] == view.status["trials_total"] == 4
+    complete = {(t.schedule, t.seed): t.run_id for t in view.trials.itertuples() if t.state == "complete"}
+    assert len(complete) == 4 and all(complete[pair] == rid for pair, rid in kept.items())  # not re-run
+    new_runs = [r for r in runs.list_runs(tmp_path) if runs.load_run(r.id, tmp_path).config.get("group") == tid2]
+    assert len(new_runs) == 4 - len(kept)
+    stopped = halted[0]
+    child = next(runs.load_run(rid, tmp_path) for rid in complete.values()
+                 if runs.load_run(rid, tmp_path).config.get("parent") == stopped.id)
+    assert child.config["initial_epoch"] == len(stopped.history)  # a training resume of the stopped run
+    assert list(child.history["epoch"]) == list(range(len(stopped.history) + 1, 13))
+    study = _study_from_outside(f"sqlite:///{tmp_path / tid / 'study.db'}", tid)
+    done = [t for t in study["trials"] if t["state"] == "COMPLETE"]
+    assert len(done) == 4 and all(t["steps"] == list(range(1, 13)) for t in done)
+
+
 @pytest.mark.skipif(postgres_bin() is None and os.environ.get("CI") != "true",  # in CI a missing server fails
                     reason="PostgreSQL server not installed (scripts/install-system-deps.sh)")
 def test_two_workers_join_one_study_through_postgresql(tmp_path):
@@ -227,8 +276,6 @@ def test_a_password_in_the_storage_url_never_reaches_the_runs_folder(tmp_path):
     """A server that requires a password: the library refuses a URL carrying one (config.json
     would keep it), naming the field with the password hidden; the CLI takes it, hands it to
     the job and its workers as PGPASSWORD, and no file under the runs folder holds it."""
-    from lrviz.errors import FieldError
-
     secret = "s3cret-Pw"
     with postgres_server(password=secret) as url:
         with pytest.raises(FieldError) as refused:

@@ -91,3 +91,19 @@ def test_a_finished_tournament_shows_leaderboard_verdict_curves_and_uses_the_win
     assert at.session_state["tr_apply_schedule"] == {"name": "step", "params": {"lr": 0.01, "factor": 0.5,
                                                                                  "drop_every": 5}}
     assert any("Applied" in s.value for s in at.success)
+
+
+def test_a_stopped_tournament_offers_resume_and_a_finished_one_does_not(runs_dir, monkeypatch):
+    tid = _finished_tournament(runs_dir)
+    assert not any(b.key == "tn_resume" for b in page().button)
+    st = json.loads((runs_dir / tid / "status.json").read_text())
+    st.update(state="stopped", trials_done=3)
+    (runs_dir / tid / "status.json").write_text(json.dumps(st))
+    got = {}
+    monkeypatch.setattr(store, "start_run", lambda cfg, d: got.setdefault("cfg", cfg) and "t-2")
+    at = page()
+    resume = next(b for b in at.button if b.key == "tn_resume")
+    assert resume.label == "Resume: run the 1 trial(s) left"
+    resume.click().run()
+    assert got["cfg"]["kind"] == "tournament" and got["cfg"]["parent"] == tid
+    assert got["cfg"]["workers"] == 1 and not at.exception

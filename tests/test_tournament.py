@@ -173,6 +173,10 @@ def test_config_validation_names_the_field():
     (["tournament", "--preset", "tutorial", "--seeds", "0"], "Argument `seeds` must be an integer >= 1"),
     (["tournament", "--schedule", "constant", "--storage", "nowhere"], "Argument `storage` must be"),
     (["tournament", "--preset", "book"], "invalid choice"),
+    (["tournament", "--resume", "20261125-000000-nowhere"], "Argument `parent`"),
+    (["tournament", "--resume", "20261125-000000-x", "--epochs", "5"], "only --workers may change (given: --epochs)"),
+    (["tournament", "--schedule", "constant", "--storage", "sqlite:///x.db", "--resume", "20261125-000000-x"],
+     "(given: --storage, --schedule)"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
     assert main([*argv, "--runs-dir", str(tmp_path)]) == 2

@@ -34,6 +34,7 @@ from lrviz.jobs.tournament import (
     Heartbeat,
     TournamentJob,
     claim_waiting_trial,
+    ended_tournament,
     fail_stale,
     make_pruner,
     make_storage,
@@ -42,7 +43,7 @@ from lrviz.jobs.tournament import (
     tournament_config,
     tournament_stopping,
 )
-from lrviz.store import send
+from lrviz.store import RunStore, send
 from lrviz.store.control import STOP
 from lrviz.tournament import PRESETS, parse_spec, schedule_labels
 
@@ -68,6 +69,9 @@ def register(sub: Any) -> None:
     add_setting_flags(tp, [_T[k] for k in (*DATA_KEYS, "epochs", "seeds", "workers", "storage", "study", "prune")])
     tp.add_argument("--runs-dir", default=None, help="where runs are stored (default $LRVIZ_RUNS_DIR or runs)")
     tp.add_argument("--detach", action="store_true", help="start the tournament in the background, print its id")
+    tp.add_argument("--resume", default=None, metavar="ID",
+                    help="continue the stopped or failed tournament ID: its study, schedules and settings (only "
+                         "--workers may change); completed trials count, stopped ones continue from their model")
     tp.set_defaults(func=cmd_tournament)
 
     wp = sub.add_parser("tournament-worker", help="run a tournament's waiting trials (joins from any machine)",
@@ -82,6 +86,19 @@ def register(sub: Any) -> None:
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
+    if args.resume is not None:
+        given = {}
+        flags_into(given, args, (*DATA_KEYS, "epochs", "seeds", "storage", "study", "prune"))
+        extra = [f"--{k.replace('_', '-')}" for k in given] + ["--preset"] * (args.preset is not None) + \
+            ["--schedule"] * bool(args.schedule)
+        if extra:
+            raise UsageError(f"--resume takes the tournament's own settings; only --workers may change "
+                             f"(given: {', '.join(extra)})")
+        given = {"parent": args.resume, **({"workers": args.workers} if args.workers is not None else {})}
+        try:
+            return tournament_config(**given)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
     if args.preset is None and not args.schedule:
         raise UsageError("Give --preset tutorial or at least one --schedule SPEC "
                          "(e.g. 'step:factor=0.5,drop_every=5').")
@@ -111,6 +128,8 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     runs_dir = Path(args.runs_dir) if args.runs_dir else runs.DEFAULT_RUNS_DIR
     config = _config(args)
     try:
+        if args.resume is not None:
+            ended_tournament(RunStore(runs_dir), args.resume)  # before the store makes its folder
         if config["dataset"] == "cifar10":
             common.load_data(config)  # read it now: a bad archive makes no run
         if args.detach:
@@ -122,8 +141,10 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     except (runs.RunBusyError, ValueError) as e:
         raise UsageError(str(e)) from None
     path = runs.run_path(rid, runs_dir)
+    config = runs.read_json(path / "config.json")  # a resumed one took its parent's settings
     n = len(config["schedules"]) * config["seeds"]
-    print(f"[INFO] tournament {rid} in {path}: {n} trials, {config['workers']} worker(s)", flush=True)
+    resumes = f", resuming {config['parent']}" if config.get("parent") else ""
+    print(f"[INFO] tournament {rid} in {path}: {n} trials{resumes}, {config['workers']} worker(s)", flush=True)
 
     shown: list[Any] = [None]
 
@@ -226,6 +247,9 @@ def _run_trial(study: Any, trial: Any, tconfig: dict[str, Any], runs_dir: Path, 
     if previous:
         trial.set_user_attr("retry_of_run", previous)
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    parent = _resumable(runs_dir, trial.user_attrs.get("resume_run"), tconfig["epochs"])
+    if parent is not None:
+        config["parent"] = parent.id
     try:
         rid = runs.create_run(config, runs_dir, group=group,
                               launch=lambda p: (os.getpid(), psutil.Process().create_time()))
@@ -234,6 +258,9 @@ def _run_trial(study: Any, trial: Any, tconfig: dict[str, Any], runs_dir: Path, 
         study.tell(trial, state=TrialState.FAIL)
         return
     trial.set_user_attr("run_id", rid)
+    if parent is not None:  # the epochs it continues from, as if one run had trained them all
+        for row in parent.history.itertuples():
+            trial.report(float(row.val_accuracy), int(row.epoch))
     path = runs.run_path(rid, runs_dir)
     pruned = []
 
@@ -259,6 +286,21 @@ def _run_trial(study: Any, trial: Any, tconfig: dict[str, Any], runs_dir: Path, 
         if state == "stopped":
             trial.set_user_attr("stopped", True)
         study.tell(trial, state=TrialState.FAIL)
+
+
+def _resumable(runs_dir: Path, run_id: str | None, epochs: int) -> Any:
+    """The run a retried trial continues from: its last attempt, when that one stopped with
+    its model saved before reaching ``epochs``; else None (the trial starts afresh)."""
+    if not run_id:
+        return None
+    try:
+        run = runs.load_run(run_id, runs_dir)
+    except (ValueError, OSError):
+        return None
+    done = int(run.status.get("epoch") or 0)
+    if run.state != "stopped" or not (run.dir / "model.keras").exists() or not 0 < done < epochs:
+        return None
+    return run
 
 
 def _clear_keras() -> None:

@@ -30,6 +30,11 @@ Optuna 5.0's ``JournalStorage`` has no heartbeat, so the default storage is SQLi
 SIGTERM to its worker processes and waits for them; finished trials are kept. Remote workers
 see the stop file and take no new trial.
 
+**Resume** (``parent``: an ended tournament's id): a new tournament on the parent's study and
+settings (its own ``workers``). :func:`enqueue_missing` enqueues only the (schedule, seed) pairs
+with no completed, pruned, waiting or running trial; a pair whose last attempt *stopped* with its
+model saved continues from that run (a training resume, user attr ``resume_run``).
+
 **Files**::
 
     config.json      the settings below, plus id, created_at, versions
@@ -65,7 +70,7 @@ from lrviz.jobs import common
 from lrviz.jobs.base import META_KEYS, Job, WorkerContext
 from lrviz.schedules import Schedule
 from lrviz.settings import setting
-from lrviz.store import DEFAULT_RUNS_DIR, RunStore, atomic_write_json, atomic_write_text, read_json, send
+from lrviz.store import ACTIVE_STATES, DEFAULT_RUNS_DIR, RunStore, atomic_write_json, atomic_write_text, read_json, send
 from lrviz.store.control import STOP
 from lrviz.tournament import (
     LEADERBOARD_COLUMNS,
@@ -114,6 +119,9 @@ class TournamentConfig(common.DataSettings):
                                     "retried).", kind="int", low=1, high=86_400, cli=False)
     max_retry: int = setting(2, "How often a failed (killed) trial is re-run.", kind="int", low=0, high=100,
                              cli=False)
+    parent: str | None = setting(None, "The tournament this one resumes: its study, schedules and settings, "
+                                 "running only the trials it has not completed.", kind="run_id", optional=True,
+                                 cli=False)
 
 
 class TournamentJob(Job):
@@ -150,6 +158,20 @@ class TournamentJob(Job):
         return cfg
 
     @classmethod
+    def prepare(cls, config: dict[str, Any], store: Any) -> None:
+        """A resumed tournament (``parent``) takes its parent's study and settings (not its
+        ``workers``): the study's completed trials count, the rest run again."""
+        super().prepare(config, store)
+        parent = config.get("parent")
+        if parent is None:
+            return
+        ppath, pcfg = ended_tournament(store, parent)
+        for key, value in pcfg.items():
+            if key in cls.settings() and key not in ("workers", "parent", "storage", "study"):
+                config[key] = value
+        config.update(storage=storage_url_of(pcfg, ppath), study=study_name_of(pcfg))
+
+    @classmethod
     def initial_status(cls, config: Mapping[str, Any]) -> dict[str, Any]:
         return {"kind": cls.kind, "trials_done": 0, "trials_total": len(config["schedules"]) * config["seeds"],
                 "running": 0, "best": None, "best_mean": None, "verdict": None}
@@ -184,9 +206,7 @@ class TournamentJob(Job):
         study.set_user_attr("seeds", seeds_of(config))
         study.set_user_attr("epochs", config["epochs"])
         study.set_user_attr("dataset", config["dataset"])
-        for i, seed in trial_pairs(len(labels), seeds_of(config)):
-            study.enqueue_trial({"schedule": labels[i], "seed": seed}, skip_if_exists=True,
-                                user_attrs={"schedule_index": i, "schedule_config": config["schedules"][i]})
+        enqueue_missing(study, config["schedules"], labels, seeds_of(config))
         pool = _WorkerPool(path, url, name, config["workers"])
         status.write(phase="running trials")
         last = None
@@ -226,6 +246,21 @@ class TournamentJob(Job):
 # --------------------------------------------------------------------------- Optuna plumbing
 
 
+def ended_tournament(store: RunStore, run_id: str) -> tuple[Path, dict[str, Any]]:
+    """The folder and config of the tournament ``run_id`` that a resume continues;
+    ``FieldError("parent", ...)`` when there is none or it is still active."""
+    try:
+        path = store.existing(run_id)
+        config = read_json(path / "config.json")
+    except (OSError, ValueError):
+        raise FieldError("parent", f"the id of a tournament in {store.root.resolve()}", run_id) from None
+    if config.get("kind") != TournamentJob.kind:
+        raise FieldError("parent", "the id of a tournament", run_id)
+    if store.status(run_id).get("state") in ACTIVE_STATES:
+        raise FieldError("parent", "a tournament that has ended (stop it first)", run_id)
+    return path, config
+
+
 def storage_url_of(config: Mapping[str, Any], path: Path) -> str:
     """The study's storage: ``config["storage"]``, or SQLite ``study.db`` in the tournament's folder."""
     return config.get("storage") or f"sqlite:///{(Path(path) / 'study.db').resolve()}"
@@ -252,6 +287,29 @@ def make_storage(url: str, config: Mapping[str, Any]) -> Any:
         retry = RetryHeartbeatStaleTrialCallback(max_retry=config["max_retry"])
         return RDBStorage(url, engine_kwargs=engine, heartbeat_interval=config["heartbeat_interval"],
                           grace_period=config["grace_period"], heartbeat_stale_trial_callback=retry)
+
+
+def enqueue_missing(study: Any, schedules: list[dict], labels: list[str], seeds: list[int]) -> int:
+    """Enqueue one trial for every (schedule, seed) that has none completed, pruned, waiting or
+    running; return how many. A new study gets them all; a resumed one the rest, each a retry
+    of its last attempt: a stopped run with a saved model continues from it (user attr
+    ``resume_run``). Optuna's ``skip_if_exists`` would skip failed pairs too."""
+    from optuna.trial import TrialState
+
+    settled = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.WAITING, TrialState.RUNNING)
+    trials = study.get_trials(deepcopy=False)
+    n = 0
+    for i, seed in trial_pairs(len(labels), seeds):
+        mine = [t for t in trials if trial_params(t) == {"schedule": labels[i], "seed": seed}]
+        if any(t.state in settled for t in mine):
+            continue
+        attrs: dict[str, Any] = {"schedule_index": i, "schedule_config": schedules[i]}
+        last = max((t for t in mine if t.user_attrs.get("run_id")), key=lambda t: t.number, default=None)
+        if last is not None:
+            attrs["resume_run"] = last.user_attrs["run_id"]
+        study.enqueue_trial({"schedule": labels[i], "seed": seed}, user_attrs=attrs)
+        n += 1
+    return n
 
 
 def make_pruner(config: Mapping[str, Any]) -> Any:
@@ -337,17 +395,24 @@ class Heartbeat:
 _STATES = {"COMPLETE": "complete", "RUNNING": "running", "WAITING": "waiting", "PRUNED": "pruned", "FAIL": "failed"}
 
 
+def trial_params(trial: Any) -> dict[str, Any]:
+    """A trial's params; for a waiting one, those it was enqueued with (Optuna keeps them in
+    ``system_attrs["fixed_params"]`` until a worker suggests them)."""
+    return trial.params or trial.system_attrs.get("fixed_params") or {}
+
+
 def trial_records(trials: list[Any]) -> list[TrialRecord]:
     """Optuna trials as :class:`lrviz.tournament.TrialRecord` (trials without our params skipped)."""
     out = []
     for t in trials:
-        if "schedule" not in t.params or "seed" not in t.params:
+        params = trial_params(t)
+        if "schedule" not in params or "seed" not in params:
             continue
         state = _STATES.get(t.state.name, t.state.name.lower())
         if state == "failed" and t.user_attrs.get("stopped"):
             state = "stopped"
         duration = t.duration.total_seconds() if t.duration is not None else None
-        out.append(TrialRecord(t.number, t.params["schedule"], int(t.params["seed"]), state,
+        out.append(TrialRecord(t.number, params["schedule"], int(params["seed"]), state,
                                t.value if state == "complete" else None,
                                {int(k): float(v) for k, v in t.intermediate_values.items()}, duration,
                                "failed_trial" in t.system_attrs, t.user_attrs.get("run_id")))
