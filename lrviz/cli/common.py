@@ -6,6 +6,7 @@ import argparse
 import re
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from lrviz.errors import FieldError
@@ -72,3 +73,15 @@ def flags_into(config: dict[str, Any], args: argparse.Namespace, names: Iterable
             config[name] = value
     if getattr(args, "cifar_archive", None) and "dataset" not in config:
         config["dataset"] = "cifar10"
+
+
+def add_runs_dir_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs-dir", default=None, help="where runs are stored (default $LRVIZ_RUNS_DIR or runs)")
+
+
+def runs_dir_of(args: argparse.Namespace) -> Path:
+    """``--runs-dir``, else the store's default ($LRVIZ_RUNS_DIR or ``runs``)."""
+    from lrviz.runs import DEFAULT_RUNS_DIR
+
+    return Path(args.runs_dir) if args.runs_dir else DEFAULT_RUNS_DIR
+

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lrviz import runs, worker
-from lrviz.cli.common import UsageError, add_setting_flags, flags_into
+from lrviz.cli.common import UsageError, add_runs_dir_flag, add_setting_flags, flags_into, runs_dir_of
 from lrviz.cli.schedule import add_schedule_flags, schedule_from_args
 from lrviz.jobs import common
 from lrviz.jobs.common import DATA_KEYS
@@ -51,7 +51,7 @@ def register(sub: Any) -> None:
     pg.add_argument("--plateau", action="store_true", help="turn it on (any --plateau-* flag does too)")
     add_setting_flags(pg, _PLATEAU.values())
     tp.add_argument("--max-batches", type=_TRAIN["max_batches"].parse_flag, default=None, help=argparse.SUPPRESS)
-    tp.add_argument("--runs-dir", default=None, help="where runs are stored (default $LRVIZ_RUNS_DIR or runs)")
+    add_runs_dir_flag(tp)
     tp.add_argument("--resume", metavar="RUN", default=None,
                     help="continue runs/<id> from its model.keras and optimizer state as a new run")
     tp.add_argument("--detach", action="store_true", help="start the worker in the background, print the run id")
@@ -65,17 +65,17 @@ def register(sub: Any) -> None:
                                     "stores the run (lr_find.csv, suggestions.json) under --runs-dir.")
     _add_data_flags(fp)
     add_setting_flags(fp, settings_of(FinderSettings).values())
-    fp.add_argument("--runs-dir", default=None, help="where runs are stored (default $LRVIZ_RUNS_DIR or runs)")
+    add_runs_dir_flag(fp)
     fp.add_argument("--detach", action="store_true", help="start the worker in the background, print the run id")
     fp.set_defaults(func=cmd_find_lr)
 
     rp = sub.add_parser("runs", help="list stored runs, newest first")
-    rp.add_argument("--runs-dir", default=None)
+    add_runs_dir_flag(rp)
     rp.set_defaults(func=cmd_runs)
 
     sp = sub.add_parser("stop", help="stop a running run after its current batch")
     sp.add_argument("run_id")
-    sp.add_argument("--runs-dir", default=None)
+    add_runs_dir_flag(sp)
     sp.set_defaults(func=cmd_stop)
 
     lp = sub.add_parser("set-lr", help="change a running run's LR from its next batch")
@@ -83,12 +83,8 @@ def register(sub: Any) -> None:
     g = lp.add_mutually_exclusive_group(required=True)
     g.add_argument("--value", type=float, help="the LR now; the rest of the schedule is rescaled to continue from it")
     g.add_argument("--factor", type=float, help="multiply the rest of the schedule")
-    lp.add_argument("--runs-dir", default=None)
+    add_runs_dir_flag(lp)
     lp.set_defaults(func=cmd_set_lr)
-
-
-def _runs_dir(args: argparse.Namespace) -> Path:
-    return Path(args.runs_dir) if args.runs_dir else runs.DEFAULT_RUNS_DIR
 
 
 def _schedule(args: argparse.Namespace, parent_cfg: dict | None) -> dict | None:
@@ -134,7 +130,7 @@ def _create(config: dict[str, Any], runs_dir: Any, start: Any, detach: bool) -> 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    runs_dir = _runs_dir(args)
+    runs_dir = runs_dir_of(args)
     config: dict[str, Any] = {}
     parent_cfg = None
     if args.resume:
@@ -170,7 +166,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_find_lr(args: argparse.Namespace) -> int:
     from lrviz.lr_finder import format_suggestions
 
-    runs_dir = _runs_dir(args)
+    runs_dir = runs_dir_of(args)
     config: dict[str, Any] = {"kind": LRFindJob.kind}
     flags_into(config, args, (*DATA_KEYS, *_FINDER_KEYS))
     rid = _create(config, runs_dir, runs.start_run, args.detach)
@@ -205,7 +201,7 @@ def cmd_find_lr(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    rows = runs.list_runs(_runs_dir(args))
+    rows = runs.list_runs(runs_dir_of(args))
     print(f"{'run':42s} {'state':9s} {'epoch':>7s} {'val_acc':>7s}  schedule")
     for r in rows:
         acc = f"{r.val_accuracy:.4f}" if r.val_accuracy is not None else "-"
@@ -216,7 +212,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_stop(args: argparse.Namespace) -> int:
     try:
-        runs.stop_run(args.run_id, _runs_dir(args))
+        runs.stop_run(args.run_id, runs_dir_of(args))
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
     return 0
@@ -224,7 +220,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 def cmd_set_lr(args: argparse.Namespace) -> int:
     try:
-        runs.set_lr(args.run_id, _runs_dir(args), value=args.value, factor=args.factor)
+        runs.set_lr(args.run_id, runs_dir_of(args), value=args.value, factor=args.factor)
     except (ValueError, FileNotFoundError) as e:
         raise UsageError(str(e)) from None
     return 0

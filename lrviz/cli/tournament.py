@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from lrviz import runs, worker
-from lrviz.cli.common import UsageError, add_setting_flags, flags_into
+from lrviz.cli.common import UsageError, add_runs_dir_flag, add_setting_flags, flags_into, runs_dir_of
 from lrviz.errors import FieldError
 from lrviz.jobs.common import DATA_KEYS
 from lrviz.jobs.tournament import (
@@ -67,7 +67,7 @@ def register(sub: Any) -> None:
     tp.add_argument("--schedule", action="append", default=None, metavar="SPEC",
                     help="a schedule or grid to compare (repeat it); added to the preset's")
     add_setting_flags(tp, [_T[k] for k in (*DATA_KEYS, "epochs", "seeds", "workers", "storage", "study", "prune")])
-    tp.add_argument("--runs-dir", default=None, help="where runs are stored (default $LRVIZ_RUNS_DIR or runs)")
+    add_runs_dir_flag(tp)
     tp.add_argument("--detach", action="store_true", help="start the tournament in the background, print its id")
     tp.add_argument("--resume", default=None, metavar="ID",
                     help="continue the stopped or failed tournament ID: its study, schedules and settings (only "
@@ -125,7 +125,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     from lrviz.data import DataError
     from lrviz.jobs import common
 
-    runs_dir = Path(args.runs_dir) if args.runs_dir else runs.DEFAULT_RUNS_DIR
+    runs_dir = runs_dir_of(args)
     config = _config(args)
     try:
         if args.resume is not None:
