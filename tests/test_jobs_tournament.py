@@ -10,7 +10,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -109,49 +111,112 @@ def test_four_schedules_two_seeds_two_workers(tmp_path):
     assert study["attrs"]["lrviz_tournament"] == tid and study["attrs"]["schedules"] == labels
 
 
-CLAIMER = """
-import json, sys
+RACER = """
+import json, sys, time
 import optuna
-from lrviz.jobs.tournament import claim_waiting_trial, make_storage
+from lrviz.jobs.tournament import claim_waiting_trial, fail_stale, make_storage
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-storage = make_storage(sys.argv[1], {"heartbeat_interval": 10, "grace_period": 30, "max_retry": 0})
-study = optuna.load_study(study_name="claims", storage=storage)
+url, what, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
+storage = make_storage(url, {"heartbeat_interval": 1, "grace_period": 1, "max_retry": 5})
+study = optuna.load_study(study_name="race", storage=storage)
+while time.time() < start:  # every racer starts at the same moment
+    time.sleep(0.005)
 taken = []
-while (claimed := claim_waiting_trial(study, storage)) is not None:
-    taken.append(claimed[0].number)
-    study.tell(claimed[0], 1.0)
+if what == "claim":
+    while (claimed := claim_waiting_trial(study, storage)) is not None:
+        taken.append(claimed[0].number)
+        study.tell(claimed[0], 1.0)
+else:
+    fail_stale(study, url)
 print(json.dumps(taken))
 """
+needs_postgres = pytest.mark.skipif(postgres_bin() is None and os.environ.get("CI") != "true",
+                                    reason="PostgreSQL server not installed (scripts/install-system-deps.sh)")
 
 
-@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def _race(url: str, what: str, prepare) -> tuple[Any, list[int]]:
+    """Four processes do ``what`` (claim / fail_stale) on the study ``race`` at the same moment."""
+    import optuna
+
+    from lrviz.jobs.tournament import make_storage
+
+    storage = make_storage(url, {"heartbeat_interval": 1, "grace_period": 1, "max_retry": 5})
+    study = optuna.create_study(study_name="race", storage=storage)
+    prepare(study, storage)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    start = str(time.time() + 8)  # after every racer has imported and connected
+    procs = [subprocess.Popen([sys.executable, "-c", RACER, url, what, start], env=env, stdout=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4
+    return study, [n for out in outs for n in json.loads(out.strip().splitlines()[-1])]
+
+
+def _with_db(tmp_path, db: str, body) -> None:
+    if db == "sqlite":
+        body(f"sqlite:///{tmp_path / 'study.db'}")
+    else:
+        with postgres_server() as url:
+            body(url)
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgresql", marks=needs_postgres)])
 def test_each_waiting_trial_is_taken_by_exactly_one_worker(tmp_path, db):
     """Four processes empty a queue of 60 waiting trials at once. Optuna's SELECT ... FOR UPDATE
     is a no-op on SQLite: without the claim lock, 7-9 of 60 trials were taken twice, every try
     (a CI run once trained one tournament trial twice)."""
     import optuna
 
-    def race(url: str) -> list[int]:
-        from lrviz.jobs.tournament import make_storage
-
-        study = optuna.create_study(study_name="claims", storage=make_storage(url, {
-            "heartbeat_interval": 10, "grace_period": 30, "max_retry": 0}))
-        for i in range(60):
-            study.enqueue_trial({"x": i})
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-        procs = [subprocess.Popen([sys.executable, "-c", CLAIMER, url], env=env, stdout=subprocess.PIPE, text=True)
-                 for _ in range(4)]
-        outs = [p.communicate(timeout=120)[0] for p in procs]
-        assert [p.returncode for p in procs] == [0] * 4
+    def body(url: str) -> None:
+        study, taken = _race(url, "claim", lambda s, _: [s.enqueue_trial({"x": i}) for i in range(60)])
         assert {t.state for t in study.get_trials()} == {optuna.trial.TrialState.COMPLETE}
-        return [n for out in outs for n in json.loads(out.strip().splitlines()[-1])]
+        assert sorted(taken) == list(range(60))  # every trial once, none twice
 
-    if db == "sqlite":
-        taken = race(f"sqlite:///{tmp_path / 'study.db'}")
-    else:
-        with postgres_server() as url:
-            taken = race(url)
-    assert sorted(taken) == list(range(60))  # every trial once, none twice
+    _with_db(tmp_path, db, body)
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgresql", marks=needs_postgres)])
+def test_a_stale_trial_is_failed_and_retried_once(tmp_path, db):
+    """Four processes fail 40 stale trials at once (the job and every worker do it each poll):
+    each is retried exactly once. Without the lock on SQLite, a stale trial was sometimes failed
+    by two processes and retried twice (62 retries for 60)."""
+    from optuna.trial import TrialState
+
+    def stale(study, storage) -> None:
+        study_id = storage.get_study_id_from_name("race")
+        for _ in range(40):
+            with pytest.warns(UserWarning, match="Heartbeat of storage"):  # we beat ourselves, below
+                number = study.ask().number
+            storage.record_heartbeat(storage.get_trial_id_from_study_id_trial_number(study_id, number))
+        time.sleep(2.5)  # past the 1 s grace period
+
+    def body(url: str) -> None:
+        study, _ = _race(url, "fail_stale", stale)
+        trials = study.get_trials()
+        assert sum(t.state == TrialState.FAIL for t in trials) == 40
+        retries = [t.system_attrs["failed_trial"] for t in trials if t.state == TrialState.WAITING]
+        assert sorted(retries) == list(range(40))  # one retry per stale trial
+
+    _with_db(tmp_path, db, body)
+
+
+def test_a_twice_resumed_trial_reports_the_whole_curve(tmp_path):
+    """Stopped at 3, resumed and stopped at 6, resumed again: each run's history holds only its own
+    epochs, so the epochs a trial continues from come from the whole chain of parents."""
+    from fakes import fabricate_run
+
+    from lrviz.cli.tournament import _lineage_curve
+
+    first = fabricate_run(tmp_path, epochs=6, state="stopped")  # epochs 1-3
+    second = fabricate_run(tmp_path, epochs=6, state="finished", accuracy=0.9)
+    config = runs.read_json(tmp_path / second / "config.json")
+    runs.atomic_write_json(tmp_path / second / "config.json", {**config, "parent": first})
+    history = pd.read_csv(tmp_path / second / "history.csv").iloc[3:]  # epochs 4-6 of its own
+    runs.atomic_write_text(tmp_path / second / "history.csv", history.to_csv(index=False))
+    curve = _lineage_curve(runs.load_run(second, tmp_path), tmp_path)
+    assert list(curve) == [1, 2, 3, 4, 5, 6]
+    assert curve[2] == pytest.approx(runs.load_run(first, tmp_path).history["val_accuracy"].iloc[1])
+    assert curve[6] == pytest.approx(0.9)
 
 
 def test_a_worker_killed_mid_trial_is_retried_and_nothing_is_lost(tmp_path):
@@ -201,7 +266,7 @@ def test_a_stopped_tournament_resumes_where_it_stopped(tmp_path):
     """Stop mid-trial, resume: completed trials are not re-run, the stopped one continues from its
     saved model (a training resume), the rest run; the same Optuna study ends with every
     (schedule, seed) complete and each continued trial's curve whole from epoch 1."""
-    cfg = tournament_config(FOUR[:2], seeds=2, workers=1, epochs=12, **TINY)  # a trial outlasts the stop
+    cfg = tournament_config(FOUR[:2], seeds=2, workers=1, epochs=40, **TINY)  # a trial outlasts the stop
     tid = runs.start_run(cfg, tmp_path)
 
     def a_trial_done_and_one_mid_way():
@@ -217,7 +282,7 @@ def test_a_stopped_tournament_resumes_where_it_stopped(tmp_path):
     kept = {(t.schedule, t.seed): t.run_id for t in first.trials.itertuples() if t.state == "complete"}
     halted = [runs.load_run(t.run_id, tmp_path) for t in first.trials.itertuples() if t.state == "stopped"]
     assert kept and len(kept) < 4 and len(halted) == 1
-    assert halted[0].state == "stopped" and 0 < len(halted[0].history) < 12 and (halted[0].dir / "model.keras").exists()
+    assert halted[0].state == "stopped" and 0 < len(halted[0].history) < 40 and (halted[0].dir / "model.keras").exists()
 
     with pytest.raises(FieldError) as refused:  # a training run is no tournament to resume
         runs.create_run(tournament_config(parent=next(iter(kept.values()))), tmp_path, launch=lambda p: (1, None))
@@ -239,14 +304,13 @@ def test_a_stopped_tournament_resumes_where_it_stopped(tmp_path):
     child = next(runs.load_run(rid, tmp_path) for rid in complete.values()
                  if runs.load_run(rid, tmp_path).config.get("parent") == stopped.id)
     assert child.config["initial_epoch"] == len(stopped.history)  # a training resume of the stopped run
-    assert list(child.history["epoch"]) == list(range(len(stopped.history) + 1, 13))
+    assert list(child.history["epoch"]) == list(range(len(stopped.history) + 1, 41))
     study = _study_from_outside(f"sqlite:///{tmp_path / tid / 'study.db'}", tid)
     done = [t for t in study["trials"] if t["state"] == "COMPLETE"]
-    assert len(done) == 4 and all(t["steps"] == list(range(1, 13)) for t in done)
+    assert len(done) == 4 and all(t["steps"] == list(range(1, 41)) for t in done)
 
 
-@pytest.mark.skipif(postgres_bin() is None and os.environ.get("CI") != "true",  # in CI a missing server fails
-                    reason="PostgreSQL server not installed (scripts/install-system-deps.sh)")
+@needs_postgres  # in CI a missing server fails
 def test_two_workers_join_one_study_through_postgresql(tmp_path):
     with postgres_server() as url:
         cfg = tournament_config(FOUR[:2], seeds=2, workers=1, epochs=3, storage=url, study="pg-cup", **TINY)
@@ -272,6 +336,7 @@ def test_two_workers_join_one_study_through_postgresql(tmp_path):
         assert t["value"] == pytest.approx(_final_val_accuracy(tmp_path, t["run_id"]))
 
 
+@needs_postgres
 def test_a_password_in_the_storage_url_never_reaches_the_runs_folder(tmp_path):
     """A server that requires a password: the library refuses a URL carrying one (config.json
     would keep it), naming the field with the password hidden; the CLI takes it, hands it to
@@ -280,7 +345,8 @@ def test_a_password_in_the_storage_url_never_reaches_the_runs_folder(tmp_path):
     with postgres_server(password=secret) as url:
         with pytest.raises(FieldError) as refused:
             tournament_config(FOUR[:1], storage=url, **TINY)
-        assert refused.value.field == "storage" and secret not in str(refused.value) and "***" in str(refused.value)
+        message = str(refused.value)
+        assert refused.value.field == "storage" and secret not in message and "(password hidden)" in message
 
         env = {k: v for k, v in os.environ.items() if k != "PGPASSWORD"}
         env.update(PYTHONPATH=str(Path(__file__).resolve().parents[1]), LRVIZ_TF_THREADS="1")

@@ -71,7 +71,8 @@ def register(sub: Any) -> None:
     tp.add_argument("--detach", action="store_true", help="start the tournament in the background, print its id")
     tp.add_argument("--resume", default=None, metavar="ID",
                     help="continue the stopped or failed tournament ID: its study, schedules and settings (only "
-                         "--workers may change); completed trials count, stopped ones continue from their model")
+                         "--workers may change); completed trials count, stopped ones continue from their model. "
+                         "A PostgreSQL study's password comes from PGPASSWORD or ~/.pgpass")
     tp.set_defaults(func=cmd_tournament)
 
     wp = sub.add_parser("tournament-worker", help="run a tournament's waiting trials (joins from any machine)",
@@ -85,20 +86,21 @@ def register(sub: Any) -> None:
     wp.set_defaults(func=cmd_tournament_worker)
 
 
-def _config(args: argparse.Namespace) -> dict[str, Any]:
+def _config(args: argparse.Namespace, runs_dir: Path) -> dict[str, Any]:
     if args.resume is not None:
-        given = {}
+        given: dict[str, Any] = {}
         flags_into(given, args, (*DATA_KEYS, "epochs", "seeds", "storage", "study", "prune"))
         extra = [f"--{k.replace('_', '-')}" for k in given] + ["--preset"] * (args.preset is not None) + \
             ["--schedule"] * bool(args.schedule)
         if extra:
             raise UsageError(f"--resume takes the tournament's own settings; only --workers may change "
                              f"(given: {', '.join(extra)})")
-        given = {"parent": args.resume, **({"workers": args.workers} if args.workers is not None else {})}
-        try:
-            return tournament_config(**given)
+        try:  # read before the store makes its folder; the parent's settings, its workers unless given
+            _, parent = ended_tournament(RunStore(runs_dir), args.resume)
+            config = tournament_config(parent=args.resume, workers=args.workers or parent["workers"])
         except ValueError as e:
             raise UsageError(str(e)) from None
+        return {**config, **{k: v for k, v in parent.items() if k in DATA_KEYS}}  # what prepare will copy
     if args.preset is None and not args.schedule:
         raise UsageError("Give --preset tutorial or at least one --schedule SPEC "
                          "(e.g. 'step:factor=0.5,drop_every=5').")
@@ -126,10 +128,8 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     from lrviz.jobs import common
 
     runs_dir = runs_dir_of(args)
-    config = _config(args)
+    config = _config(args, runs_dir)
     try:
-        if args.resume is not None:
-            ended_tournament(RunStore(runs_dir), args.resume)  # before the store makes its folder
         if config["dataset"] == "cifar10":
             common.load_data(config)  # read it now: a bad archive makes no run
         if args.detach:
@@ -222,7 +222,7 @@ def work(storage_url: str, study_name: str, runs_dir: Path, group: str, *, insta
         signal.signal(signal.SIGINT, stop)
     done = 0
     while not stop.requested and not tournament_stopping(runs_dir, group):
-        fail_stale(study)
+        fail_stale(study, storage_url)
         claimed = claim_waiting_trial(study, storage)
         if claimed is None:
             break
@@ -259,8 +259,8 @@ def _run_trial(study: Any, trial: Any, tconfig: dict[str, Any], runs_dir: Path, 
         return
     trial.set_user_attr("run_id", rid)
     if parent is not None:  # the epochs it continues from, as if one run had trained them all
-        for row in parent.history.itertuples():
-            trial.report(float(row.val_accuracy), int(row.epoch))
+        for epoch, value in _lineage_curve(parent, runs_dir).items():
+            trial.report(value, epoch)
     path = runs.run_path(rid, runs_dir)
     pruned = []
 
@@ -301,6 +301,23 @@ def _resumable(runs_dir: Path, run_id: str | None, epochs: int) -> Any:
     if run.state != "stopped" or not (run.dir / "model.keras").exists() or not 0 < done < epochs:
         return None
     return run
+
+
+def _lineage_curve(run: Any, runs_dir: Path) -> dict[int, float]:
+    """Validation accuracy by 1-based epoch over ``run`` and the runs it resumed (a stopped trial
+    can be resumed again: each run's history holds only its own epochs)."""
+    curve: dict[int, float] = {}
+    seen: set[str] = set()
+    while run is not None and run.id not in seen:
+        seen.add(run.id)
+        for row in run.history.itertuples():
+            curve.setdefault(int(row.epoch), float(row.val_accuracy))
+        parent = run.config.get("parent")
+        try:
+            run = runs.load_run(parent, runs_dir) if parent else None
+        except (ValueError, OSError):
+            run = None
+    return dict(sorted(curve.items()))
 
 
 def _clear_keras() -> None:

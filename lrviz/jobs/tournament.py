@@ -152,9 +152,9 @@ class TournamentJob(Job):
             raise FieldError("storage", "an SQLAlchemy URL such as postgresql://user@host/db or sqlite:///path",
                              cfg["storage"])
         if cfg["storage"] is not None and split_password(cfg["storage"])[1] is not None:
-            raise FieldError("storage", "a URL without a password (config.json keeps it, in the runs folder): give "
-                             "the password as PGPASSWORD or in ~/.pgpass, which PostgreSQL's client reads",
-                             _hide_password(cfg["storage"]))
+            raise FieldError("storage", "a URL without a password (config.json keeps it, in the runs folder); for "
+                             "PostgreSQL give it as PGPASSWORD or in ~/.pgpass, which its client reads",
+                             split_password(cfg["storage"])[0] + "  (password hidden)")
         return cfg
 
     @classmethod
@@ -206,6 +206,7 @@ class TournamentJob(Job):
         study.set_user_attr("seeds", seeds_of(config))
         study.set_user_attr("epochs", config["epochs"])
         study.set_user_attr("dataset", config["dataset"])
+        fail_stale(study, url)  # a resumed study's trials left RUNNING by a crash count as missing
         enqueue_missing(study, config["schedules"], labels, seeds_of(config))
         pool = _WorkerPool(path, url, name, config["workers"])
         status.write(phase="running trials")
@@ -215,7 +216,7 @@ class TournamentJob(Job):
                 control.poll()
                 if control.stop_requested:
                     break
-                fail_stale(study)
+                fail_stale(study, url)
                 trials = study.get_trials(deepcopy=False)
                 waiting = sum(t.state == optuna.trial.TrialState.WAITING for t in trials)
                 running = sum(t.state == optuna.trial.TrialState.RUNNING for t in trials)
@@ -252,11 +253,12 @@ def ended_tournament(store: RunStore, run_id: str) -> tuple[Path, dict[str, Any]
     try:
         path = store.existing(run_id)
         config = read_json(path / "config.json")
+        state = store.status(run_id).get("state")
     except (OSError, ValueError):
         raise FieldError("parent", f"the id of a tournament in {store.root.resolve()}", run_id) from None
     if config.get("kind") != TournamentJob.kind:
         raise FieldError("parent", "the id of a tournament", run_id)
-    if store.status(run_id).get("state") in ACTIVE_STATES:
+    if state in ACTIVE_STATES:
         raise FieldError("parent", "a tournament that has ended (stop it first)", run_id)
     return path, config
 
@@ -318,11 +320,13 @@ def make_pruner(config: Mapping[str, Any]) -> Any:
     return optuna.pruners.SuccessiveHalvingPruner() if config.get("prune") else optuna.pruners.NopPruner()
 
 
-def fail_stale(study: Any) -> None:
-    """Mark trials whose heartbeat stopped as failed (the retry callback re-enqueues them)."""
+def fail_stale(study: Any, url: str) -> None:
+    """Mark trials whose heartbeat stopped as failed (the retry callback re-enqueues them).
+    Under the claim lock: on SQLite two processes could otherwise both fail, and both retry,
+    one stale trial."""
     import optuna
 
-    with warnings.catch_warnings():
+    with _claim_lock(url), warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
 
@@ -353,13 +357,21 @@ def claim_waiting_trial(study: Any, storage: Any) -> tuple[Any, int] | None:
 
 @contextlib.contextmanager
 def _claim_lock(url: str) -> Any:
-    """An exclusive lock on ``<db>.claim.lock`` for a SQLite URL; nothing for a server database."""
-    if not url.startswith("sqlite:///"):
+    """An exclusive lock on ``<db>.claim.lock`` for a SQLite database; nothing for a server
+    database (PostgreSQL locks the row)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+        database = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: no database to lock
+        database = None
+    if not database or database == ":memory:":
         yield
         return
     import fcntl
 
-    with open(f"{url[len('sqlite:///'):]}.claim.lock", "a") as f:
+    with open(f"{database}.claim.lock", "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
@@ -552,11 +564,12 @@ def split_password(url: str) -> tuple[str, str | None]:
         parsed = make_url(url)
     except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: nothing to split
         return url, None
-    if parsed.password is None:
+    query = {k: v for k, v in parsed.query.items() if k != "password"}  # libpq also reads ?password=
+    password = parsed.password if parsed.password is not None else parsed.query.get("password")
+    if password is None:
         return url, None
-    bare = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database,
-                      parsed.query)
-    return bare.render_as_string(hide_password=False), str(parsed.password)
+    bare = URL.create(parsed.drivername, parsed.username, None, parsed.host, parsed.port, parsed.database, query)
+    return bare.render_as_string(hide_password=False), str(password)
 
 
 def _hide_password(url: str) -> str:
