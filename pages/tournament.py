@@ -18,6 +18,7 @@ from lrviz.schedules import Schedule
 from lrviz.tournament import grid, preset, schedule_labels
 from ui.links import copy_link
 from ui.navigation import ensure_app_navigation  # noqa: E402
+from ui.run_view import fmt_duration
 
 ensure_app_navigation()
 S = st.session_state
@@ -137,8 +138,13 @@ def _view(run_id: str) -> None:
                + (f" · resumes `{view.config['parent']}`" if view.config.get("parent") else ""))
     done, total = int(view.status.get("trials_done") or 0), int(view.status.get("trials_total") or 1)
     running = int(view.status.get("running") or 0)
+    left = ""
+    if view.state in store.ACTIVE_STATES:
+        eta = view.status.get("eta_s")
+        left = (f" · about {fmt_duration(eta)} left" if isinstance(eta, (int, float))
+                else " · time left: known once a trial has finished")
     st.progress(min(1.0, done / max(total, 1)), text=f"{done}/{total} trials done" +
-                (f" · {running} running" if running else ""))
+                (f" · {running} running" if running else "") + left)
     if view.state in store.ACTIVE_STATES:
         if st.button("Stop the tournament", icon=":material/stop:", key="tn_stop",
                      help="Stops every worker after its current batch; finished trials are kept."):

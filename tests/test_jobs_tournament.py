@@ -65,10 +65,17 @@ def _final_val_accuracy(runs_dir: Path, rid: str) -> float:
 def test_four_schedules_two_seeds_two_workers(tmp_path):
     cfg = tournament_config(FOUR, seeds=2, workers=2, epochs=2, **TINY)
     tid = runs.create_run(cfg, tmp_path, launch=lambda p: (os.getpid(), None))
-    seen = []
-    assert run_worker(tmp_path / tid, verbose=0, install_signals=False,
-                      on_step=lambda rows, v: seen.append(sum(r["trials"] for r in rows))) == "finished"
+    seen, etas = [], []
+
+    def on_step(rows, verdict):
+        seen.append(sum(r["trials"] for r in rows))
+        etas.append((seen[-1], runs.read_json(tmp_path / tid / "status.json").get("eta_s")))
+
+    assert run_worker(tmp_path / tid, verbose=0, install_signals=False, on_step=on_step) == "finished"
     assert seen == sorted(seen) and seen[-1] == 8  # the leaderboard grew as trials finished
+    assert all(eta is None for done, eta in etas if done == 0)  # no pace before a trial completed
+    assert any(isinstance(eta, float) and eta > 0 for done, eta in etas if 0 < done < 8)
+    assert runs.load_run(tid, tmp_path).status["eta_s"] is None
 
     view = read_tournament(tid, tmp_path)
     assert view.state == "finished" and view.status["trials_done"] == view.status["trials_total"] == 8

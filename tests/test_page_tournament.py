@@ -107,3 +107,19 @@ def test_a_stopped_tournament_offers_resume_and_a_finished_one_does_not(runs_dir
     resume.click().run()
     assert got["cfg"]["kind"] == "tournament" and got["cfg"]["parent"] == tid
     assert got["cfg"]["workers"] == 1 and not at.exception
+
+
+def test_a_running_tournament_says_how_long_is_left(runs_dir):
+    import os
+
+    tid = _finished_tournament(runs_dir)
+    st = json.loads((runs_dir / tid / "status.json").read_text())
+    st.update(state="running", pid=os.getpid(), pid_create_time=None, trials_done=3, running=1, eta_s=75.0)
+    (runs_dir / tid / "status.json").write_text(json.dumps(st))
+    at = page()
+    texts = [p.proto.text for p in at.get("progress")]
+    assert texts == ["3/4 trials done · 1 running · about 1 min 15 s left"]
+    st.update(eta_s=None)
+    (runs_dir / tid / "status.json").write_text(json.dumps(st))
+    texts = [p.proto.text for p in page().get("progress")]
+    assert texts == ["3/4 trials done · 1 running · time left: known once a trial has finished"]

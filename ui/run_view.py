@@ -40,7 +40,8 @@ HELD_OUT = ("**Validation** means the held-out **test split**: the model never t
             "accuracy per epoch, this report and the confusion matrix are all measured on it.")
 
 
-def _fmt_s(seconds) -> str:
+def fmt_duration(seconds) -> str:
+    """``1 min 05 s``, ``42 s``; ``–`` when unknown."""
     if not isinstance(seconds, (int, float)):
         return "–"
     seconds = int(round(seconds))
@@ -93,9 +94,9 @@ def progress_text(run: store.Run) -> str:
     epochs = int(st_.get("epochs") or run.config.get("epochs") or 1)
     spe = int(st_.get("steps_per_epoch") or run.config.get("steps_per_epoch") or 1)
     eta = st_.get("eta_s")
-    eta_text = _fmt_s(eta) if isinstance(eta, (int, float)) and run.state == "running" else "estimating…"
+    eta_text = fmt_duration(eta) if isinstance(eta, (int, float)) and run.state == "running" else "estimating…"
     return (f"{stopping}Epoch {min(int(st_.get('epoch') or 0) + 1, epochs)}/{epochs} · "
-            f"batch {int(st_.get('batch') or 0)}/{spe} · elapsed {_fmt_s(st_.get('elapsed_s'))} · ETA {eta_text}")
+            f"batch {int(st_.get('batch') or 0)}/{spe} · elapsed {fmt_duration(st_.get('elapsed_s'))} · ETA {eta_text}")
 
 
 def header(run: store.Run) -> None:
@@ -269,7 +270,7 @@ def results(run: store.Run, runs_dir: Path, key: str = "res") -> None:
     elif run.state == "finished":
         acc = run.report.loc["accuracy", "f1-score"] if run.report is not None and "accuracy" in run.report.index \
             else None
-        st.success(f"Finished {epochs_done} epochs in {_fmt_s(run.status.get('elapsed_s'))}"
+        st.success(f"Finished {epochs_done} epochs in {fmt_duration(run.status.get('elapsed_s'))}"
                    + (f" · validation accuracy **{acc:.2%}**" if acc is not None else ""))
     if run.error:
         st.warning(f"Some files of this run could not be read: {run.error}")

@@ -38,7 +38,8 @@ model saved continues from that run (a training resume, user attr ``resume_run``
 **Files**::
 
     config.json      the settings below, plus id, created_at, versions
-    status.json      state, trials_done, trials_total, running, best, best_mean, verdict,
+    status.json      state, trials_done, trials_total, running, best, best_mean, verdict, eta_s
+                     (lrviz.tournament.eta_seconds; None before the first trial completes),
                      study, storage (password hidden), workers (pids), respawned
     leaderboard.csv  one row per schedule (lrviz.tournament.LEADERBOARD_COLUMNS, plus
                      book_accuracy on cifar10)
@@ -75,6 +76,7 @@ from lrviz.store.control import STOP
 from lrviz.tournament import (
     LEADERBOARD_COLUMNS,
     TrialRecord,
+    eta_seconds,
     leaderboard,
     preset,
     schedule_labels,
@@ -504,8 +506,11 @@ def _report(ctx: WorkerContext, trials: list[Any], labels: list[str], pool: _Wor
     key = [(r.number, r.state, len(r.curve)) for r in records]
     done = sum(r.state in ("complete", "pruned") for r in records)
     running = sum(r.state == "running" for r in records)
-    if key == last:
-        ctx.status.write(running=running, workers=pool.pids(), respawned=pool.respawned)  # a heartbeat of our own
+    config = ctx.config
+    eta = eta_seconds(records, len(config["schedules"]) * config["seeds"], config["epochs"],
+                      max(config["workers"], running))
+    if key == last:  # a heartbeat of our own
+        ctx.status.write(running=running, workers=pool.pids(), respawned=pool.respawned, eta_s=eta)
         return last
     rows = leaderboard(records, labels, dataset=ctx.config["dataset"])
     v = verdict(rows, records)
@@ -520,7 +525,7 @@ def _report(ctx: WorkerContext, trials: list[Any], labels: list[str], pool: _Wor
     top = rows[0] if rows and rows[0]["rank"] == 1 else None
     ctx.status.write(trials_done=done, running=running, best=top and top["schedule"],
                      best_mean=top and top["mean_val_accuracy"], verdict=v.text, workers=pool.pids(),
-                     respawned=pool.respawned)
+                     respawned=pool.respawned, eta_s=eta)
     if ctx.on_step is not None:
         ctx.on_step(rows, v)
     return key
