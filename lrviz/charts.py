@@ -210,7 +210,7 @@ def compare_figure(histories: dict, key: str, title: str, y_title: str, *, log_y
     if log_y:
         fig.update_yaxes(title=f"{y_title} (log scale)", type="log", exponentformat="power")
     else:
-        fig.update_yaxes(title=y_title, tickformat=".2~g" if key == "lr" else None)
+        fig.update_yaxes(title=y_title, tickformat=".3~g" if key == "lr" else None)
     return fig
 
 
@@ -399,5 +399,5 @@ def tournament_figure(curves: Sequence[dict], key: str, title: str, y_title: str
     last = epochs or 10
     fig.update_layout(title=title, height=380, **_RUN_LAYOUT)
     fig.update_xaxes(title="epoch", range=[0.5, last + 0.5], **epoch_ticks(last))
-    fig.update_yaxes(title=y_title, tickformat=".2~g" if key == "lr" else None)
+    fig.update_yaxes(title=y_title, tickformat=".3~g" if key == "lr" else None)
     return fig

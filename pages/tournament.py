@@ -141,8 +141,10 @@ def _view(run_id: str) -> None:
     left = ""
     if view.state in store.ACTIVE_STATES:
         eta = view.status.get("eta_s")
-        left = (f" · about {fmt_duration(eta)} left" if isinstance(eta, (int, float))
-                else " · time left: known once a trial has finished")
+        if not isinstance(eta, (int, float)):
+            left = " · time left: known once a trial has finished"
+        else:
+            left = f" · about {fmt_duration(eta)} left" if eta >= 0.5 else " · finishing…"
     st.progress(min(1.0, done / max(total, 1)), text=f"{done}/{total} trials done" +
                 (f" · {running} running" if running else "") + left)
     if view.state in store.ACTIVE_STATES:
@@ -171,18 +173,18 @@ def _view(run_id: str) -> None:
             "± std over seeds": st.column_config.NumberColumn(format="%.4f"),
             "the book (CIFAR-10)": st.column_config.NumberColumn(format="%.2f"),
             "time per trial (s)": st.column_config.NumberColumn(format="%.1f")})
-        c = st.columns([1, 1, 3])
-        c[0].download_button("Leaderboard CSV", board.to_csv(index=False).encode(), file_name="leaderboard.csv",
-                             mime="text/csv", key="tn_csv", icon=":material/download:")
+        row = st.container(horizontal=True)  # buttons as wide as their labels, wrapping on narrow screens
+        row.download_button("Leaderboard CSV", board.to_csv(index=False).encode(), file_name="leaderboard.csv",
+                            mime="text/csv", key="tn_csv", icon=":material/download:")
         if view.winner:
-            c[1].button("Use the winner", key="tn_winner", icon=":material/military_tech:", on_click=_use_winner,
-                        args=(view.winner,), help="Puts the winning schedule into the Train page and the explorer.")
+            row.button("Use the winner", key="tn_winner", icon=":material/military_tech:", on_click=_use_winner,
+                       args=(view.winner,), help="Puts the winning schedule into the Train page and the explorer.")
     curves = compare.trial_curves(view.trials, RUNS_DIR)
     epochs = int(view.config.get("epochs") or 10)
     c1, c2 = st.columns(2)
-    c1.plotly_chart(tournament_figure(curves, "val_accuracy", "Validation accuracy of every trial",
+    c1.plotly_chart(tournament_figure(curves, "val_accuracy", "Validation accuracy",
                                       "validation accuracy", epochs), key="tn_val_acc")
-    c2.plotly_chart(tournament_figure(curves, "lr", "Learning rate of every trial", "learning rate", epochs),
+    c2.plotly_chart(tournament_figure(curves, "lr", "Learning rate", "learning rate", epochs),
                     key="tn_lr")
     if curves:
         runs_page = (st.context.url or "").split("?")[0].rsplit("/", 1)[0] + "/runs"

@@ -123,3 +123,6 @@ def test_a_running_tournament_says_how_long_is_left(runs_dir):
     (runs_dir / tid / "status.json").write_text(json.dumps(st))
     texts = [p.proto.text for p in page().get("progress")]
     assert texts == ["3/4 trials done · 1 running · time left: known once a trial has finished"]
+    st.update(eta_s=0.0, trials_done=4, running=0)  # every trial done, the job writing its files
+    (runs_dir / tid / "status.json").write_text(json.dumps(st))
+    assert [p.proto.text for p in page().get("progress")] == ["4/4 trials done · finishing…"]

@@ -148,3 +148,31 @@ def labels_cut(page, texts: list[str]) -> list[str]:
         [texts, LABEL_PROBLEMS],
     )
 
+
+# What is cut in the main area, as readable lines ([] when nothing is): buttons narrower than their
+# label, code wider than its box, chart titles wider than their chart.
+CUT = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const cut = [];
+  for (const e of main.querySelectorAll('button')) {
+    if (!e.innerText.trim()) continue;  // icon-only buttons
+    for (const t of [e, ...e.querySelectorAll('p, span, div')]) {
+      if (t.scrollWidth > t.clientWidth + 1)
+        cut.push(`button "${e.innerText.trim()}": ${t.scrollWidth} > ${t.clientWidth}`);
+    }
+  }
+  for (const e of main.querySelectorAll('[data-testid="stCode"] pre')) {
+    if (e.scrollWidth > e.clientWidth + 1)
+      cut.push(`code "${e.innerText.trim()}": ${e.scrollWidth} > ${e.clientWidth}`);
+  }
+  for (const plot of main.querySelectorAll('.js-plotly-plot')) {
+    const r = plot.getBoundingClientRect();
+    for (const t of plot.querySelectorAll('.gtitle')) {
+      const q = t.getBoundingClientRect();
+      if (q.right > r.right + 1 || q.left < r.left - 1)
+        cut.push(`chart title "${t.textContent}": ${Math.round(q.width)}px in a ${Math.round(r.width)}px chart`);
+    }
+  }
+  return cut;
+}"""
+

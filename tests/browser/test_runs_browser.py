@@ -16,28 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_kit import AppServer, shot, wait_app_idle
+from browser_kit import CUT, AppServer, shot, wait_app_idle
 from fakes import fabricate_lr_find, fabricate_run
 
 from lrviz import runs as store
-
-# What is cut, as readable lines: buttons narrower than their label, code wider than its box.
-CUT = """() => {
-  const main = document.querySelector('[data-testid="stMain"]');
-  const cut = [];
-  for (const e of main.querySelectorAll('button')) {
-    if (!e.innerText.trim()) continue;  // icon-only buttons
-    for (const t of [e, ...e.querySelectorAll('p, span, div')]) {
-      if (t.scrollWidth > t.clientWidth + 1)
-        cut.push(`button "${e.innerText.trim()}": ${t.scrollWidth} > ${t.clientWidth}`);
-    }
-  }
-  for (const e of main.querySelectorAll('[data-testid="stCode"] pre')) {
-    if (e.scrollWidth > e.clientWidth + 1)
-      cut.push(`code "${e.innerText.trim()}": ${e.scrollWidth} > ${e.clientWidth}`);
-  }
-  return cut;
-}"""
 
 # The text of every visible cell of every table (Glide's accessible copy of the canvas).
 CELLS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')].map(

@@ -7,7 +7,7 @@ import json
 import re
 
 import pandas as pd
-from browser_kit import shot, wait_app_idle
+from browser_kit import CUT, shot, wait_app_idle
 
 from lrviz.schedules import REGISTRY
 
@@ -35,6 +35,11 @@ def test_tutorial_tournament_from_the_browser(app_server, page, runs_dir):
     page.get_by_role("button", name="Use the winner").first.wait_for(timeout=60_000)
     wait_app_idle(page)
     shot(page, "tournament-finished")
+    page.set_viewport_size({"width": 800, "height": 1500})  # a laptop's split screen
+    page.wait_for_timeout(1000)
+    shot(page, "tournament-finished-800")
+    assert page.evaluate(CUT) == []
+    page.set_viewport_size({"width": 1440, "height": 1500})
     (tid,) = [p.name for p in runs_dir.iterdir() if p.name.endswith(tuple("0123456789abcdef")) and
               "-tournament-" in p.name]
     board = pd.read_csv(runs_dir / tid / "leaderboard.csv")
