@@ -92,7 +92,7 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
     c[1].number_input(SET["epochs"].label, key="tn_epochs", step=1, help=SET["epochs"].widget_help())
     c[2].number_input(SET["seeds"].label, key="tn_seeds", step=1, help=SET["seeds"].widget_help())
     c[3].number_input(SET["workers"].label, key="tn_workers", step=1, help=SET["workers"].widget_help())
-    c = st.columns(4, vertical_alignment="bottom")
+    c = st.columns([1, 1, 2], vertical_alignment="bottom")  # the toggle's label needs more than a quarter at 800 px
     c[0].number_input("Training images (0: all)", key="tn_limit", step=100, help=SET["limit"].widget_help())
     c[1].number_input(SET["batch_size"].label, key="tn_batch_size", step=1, help=SET["batch_size"].widget_help())
     c[2].toggle(SET["prune"].label, key="tn_prune", help=SET["prune"].help + " Schedules that decay late look worse "
@@ -123,6 +123,9 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
 
 if S.get("tn_applied"):
     st.success(f"Applied: {S.pop('tn_applied')} is now the **Train** page's schedule and a curve in the explorer.")
+
+
+CHART_W = 460  # px: two fit beside each other at 1440 px, one per row at 800 px (legends whole)
 
 
 def _view(run_id: str) -> None:
@@ -168,11 +171,11 @@ def _view(run_id: str) -> None:
     board = view.leaderboard
     if len(board):
         shown = board[[c for c in LEADERBOARD_SHOWN if c in board.columns]].rename(columns=LEADERBOARD_SHOWN)
-        st.dataframe(shown, hide_index=True, width="stretch", column_config={
-            "mean validation accuracy": st.column_config.NumberColumn(format="%.4f"),
-            "± std over seeds": st.column_config.NumberColumn(format="%.4f"),
-            "the book (CIFAR-10)": st.column_config.NumberColumn(format="%.2f"),
-            "time per trial (s)": st.column_config.NumberColumn(format="%.1f")})
+        formats = {"mean validation accuracy": "{:.4f}", "± std over seeds": "{:.4f}", "best epoch": "{:.0f}",
+                   "the book (CIFAR-10)": "{:.2f}", "time per trial (s)": "{:.1f}"}
+        # blank, not "None", where there is no value (one seed has no spread; no trial done yet)
+        st.dataframe(shown.style.format({k: f for k, f in formats.items() if k in shown.columns}, na_rep=""),
+                     hide_index=True, width="stretch")
         row = st.container(horizontal=True)  # buttons as wide as their labels, wrapping on narrow screens
         row.download_button("Leaderboard CSV", board.to_csv(index=False).encode(), file_name="leaderboard.csv",
                             mime="text/csv", key="tn_csv", icon=":material/download:")
@@ -181,11 +184,11 @@ def _view(run_id: str) -> None:
                        args=(view.winner,), help="Puts the winning schedule into the Train page and the explorer.")
     curves = compare.trial_curves(view.trials, RUNS_DIR)
     epochs = int(view.config.get("epochs") or 10)
-    c1, c2 = st.columns(2)
-    c1.plotly_chart(tournament_figure(curves, "val_accuracy", "Validation accuracy",
-                                      "validation accuracy", epochs), key="tn_val_acc")
-    c2.plotly_chart(tournament_figure(curves, "lr", "Learning rate", "learning rate", epochs),
-                    key="tn_lr")
+    charts = st.container(horizontal=True)  # side by side when both fit, else one above the other
+    charts.plotly_chart(tournament_figure(curves, "val_accuracy", "Validation accuracy of every trial",
+                                          "validation accuracy", epochs), key="tn_val_acc", width=CHART_W)
+    charts.plotly_chart(tournament_figure(curves, "lr", "Learning rate of every trial", "learning rate", epochs),
+                        key="tn_lr", width=CHART_W)
     if curves:
         runs_page = (st.context.url or "").split("?")[0].rsplit("/", 1)[0] + "/runs"
         copy_link(compare.share_link(runs_page, compare=[c["run_id"] for c in curves]),

@@ -126,3 +126,17 @@ def test_a_running_tournament_says_how_long_is_left(runs_dir):
     st.update(eta_s=0.0, trials_done=4, running=0)  # every trial done, the job writing its files
     (runs_dir / tid / "status.json").write_text(json.dumps(st))
     assert [p.proto.text for p in page().get("progress")] == ["4/4 trials done · finishing…"]
+
+
+def test_the_leaderboard_shows_blanks_not_none_and_fixed_decimals(runs_dir):
+    """One seed has no spread: the cell is blank, not "None" (what the table showed before)."""
+    import pyarrow as pa
+
+    tid = _finished_tournament(runs_dir)
+    board = pd.read_csv(runs_dir / tid / "leaderboard.csv")
+    board["std_val_accuracy"] = float("nan")
+    board.to_csv(runs_dir / tid / "leaderboard.csv", index=False)
+    table = page().dataframe[0].proto.arrow_data
+    shown = pa.ipc.open_stream(table.styler.display_values).read_all().to_pandas()
+    assert list(shown["± std over seeds"]) == ["", ""] and list(shown["notes"]) == ["", ""]
+    assert list(shown["mean validation accuracy"]) == ["0.8100", "0.7100"]

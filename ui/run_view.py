@@ -140,11 +140,14 @@ def parent_history(run: store.Run):
         return None
 
 
+RUN_CHART_W = 310  # px: a run's loss, accuracy and LR charts
+
+
 def charts(run: store.Run, key: str) -> None:
     epochs = int(run.config.get("epochs") or run.status.get("epochs") or 1)
     spe = int(run.config.get("steps_per_epoch") or run.status.get("steps_per_epoch") or 1)
     before = parent_history(run)
-    c1, c2, c3 = st.columns(3)
+    row = st.container(horizontal=True)  # three abreast at 1440 px, one per row at 800 px (legends whole)
     overrides = run.status.get("lr_overrides") or run.config.get("lr_overrides") or []
     if before is None:
         loss = metric_figure(run.history, ["loss", "val_loss"], "Loss", "loss", epochs)
@@ -155,9 +158,8 @@ def charts(run: store.Run, key: str) -> None:
         acc = metric_figure_resumed(run.history, before, ["accuracy", "val_accuracy"], "Accuracy", "accuracy",
                                     epochs)
         lr = lr_used_figure_resumed(run.history, before, planned_per_epoch(run), overrides, epochs, spe)
-    c1.plotly_chart(loss, key=f"{key}_loss", config={"displaylogo": False})
-    c2.plotly_chart(acc, key=f"{key}_acc", config={"displaylogo": False})
-    c3.plotly_chart(lr, key=f"{key}_lr", config={"displaylogo": False})
+    for name, fig in (("loss", loss), ("acc", acc), ("lr", lr)):
+        row.plotly_chart(fig, key=f"{key}_{name}", config={"displaylogo": False}, width=RUN_CHART_W)
 
 
 def progress(run: store.Run) -> None:

@@ -105,20 +105,29 @@ LABEL_PROBLEMS = """(label) => {
   probe.style.font = style.font;
   label.appendChild(probe);
   let widest = 0;
-  for (const word of text.split(/\\s+/)) { probe.textContent = word; widest = Math.max(widest, probe.offsetWidth); }
+  for (const word of text.split(/\\s+/)) {
+    probe.textContent = word;
+    widest = Math.max(widest, probe.getBoundingClientRect().width);
+  }
+  probe.textContent = text;
+  const full = probe.getBoundingClientRect().width;  // on one line, to the subpixel
   label.removeChild(probe);
   const box = label.getBoundingClientRect();  // inline elements have no clientWidth
   const lines = box.height / (parseFloat(style.lineHeight) || 1.6 * parseFloat(style.fontSize));
-  if (box.width + 1 < widest) out.push(`label "${text}": ${Math.round(box.width)}px < word ${widest}px`);
+  if (box.width + 1 < widest) out.push(`label "${text}": ${Math.round(box.width)}px < word ${Math.round(widest)}px`);
   if (lines > 2.2) out.push(`label "${text}": ${lines.toFixed(1)} lines`);
   if (style.display !== 'inline' && label.scrollWidth > label.clientWidth + 1)
     out.push(`label "${text}": ${label.scrollWidth} > ${label.clientWidth}`);
   // containers that hide overflow, up to the first scroller (beyond it, scrolled-away is not cut)
   const hides = v => v === 'hidden' || v === 'clip';
-  for (let a = label.parentElement; a && a !== document.body; a = a.parentElement) {
+  for (let a = label; a && a !== document.body; a = a.parentElement) {
     const s = getComputedStyle(a);
     if (['auto', 'scroll'].includes(s.overflowX) || ['auto', 'scroll'].includes(s.overflowY)) break;
     const r = a.getBoundingClientRect();
+    // an ellipsis shows as soon as the text is a fraction of a pixel wider than its box
+    if (s.textOverflow === 'ellipsis' && hides(s.overflowX) && full > r.width + 0.05)
+      out.push(`label "${text}" ends in an ellipsis (${full.toFixed(1)}px of text in ${r.width.toFixed(1)}px)`);
+    if (a === label) continue;
     if ((hides(s.overflowX) && (box.right > r.right + 1 || box.left < r.left - 1)) ||
         (hides(s.overflowY) && box.bottom > r.bottom + 1))
       out.push(`label "${text}" clipped by its container (${Math.round(box.width)}x${Math.round(box.height)}px `
@@ -150,7 +159,7 @@ def labels_cut(page, texts: list[str]) -> list[str]:
 
 
 # What is cut in the main area, as readable lines ([] when nothing is): buttons narrower than their
-# label, code wider than its box, chart titles wider than their chart.
+# label, code wider than its box, chart titles and legend entries sticking out of their chart.
 CUT = """() => {
   const main = document.querySelector('[data-testid="stMain"]');
   const cut = [];
@@ -167,12 +176,17 @@ CUT = """() => {
   }
   for (const plot of main.querySelectorAll('.js-plotly-plot')) {
     const r = plot.getBoundingClientRect();
-    for (const t of plot.querySelectorAll('.gtitle')) {
+    for (const t of plot.querySelectorAll('.gtitle, .legendtext')) {
       const q = t.getBoundingClientRect();
       if (q.right > r.right + 1 || q.left < r.left - 1)
-        cut.push(`chart title "${t.textContent}": ${Math.round(q.width)}px in a ${Math.round(r.width)}px chart`);
+        cut.push(`chart text "${t.textContent}": ${Math.round(q.width)}px in a ${Math.round(r.width)}px chart`);
     }
   }
   return cut;
 }"""
+
+
+# The text of every visible cell of every table (Glide's accessible copy of the canvas).
+CELLS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')].map(
+  t => [...t.querySelectorAll('[role="gridcell"]')].map(c => c.innerText))"""
 

@@ -16,14 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_kit import CUT, AppServer, shot, wait_app_idle
+from browser_kit import CELLS, CUT, AppServer, shot, wait_app_idle
 from fakes import fabricate_lr_find, fabricate_run
 
 from lrviz import runs as store
-
-# The text of every visible cell of every table (Glide's accessible copy of the canvas).
-CELLS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')].map(
-  t => [...t.querySelectorAll('[role="gridcell"]')].map(c => c.innerText))"""
 
 
 @pytest.fixture(scope="module")

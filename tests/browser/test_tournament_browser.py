@@ -7,7 +7,7 @@ import json
 import re
 
 import pandas as pd
-from browser_kit import CUT, shot, wait_app_idle
+from browser_kit import CUT, labels_cut, shot, wait_app_idle
 
 from lrviz.schedules import REGISTRY
 
@@ -39,6 +39,14 @@ def test_tutorial_tournament_from_the_browser(app_server, page, runs_dir):
     page.wait_for_timeout(1000)
     shot(page, "tournament-finished-800")
     assert page.evaluate(CUT) == []
+    details = page.locator('[data-testid="stExpander"] details').first  # the form, collapsed while it ran
+    if not details.evaluate("d => d.open"):
+        details.locator("summary").click()
+    page.wait_for_function("""() => {  // opened, its height animation over
+      const d = document.querySelector('[data-testid="stExpander"] details');
+      return d.open && d.getBoundingClientRect().height > 300 && !d.getAnimations({subtree: true}).length; }""")
+    page.wait_for_timeout(300)
+    assert labels_cut(page, ["Dataset", "Epochs", "Seeds", "Workers", "Batch size", "Prune"]) == []
     page.set_viewport_size({"width": 1440, "height": 1500})
     (tid,) = [p.name for p in runs_dir.iterdir() if p.name.endswith(tuple("0123456789abcdef")) and
               "-tournament-" in p.name]
