@@ -130,7 +130,7 @@ while time.time() < start:  # every racer starts at the same moment
     time.sleep(0.005)
 taken = []
 if what == "claim":
-    while (claimed := claim_waiting_trial(study, storage)) is not None:
+    while (claimed := claim_waiting_trial(study, storage, url)) is not None:
         taken.append(claimed[0].number)
         study.tell(claimed[0], 1.0)
 else:

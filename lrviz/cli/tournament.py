@@ -223,7 +223,7 @@ def work(storage_url: str, study_name: str, runs_dir: Path, group: str, *, insta
     done = 0
     while not stop.requested and not tournament_stopping(runs_dir, group):
         fail_stale(study, storage_url)
-        claimed = claim_waiting_trial(study, storage)
+        claimed = claim_waiting_trial(study, storage, storage_url)
         if claimed is None:
             break
         trial, trial_id = claimed

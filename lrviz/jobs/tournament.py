@@ -156,7 +156,7 @@ class TournamentJob(Job):
         if cfg["storage"] is not None and split_password(cfg["storage"])[1] is not None:
             raise FieldError("storage", "a URL without a password (config.json keeps it, in the runs folder); for "
                              "PostgreSQL give it as PGPASSWORD or in ~/.pgpass, which its client reads",
-                             split_password(cfg["storage"])[0] + "  (password hidden)")
+                             _hide_password(cfg["storage"]))
         return cfg
 
     @classmethod
@@ -168,9 +168,8 @@ class TournamentJob(Job):
         if parent is None:
             return
         ppath, pcfg = ended_tournament(store, parent)
-        for key, value in pcfg.items():
-            if key in cls.settings() and key not in ("workers", "parent", "storage", "study"):
-                config[key] = value
+        inherited = set(cls.settings()) - {"workers", "parent", "storage", "study"}
+        config.update({k: v for k, v in pcfg.items() if k in inherited})
         config.update(storage=storage_url_of(pcfg, ppath), study=study_name_of(pcfg))
 
     @classmethod
@@ -333,8 +332,9 @@ def fail_stale(study: Any, url: str) -> None:
         optuna.storages.fail_stale_trials(study)
 
 
-def claim_waiting_trial(study: Any, storage: Any) -> tuple[Any, int] | None:
-    """Take a waiting trial for this process (WAITING -> RUNNING); None if none waits.
+def claim_waiting_trial(study: Any, storage: Any, url: str) -> tuple[Any, int] | None:
+    """Take a waiting trial of ``study`` (storage ``url``) for this process (WAITING -> RUNNING);
+    None if none waits.
     Unlike ``study.ask()``, never creates a new trial when the queue is empty.
 
     Each trial is taken by exactly one process. Optuna's ``RDBStorage`` takes it with
@@ -346,7 +346,7 @@ def claim_waiting_trial(study: Any, storage: Any) -> tuple[Any, int] | None:
     from optuna.trial import TrialState
 
     study_id = storage.get_study_id_from_name(study.study_name)
-    with _claim_lock(str(getattr(storage, "url", ""))):
+    with _claim_lock(url):
         for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
             try:
@@ -578,12 +578,9 @@ def split_password(url: str) -> tuple[str, str | None]:
 
 
 def _hide_password(url: str) -> str:
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a URL SQLAlchemy cannot parse is shown as given
-        return url
+    """``url`` as shown to people: without its password (user part or ``?password=``), said."""
+    bare, password = split_password(url)
+    return bare if password is None else f"{bare}  (password hidden)"
 
 
 # --------------------------------------------------------------------------- the API for pages
