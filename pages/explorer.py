@@ -14,6 +14,7 @@ from lrviz.schedules import REGISTRY, Schedule
 from ui import plateau_replay
 from ui.links import copy_link
 from ui.navigation import ensure_app_navigation  # noqa: E402
+from ui.page_state import KEEP, publish, receive
 from ui.schedule_editor import load_widgets, schedule_editor, schedule_from_state
 
 ensure_app_navigation()
@@ -36,6 +37,13 @@ def _init_state() -> None:
     S.ex_last_valid = {}  # curve id -> its last valid Schedule, shown while its editor has an error
     for sched in state.curves:
         _add_curve_widgets(sched)
+
+
+def _restore_editors() -> None:
+    """Every curve's editor keys exist on every run (its last valid schedule where one is missing)."""
+    for cid in S.ex_curve_ids:
+        if f"ex_{cid}_name" not in S:
+            load_widgets(f"ex_{cid}", S.ex_last_valid[cid])
 
 
 def _add_curve_widgets(sched: Schedule) -> None:
@@ -66,8 +74,9 @@ def _validated(field: str, check, *args):
 # --------------------------------------------------------------------------- page
 
 _init_state()
+_restore_editors()
 state: ex.ExplorerState = S.ex_state
-for config in S.pop("explorer_add", []):  # curves sent here by other pages (e.g. the LR finder)
+for config in receive("explorer", "curve"):  # curves sent here by other pages (e.g. the LR finder)
     if len(S.ex_curve_ids) < ex.MAX_CURVES:
         _add_curve_widgets(Schedule.from_config(config))
 
@@ -84,18 +93,18 @@ with st.sidebar:
     S.setdefault("ex_epochs", state.epochs)
     S.setdefault("ex_train_size", state.train_size)
     S.setdefault("ex_batch_size", state.batch_size)
-    st.number_input("Epochs", step=1, key="ex_epochs", help="1 to 1000.")
+    st.number_input("Epochs", step=1, key="ex_epochs", help="1 to 1000.", **KEEP)
     epochs = _validated("ex_epochs", ex.validate_epochs)
     st.number_input("Training images (N)", step=1000, key="ex_train_size",
-                    help="With the batch size, sets batches per epoch = ceil(N / batch). CIFAR-10 has 50,000.")
+                    help="With the batch size, sets batches per epoch = ceil(N / batch). CIFAR-10 has 50,000.", **KEEP)
     train_size = _validated("ex_train_size", ex.validate_train_size)
-    st.number_input("Batch size", step=1, key="ex_batch_size", help="The tutorial uses 64.")
+    st.number_input("Batch size", step=1, key="ex_batch_size", help="The tutorial uses 64.", **KEEP)
     batch_size = _validated("ex_batch_size", ex.validate_batch_size)
     S.setdefault("ex_log_y", state.log_y)
     S.setdefault("ex_per_batch", state.per_batch)
-    st.toggle("Log-scale LR axis", key="ex_log_y")
+    st.toggle("Log-scale LR axis", key="ex_log_y", **KEEP)
     st.toggle("Per-batch resolution", key="ex_per_batch",
-              help="Draw smooth schedules batch by batch (what the optimizer sees) instead of per epoch.")
+              help="Draw smooth schedules batch by batch (what the optimizer sees) instead of per epoch.", **KEEP)
 
 epochs = epochs or state.epochs
 state.epochs = epochs
@@ -172,10 +181,10 @@ def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
         chart_slot = st.empty()
         rrow = st.container(horizontal=True)
         with rrow.container(width=220):
-            st.number_input("LR at epoch (1-based)", step=1, key="ex_readout_epoch")
+            st.number_input("LR at epoch (1-based)", step=1, key="ex_readout_epoch", **KEEP)
             _validated("ex_readout_epoch", ex.validate_readout_epoch, epochs)
         with rrow.container(width=220):
-            st.number_input("First epoch where LR ≤", step=0.0001, format="%.6g", key="ex_threshold")
+            st.number_input("First epoch where LR ≤", step=0.0001, format="%.6g", key="ex_threshold", **KEEP)
             _validated("ex_threshold", ex.validate_threshold)
 
     with body.container(width=EDITORS_WIDTH, key="ex_editors"):
@@ -186,7 +195,7 @@ def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
                                 can_remove=len(cids) > 1)
         add_row = st.container(horizontal=True, vertical_alignment="bottom")
         add_row.selectbox("Add a schedule to compare", list(REGISTRY), key="ex_new_schedule",
-                          format_func=lambda n: REGISTRY[n].title, index=list(REGISTRY).index("cosine"))
+                          format_func=lambda n: REGISTRY[n].title, index=list(REGISTRY).index("cosine"), **KEEP)
         add_row.button("Add", on_click=_add_curve, disabled=len(cids) >= ex.MAX_CURVES,
                        width="content", help=f"Up to {ex.MAX_CURVES} schedules.")
 
@@ -220,7 +229,7 @@ def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
     st.query_params.from_dict(state.to_query())
     copy_link(state.share_link(st.context.url), "this view")
     # The Train page offers these curves as the schedule to train with.
-    S.explorer_curves = [c.to_config() for c in state.curves]
+    publish("explorer_curves", [c.to_config() for c in state.curves])
 
 
 DECAY_EXPLAINER = (

@@ -16,6 +16,7 @@ from lrviz.lr_finder import SUGGESTIONS
 from ui import run_view
 from ui.links import copy_link
 from ui.navigation import ensure_app_navigation  # noqa: E402
+from ui.page_state import KEEP
 
 ensure_app_navigation()
 S = st.session_state
@@ -64,7 +65,7 @@ def _name_form(run) -> None:
     key = f"runs_name_{run.id}"
     S.setdefault(key, run.name or "")
     st.text_input("Name this run", key=key, on_change=_save_name, args=(run.id,), max_chars=None,
-                  placeholder="e.g. F=0.5 baseline", help=store.RUN_NAME.widget_help() + " Empty: no name.")
+                  placeholder="e.g. F=0.5 baseline", help=store.RUN_NAME.widget_help() + " Empty: no name.", **KEEP)
     if S.get("runs_name_error"):
         st.error(S.runs_name_error)
 
@@ -171,7 +172,7 @@ if len(selected) >= 2:
     histories = {labels[rid]: r.history for rid, r in loaded.items()}
     log_loss = st.toggle("Log scale for loss", key="cmp_log_loss",
                          value=compare.loss_spans_decades(histories, "val_loss"),
-                         help="One run whose loss explodes (1e10) flattens every other curve on a linear axis.")
+                         help="One run whose loss explodes (1e10) flattens every other curve on a linear axis.", **KEEP)
     c1, c2 = st.columns(2)
     c1.plotly_chart(compare_figure(histories, "val_accuracy", "Validation accuracy", "validation accuracy"),
                     key="cmp_val_acc")

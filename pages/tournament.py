@@ -18,6 +18,7 @@ from lrviz.schedules import Schedule
 from lrviz.tournament import grid, preset, schedule_labels
 from ui.links import copy_link
 from ui.navigation import ensure_app_navigation  # noqa: E402
+from ui.page_state import KEEP, PageState, published, send
 from ui.run_view import fmt_duration
 
 ensure_app_navigation()
@@ -41,32 +42,23 @@ def _schedules(source: str) -> list[dict]:
         return preset("tutorial")["schedules"]
     if source == "grid":
         return grid("step", {"factor": [0.25, 0.5, 0.75], "drop_every": [5, 10]}, lr=0.01)
-    return list(S.get("explorer_curves") or preset("tutorial")["schedules"])
+    return list(published("explorer_curves") or preset("tutorial")["schedules"])
 
 
-def _init() -> None:
-    if "tn_init" in S:
-        return
-    S.tn_init = True
-    S.tn_source = "tutorial"
-    S.tn_dataset = "digits"
-    S.tn_archive = ""
-    S.tn_epochs = 40
-    S.tn_seeds = 3
-    S.tn_workers = 1
-    S.tn_limit = 0
-    S.tn_batch_size = 64
-    S.tn_prune = False
+STATE = PageState("tn_", {  # this page's keys and their defaults (ui/page_state.py)
+    "tn_source": "tutorial", "tn_dataset": "digits", "tn_archive": "", "tn_epochs": 40, "tn_seeds": 3,
+    "tn_workers": 1, "tn_limit": 0, "tn_batch_size": 64, "tn_prune": False,
+})
 
 
 def _use_winner(config: dict) -> None:
     """on_click: the winner becomes the Train page's schedule and a curve in the explorer."""
-    S.tr_apply_schedule = config
-    S.setdefault("explorer_add", []).append(config)
+    send("train", "schedule", config)
+    send("explorer", "curve", config)
     S.tn_applied = Schedule.from_config(config).label()
 
 
-_init()
+STATE.init()
 st.title("Schedule tournament")
 st.markdown("The tutorial's question — which schedule trains MiniVGGNet best? — answered over several seeds, with "
             "the spread between seeds, on [Optuna](https://optuna.org): one study, one trial per schedule and seed. "
@@ -79,7 +71,7 @@ elif "tn_id" not in S:
     S.tn_id = store.latest_run(RUNS_DIR, kind=TournamentJob.kind)
 
 with st.expander("New tournament", expanded=not active, icon=":material/emoji_events:"):
-    st.radio("Schedules", list(SOURCES), format_func=SOURCES.get, key="tn_source")
+    st.radio("Schedules", list(SOURCES), format_func=SOURCES.get, key="tn_source", **KEEP)
     schedules = _schedules(S.tn_source)
     try:
         labels = schedule_labels(schedules)
@@ -88,17 +80,18 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
         st.error(str(e))
     st.caption(f"{len(schedules)} schedule(s): " + " · ".join(labels))
     c = st.columns(4)
-    c[0].selectbox(SET["dataset"].label, DATASETS, key="tn_dataset", help=SET["dataset"].help)
-    c[1].number_input(SET["epochs"].label, key="tn_epochs", step=1, help=SET["epochs"].widget_help())
-    c[2].number_input(SET["seeds"].label, key="tn_seeds", step=1, help=SET["seeds"].widget_help())
-    c[3].number_input(SET["workers"].label, key="tn_workers", step=1, help=SET["workers"].widget_help())
+    c[0].selectbox(SET["dataset"].label, DATASETS, key="tn_dataset", help=SET["dataset"].help, **KEEP)
+    c[1].number_input(SET["epochs"].label, key="tn_epochs", step=1, help=SET["epochs"].widget_help(), **KEEP)
+    c[2].number_input(SET["seeds"].label, key="tn_seeds", step=1, help=SET["seeds"].widget_help(), **KEEP)
+    c[3].number_input(SET["workers"].label, key="tn_workers", step=1, help=SET["workers"].widget_help(), **KEEP)
     c = st.columns([1, 1, 2], vertical_alignment="bottom")  # the toggle's label needs more than a quarter at 800 px
-    c[0].number_input("Training images (0: all)", key="tn_limit", step=100, help=SET["limit"].widget_help())
-    c[1].number_input(SET["batch_size"].label, key="tn_batch_size", step=1, help=SET["batch_size"].widget_help())
+    c[0].number_input("Training images (0: all)", key="tn_limit", step=100, help=SET["limit"].widget_help(), **KEEP)
+    c[1].number_input(SET["batch_size"].label, key="tn_batch_size", step=1,
+                      help=SET["batch_size"].widget_help(), **KEEP)
     c[2].toggle(SET["prune"].label, key="tn_prune", help=SET["prune"].help + " Schedules that decay late look worse "
-                "early (short-horizon bias): pruning can drop the eventual winner.")
+                "early (short-horizon bias): pruning can drop the eventual winner.", **KEEP)
     if S.tn_dataset == "cifar10":
-        st.text_input(SET["cifar_archive"].label, key="tn_archive", help=SET["cifar_archive"].help)
+        st.text_input(SET["cifar_archive"].label, key="tn_archive", help=SET["cifar_archive"].help, **KEEP)
     settings = {"dataset": S.tn_dataset, "epochs": S.tn_epochs, "seeds": S.tn_seeds, "workers": S.tn_workers,
                 "limit": S.tn_limit or None, "batch_size": S.tn_batch_size, "prune": S.tn_prune,
                 "cifar_archive": (S.tn_archive or None) if S.tn_dataset == "cifar10" else None}

@@ -21,6 +21,7 @@ from lrviz.plateau import plateau_settings
 from lrviz.schedules import Schedule
 from ui import lr_finder_view, run_view
 from ui.navigation import ensure_app_navigation  # noqa: E402
+from ui.page_state import KEEP, PageState, published, receive
 from ui.schedule_editor import load_widgets, schedule_editor, schedule_from_state
 from ui.settings_inputs import WHOLE, settings_grid
 
@@ -40,31 +41,26 @@ LABELS = {**{name: s.label for name, s in SET.items() if s.label}, **{s.name: s.
 
 def _explorer_choices() -> list[dict]:
     """Schedules configured in the explorer (this session), else the tutorial's step decay."""
-    curves = S.get("explorer_curves") or [DEFAULTS["schedule"]]
+    curves = published("explorer_curves") or [DEFAULTS["schedule"]]
     return list(curves)
 
 
+STATE = PageState("tr_", {  # this page's keys and their defaults (ui/page_state.py)
+    "tr_dataset": DEFAULTS["dataset"], "tr_cifar_archive": "", "tr_use_limit": False, "tr_limit": 500.0,
+    "tr_epochs": float(DEFAULTS["epochs"]), "tr_batch_size": float(DEFAULTS["batch_size"]),
+    "tr_momentum": DEFAULTS["momentum"], "tr_nesterov": DEFAULTS["nesterov"], "tr_seed": float(DEFAULTS["seed"]),
+    "tr_backend": lambda: store.validate_config({})["backend"],  # $KERAS_BACKEND, else tensorflow
+    "tr_mlflow": lambda: bool(os.environ.get("MLFLOW_TRACKING_URI")), "tr_plateau": False,
+    **{f"tr_pl_{name}": float(s.default) if s.kind == "int" else s.default for name, s in PLATEAU.items()},
+    "tr_from": lambda: len(_explorer_choices()) - 1,
+})
+
+
 def _init() -> None:
-    if "tr_init" in S:
-        return
-    S.tr_init = True
-    S.tr_dataset = DEFAULTS["dataset"]
-    S.tr_cifar_archive = ""
-    S.tr_use_limit = False
-    S.tr_limit = 500.0
-    S.tr_epochs = float(DEFAULTS["epochs"])
-    S.tr_batch_size = float(DEFAULTS["batch_size"])
-    S.tr_momentum = DEFAULTS["momentum"]
-    S.tr_nesterov = DEFAULTS["nesterov"]
-    S.tr_seed = float(DEFAULTS["seed"])
-    S.tr_backend = store.validate_config({})["backend"]  # $KERAS_BACKEND, else tensorflow
-    S.tr_mlflow = bool(os.environ.get("MLFLOW_TRACKING_URI"))
-    S.tr_plateau = False
-    for name, s in PLATEAU.items():
-        S[f"tr_pl_{name}"] = float(s.default) if s.kind == "int" else s.default
-    choices = _explorer_choices()
-    S.tr_from = len(choices) - 1
-    load_widgets("tr_s", Schedule.from_config(choices[-1]))
+    """Every key this page reads, on every run (only the missing ones are set)."""
+    STATE.init()
+    if "tr_s_name" not in S:  # the schedule editor's keys: the explorer's last curve
+        load_widgets("tr_s", Schedule.from_config(_explorer_choices()[-1]))
 
 
 FORM_SCHEDULE = -1  # the "start from" option that stands for the schedule now in the form
@@ -102,8 +98,10 @@ def _follow_form(choices: list[dict]) -> tuple[list[int], str]:
 
 
 _init()
-if "tr_apply_schedule" in S:  # "Use the winner" on the Tournament page
-    load_widgets("tr_s", Schedule.from_config(S.pop("tr_apply_schedule")))
+for sent in receive("train", "schedule"):  # "Use the winner" on the Tournament page
+    load_widgets("tr_s", Schedule.from_config(sent))
+for sent in receive("train", "show_run"):  # "Continue training", from here or the Runs page
+    S.tr_run_id = sent
 st.title("Train MiniVGGNet")
 st.markdown(
     "The tutorial's experiment from the browser: MiniVGGNet, SGD with momentum 0.9 and Nesterov, batch 64, "
@@ -126,43 +124,44 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
         st.selectbox(SET["dataset"].label, DATASETS, key="tr_dataset", format_func={
             "digits": "digits (offline)", "cifar10": "CIFAR-10"}.get,
                      help=f"{SET['dataset'].help} digits: scikit-learn's 1,797 8×8 grey images, bundled. CIFAR-10: "
-                          "60,000 32×32 colour images, the tutorial's data.")
+                          "60,000 32×32 colour images, the tutorial's data.", **KEEP)
         errors_at["dataset"] = st.empty()
         if S.tr_dataset == "cifar10":
             st.text_input(SET["cifar_archive"].label, key="tr_cifar_archive",
                           placeholder="/path/to/cifar-10-python.tar.gz",
                           help=f"{SET['cifar_archive'].help} Empty: the Keras cache (~/.keras/datasets), "
-                               "then a download.")
+                               "then a download.", **KEEP)
             found = cifar_availability(S.tr_cifar_archive or None)
             (st.success if found.ok else st.warning)(found.message)
         errors_at["cifar_archive"] = st.empty()
         # The toggle on its own row: in a narrow column beside the input it lost its label at 800 px.
-        st.toggle("Subset", key="tr_use_limit", help="Train on a stratified subset (faster).")
+        st.toggle("Subset", key="tr_use_limit", help="Train on a stratified subset (faster).", **KEEP)
         st.number_input(SET["limit"].label, key="tr_limit", step=100.0, format=WHOLE, disabled=not S.tr_use_limit,
-                        help=SET["limit"].widget_help())
+                        help=SET["limit"].widget_help(), **KEEP)
         errors_at["limit"] = st.empty()
         c = st.columns(2)
         c[0].number_input(SET["epochs"].label, key="tr_epochs", step=1.0, format=WHOLE,
-                          help=SET["epochs"].widget_help())
+                          help=SET["epochs"].widget_help(), **KEEP)
         c[1].number_input(SET["batch_size"].label, key="tr_batch_size", step=1.0, format=WHOLE,
-                          help=SET["batch_size"].widget_help())
+                          help=SET["batch_size"].widget_help(), **KEEP)
         errors_at["epochs"] = st.empty()
         errors_at["batch_size"] = st.empty()
         # Two inputs a row at most, toggles on rows of their own: at 800 px this column is ~180 px wide.
         c = st.columns(2, vertical_alignment="bottom")
         c[0].number_input(SET["momentum"].label, key="tr_momentum", step=0.05, format="%.3g",
-                          help=SET["momentum"].widget_help())
-        c[1].number_input(SET["seed"].label, key="tr_seed", step=1.0, format=WHOLE, help=SET["seed"].widget_help())
-        st.checkbox(SET["nesterov"].label, key="tr_nesterov", help=SET["nesterov"].help)
+                          help=SET["momentum"].widget_help(), **KEEP)
+        c[1].number_input(SET["seed"].label, key="tr_seed", step=1.0, format=WHOLE,
+                          help=SET["seed"].widget_help(), **KEEP)
+        st.checkbox(SET["nesterov"].label, key="tr_nesterov", help=SET["nesterov"].help, **KEEP)
         errors_at["momentum"] = st.empty()
         errors_at["seed"] = st.empty()
         backends = installed_backends()
-        st.selectbox(SET["backend"].label, backends, key="tr_backend", help=SET["backend"].help)
-        st.toggle(SET["mlflow"].label, key="tr_mlflow", help=SET["mlflow"].help)
+        st.selectbox(SET["backend"].label, backends, key="tr_backend", help=SET["backend"].help, **KEEP)
+        st.toggle(SET["mlflow"].label, key="tr_mlflow", help=SET["mlflow"].help, **KEEP)
         errors_at["backend"] = st.empty()
         st.toggle("Cut LR on plateau", key="tr_plateau",
                   help="Keras' ReduceLROnPlateau on top of the schedule: on a plateau, the rest of the schedule is "
-                       "scaled by the factor (like Set LR now), and the reduction is marked on the LR chart.")
+                       "scaled by the factor (like Set LR now), and the reduction is marked on the LR chart.", **KEEP)
         if S.tr_plateau:
             errors_at.update(settings_grid(PLATEAU, "tr_pl_"))
     with right:
@@ -174,7 +173,7 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
                                             else Schedule.from_config(choices[i]).label()),
                      on_change=_load_from_explorer,
                      help="The explorer's curves of this session. After an LR finder suggestion is applied or a "
-                          "value edited, this reads the form's own schedule.")
+                          "value edited, this reads the form's own schedule.", **KEEP)
         schedule = schedule_editor("tr_s", "Schedule", border=False)
         errors_at["schedule"] = st.empty()
         preview = st.container()

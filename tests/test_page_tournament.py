@@ -88,8 +88,9 @@ def test_a_finished_tournament_shows_leaderboard_verdict_curves_and_uses_the_win
     assert len(spec["data"]) == 4  # one validation-accuracy line per trial
     winner = next(b for b in at.button if b.key == "tn_winner")
     winner.click().run()
-    assert at.session_state["tr_apply_schedule"] == {"name": "step", "params": {"lr": 0.01, "factor": 0.5,
-                                                                                 "drop_every": 5}}
+    winner_config = {"name": "step", "params": {"lr": 0.01, "factor": 0.5, "drop_every": 5}}
+    inbox = at.session_state["_page_inbox"]  # ui/page_state.send: what Train and the explorer take next
+    assert inbox["train"]["schedule"] == [winner_config] and inbox["explorer"]["curve"] == [winner_config]
     assert any("Applied" in s.value for s in at.success)
 
 

@@ -147,7 +147,7 @@ def test_lr_finder_result_and_apply_buttons(runs_dir):
     at.button(key="find_cycle_valley").click().run()
     assert at.selectbox(key="tr_s_name").value == "one_cycle"
     assert at.number_input(key="tr_s_max_lr").value == 0.0028
-    assert at.session_state["explorer_add"][-1]["params"]["max_lr"] == 0.0028
+    assert at.session_state["_page_inbox"]["explorer"]["curve"][-1]["params"]["max_lr"] == 0.0028
 
 
 def test_lr_finder_without_suggestion_says_why(runs_dir):
@@ -181,11 +181,11 @@ def test_explorer_curves_are_offered_and_survive_the_list_shrinking(runs_dir):
     from lrviz.schedules import Schedule
 
     at = AppTest.from_file(PAGE, default_timeout=30)
-    at.session_state["explorer_curves"] = [Schedule.create("time_keras2").to_config(),
-                                           Schedule.create("cosine", {"lr": 0.05}).to_config()]
+    at.session_state["_page_shared"] = {"explorer_curves": [Schedule.create("time_keras2").to_config(),
+                                                            Schedule.create("cosine", {"lr": 0.05}).to_config()]}
     at.run()
     assert at.selectbox(key="tr_s_name").value == "cosine" and at.number_input(key="tr_s_lr").value == 0.05
-    at.session_state["explorer_curves"] = [Schedule.create("step").to_config()]
+    at.session_state["_page_shared"] = {"explorer_curves": [Schedule.create("step").to_config()]}
     at.run()
     # The form still holds the cosine: the box says so, not the explorer's step decay.
     box = at.selectbox(key="tr_from")
@@ -439,8 +439,9 @@ def test_eta_after_the_first_epoch_is_within_3x_of_the_real_remaining_time(tmp_p
 
 def test_a_schedule_sent_by_the_tournament_fills_the_form(runs_dir):
     at = AppTest.from_file(PAGE, default_timeout=30)
-    at.session_state["tr_apply_schedule"] = {"name": "step", "params": {"lr": 0.01, "factor": 0.25, "drop_every": 5}}
+    at.session_state["_page_inbox"] = {"train": {"schedule": [
+        {"name": "step", "params": {"lr": 0.01, "factor": 0.25, "drop_every": 5}}]}}
     at.run()
     assert not at.exception
     assert at.session_state["tr_s_name"] == "step" and at.session_state["tr_s_factor"] == 0.25
-    assert "tr_apply_schedule" not in at.session_state
+    assert at.session_state["_page_inbox"]["train"] == {}  # taken once

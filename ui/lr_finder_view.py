@@ -18,6 +18,7 @@ from lrviz.jobs.lr_find import LRFindJob
 from lrviz.lr_finder import DEFAULTS, SUGGESTIONS, FinderSettings, recommended_order
 from lrviz.schedules import Schedule
 from lrviz.settings import settings_of
+from ui.page_state import KEEP, send
 
 S = st.session_state
 FIND = settings_of(FinderSettings)  # labels, help and rules, described once
@@ -43,7 +44,7 @@ def _apply_one_cycle(lr: float) -> None:
 
     sched = Schedule.create("one_cycle", {"max_lr": float(f"{lr:.3g}"), "total_epochs": float(S.get("tr_epochs", 40))})
     load_widgets("tr_s", sched)
-    S.setdefault("explorer_add", []).append(sched.to_config())
+    send("explorer", "curve", sched.to_config())
     S.tr_find_applied = f"one-cycle with max_lr = {lr:.3g} in the Train form, and added to the explorer."
 
 
@@ -60,9 +61,10 @@ def section(form_config: dict, problem: str | None, runs_dir: Path) -> None:
         S.setdefault("tr_find_end", DEFAULTS["end"])
         S.setdefault("tr_find_steps", DEFAULTS["num_steps"])
         c[0].number_input(FIND["start"].label, key="tr_find_start", format="%.0e", step=None,
-                          help=FIND["start"].widget_help())
-        c[1].number_input(FIND["end"].label, key="tr_find_end", format="%g", help=FIND["end"].widget_help())
-        c[2].number_input(FIND["num_steps"].label, key="tr_find_steps", step=10, help=FIND["num_steps"].widget_help())
+                          help=FIND["start"].widget_help(), **KEEP)
+        c[1].number_input(FIND["end"].label, key="tr_find_end", format="%g", help=FIND["end"].widget_help(), **KEEP)
+        c[2].number_input(FIND["num_steps"].label, key="tr_find_steps", step=10,
+                          help=FIND["num_steps"].widget_help(), **KEEP)
         config = {"kind": LRFindJob.kind, **{k: form_config.get(k) for k in DATA_KEYS}, "start": S.tr_find_start,
                   "end": S.tr_find_end, "num_steps": S.tr_find_steps}
         finder_problem = problem

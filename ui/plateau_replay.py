@@ -11,6 +11,7 @@ import streamlit as st
 from lrviz import runs as store
 from lrviz.charts import plateau_replay_figure
 from lrviz.plateau import plateau_settings, replay, validate_plateau
+from ui.page_state import KEEP
 from ui.settings_inputs import settings_grid
 
 S = st.session_state
@@ -20,7 +21,7 @@ SETTINGS = plateau_settings()
 def section(runs_dir: Path) -> None:
     st.divider()
     # a toggle, not an expander: an expander's body runs on every rerun, and this one reads the runs folder
-    if not st.toggle("ReduceLROnPlateau: replay on a finished run", key="ex_pl_on"):
+    if not st.toggle("ReduceLROnPlateau: replay on a finished run", key="ex_pl_on", **KEEP):
         return
     with st.container(border=True):
         st.markdown("Keras' `ReduceLROnPlateau` lowers the LR when the validation curve stops improving, so its "
@@ -32,7 +33,7 @@ def section(runs_dir: Path) -> None:
             st.info("No training run with at least 2 finished epochs yet: train one on the **Train** page.")
             return
         labels = {s.id: f"{s.id} — {s.schedule or '?'} ({s.epoch} epochs)" for s in candidates}
-        run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="ex_pl_run")
+        run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="ex_pl_run", **KEEP)
         errors = settings_grid(SETTINGS, "ex_pl_")
         try:
             settings = validate_plateau({name: S[f"ex_pl_{name}"] for name in SETTINGS})

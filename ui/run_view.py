@@ -20,6 +20,7 @@ from lrviz.jobs.training import SET_LR, TrainingJob
 from lrviz.report import report_display_frame
 from lrviz.schedules import Schedule
 from lrviz.store import Control
+from ui.page_state import KEEP, send
 
 S = st.session_state
 POLL_S = 1.0  # live view refresh period
@@ -210,12 +211,13 @@ def controls(run: store.Run, runs_dir: Path) -> None:
     mode = cols[1].segmented_control("Set LR now", ["value", "× factor"], default="value", key=f"{key}_mode",
                                      on_change=_on_mode_change, args=(key, lr_now),
                                      help="From the next batch. A value sets the LR now and the rest of the "
-                                          "schedule continues from it; a factor scales the rest of the schedule.")
+                                          "schedule continues from it; a factor scales the rest of the schedule.",
+                                     **KEEP)
     field = "factor" if mode == "× factor" else "value"
     S.setdefault(f"{key}_amount", 0.001)
     cols[2].number_input(SET_LR[field].label, key=f"{key}_amount", format="%.6g",
                          step=0.0001 if field == "value" else 0.1,
-                         on_change=_on_lr_input_change, args=(key,))
+                         on_change=_on_lr_input_change, args=(key,), **KEEP)
     amount = S[f"{key}_amount"]
     try:  # the engine's rule, checked as it is typed; the error stays until the value changes
         TrainingJob.check_lr_change(**{field: amount}, lr_now=lr_now)
@@ -309,12 +311,13 @@ def resume(run: store.Run, runs_dir: Path, key: str) -> None:
         S.setdefault(f"{k}_epochs", float(max(done + 10, int(run.config.get("epochs") or 0))))
         # A float input, validated by the engine: an int input would turn 12.5 into 12 silently.
         c[0].number_input("Total epochs to reach", key=f"{k}_epochs", step=1.0, format="%.12g",
-                          help=f"More than the {done} already done (Keras' `epochs` with `initial_epoch`).")
+                          help=f"More than the {done} already done (Keras' `epochs` with `initial_epoch`).", **KEEP)
         has_lr = "lr" in sched.params
         if has_lr:
             S.setdefault(f"{k}_lr", float(sched.params["lr"]))
             c[1].number_input("Initial LR of the schedule", key=f"{k}_lr", format="%.6g", step=0.001,
-                              help="The schedule continues at the same global steps, rescaled to this initial LR.")
+                              help="The schedule continues at the same global steps, rescaled to this initial LR.",
+                              **KEEP)
         if c[2].button("Continue", key=f"{k}_go", icon=":material/play_arrow:"):
             params = dict(sched.params)
             if has_lr:
@@ -329,7 +332,7 @@ def resume(run: store.Run, runs_dir: Path, key: str) -> None:
                 label = {"epochs": "Total epochs to reach", "lr": "Initial LR of the schedule"}
                 st.error(plain_message(e, label.get(getattr(e, "field", None))))
             else:
-                S.tr_run_id = new_id
+                send("train", "show_run", new_id)
                 if key == "train":
                     st.rerun()
                 st.switch_page("pages/train.py")

@@ -17,6 +17,7 @@ import streamlit as st
 
 from lrviz.errors import plain_message
 from lrviz.schedules import REGISTRY, WARMUP_PARAMS, Param, Schedule
+from ui.page_state import KEEP
 
 S = st.session_state
 
@@ -64,17 +65,17 @@ def _param_widget(prefix: str, p: Param, container) -> None:
     label = p.name.replace("_", " ")
     help_text = f"{p.help} Rule: {p.rule()}." + (f" Unit: {p.unit}." if p.unit else "")
     if p.kind in ("floats", "ints"):
-        container.text_input(label, key=key, help=help_text)
+        container.text_input(label, key=key, help=help_text, **KEEP)
     elif p.slider and isinstance(S[key], (int, float)) and p.slider[0] <= S[key] <= p.slider[1]:
         lo, hi, step = p.slider
         if p.kind == "int":
-            container.slider(label, int(lo), int(hi), step=int(step), key=key, help=help_text)
+            container.slider(label, int(lo), int(hi), step=int(step), key=key, help=help_text, **KEEP)
         else:
-            container.slider(label, float(lo), float(hi), step=float(step), key=key, help=help_text)
+            container.slider(label, float(lo), float(hi), step=float(step), key=key, help=help_text, **KEEP)
     elif p.kind == "int":
-        container.number_input(label, step=1, key=key, help=help_text)
+        container.number_input(label, step=1, key=key, help=help_text, **KEEP)
     else:
-        container.number_input(label, step=_step_for(p), format="%.6g", key=key, help=help_text)
+        container.number_input(label, step=_step_for(p), format="%.6g", key=key, help=help_text, **KEEP)
 
 
 def _at_input(error: ValueError, name: str) -> str:
@@ -122,7 +123,7 @@ def schedule_editor(prefix: str, title: str, *, on_remove: Callable[[], None] | 
     box = st.container(border=border)
     top = box.container(horizontal=True, vertical_alignment="bottom", gap="small")
     top.selectbox(title, list(REGISTRY), key=f"{prefix}_name", format_func=lambda n: REGISTRY[n].title,
-                  on_change=_on_type_change, args=(prefix,))
+                  on_change=_on_type_change, args=(prefix,), **KEEP)
     if on_remove is not None:
         top.button("", icon=":material/delete:", key=f"{prefix}_remove", on_click=on_remove,
                    disabled=not can_remove, help="Remove this schedule", width="content")
@@ -137,20 +138,20 @@ def schedule_editor(prefix: str, title: str, *, on_remove: Callable[[], None] | 
         if p.name in errors:
             cell.error(errors[p.name])
     for f in spec.flags:
-        box.checkbox(f.replace("_", " "), key=f"{prefix}_{f}")
+        box.checkbox(f.replace("_", " "), key=f"{prefix}_{f}", **KEEP)
     # A toggle rather than an always-drawn expander: fewer elements to send on every rerun.
     warm_key = f"{prefix}_show_warmup"
     S.setdefault(warm_key, float(S.get(f"{prefix}_warmup", 0.0)) > 0)
     # One warmup per schedule: one with a warmup of its own (cosine) gets no second, generic one,
     # unless a link or an older session already set it (then it stays visible, to be switched off).
     if not spec.own_warmup or S[warm_key]:
-        box.toggle("Linear warmup in front", key=warm_key, on_change=_on_warmup_toggle, args=(prefix,))
+        box.toggle("Linear warmup in front", key=warm_key, on_change=_on_warmup_toggle, args=(prefix,), **KEEP)
     if S[warm_key]:
         wgrid = box.container(horizontal=True, gap="small")
         for p in WARMUP_PARAMS:
             col = wgrid.container(width=PARAM_WIDTH)
             col.number_input(p.name.replace("_", " "), step=0.5 if p.name == "warmup" else 0.05,
-                             key=f"{prefix}_{p.name}", help=f"{p.help} Rule: {p.rule()}.")
+                             key=f"{prefix}_{p.name}", help=f"{p.help} Rule: {p.rule()}.", **KEEP)
             if p.name in errors:
                 col.error(errors[p.name])
     else:

@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from lrviz.settings import Setting
+from ui.page_state import KEEP
 
 S = st.session_state
 WHOLE = "%.12g"  # a float input shown like an integer: 40, not 40.00
@@ -26,9 +27,9 @@ def settings_grid(settings: Mapping[str, Setting], key_prefix: str, columns: int
         S.setdefault(key, s.default)
         cell = cols[i % columns]
         if s.kind == "choice":
-            cell.selectbox(s.label, s.choices, key=key, help=s.help)
+            cell.selectbox(s.label, s.choices, key=key, help=s.help, **KEEP)
         else:
             cell.number_input(s.label, key=key, help=s.widget_help(), step=1.0 if s.kind == "int" else None,
-                              format=WHOLE if s.kind == "int" else "%g")
+                              format=WHOLE if s.kind == "int" else "%g", **KEEP)
         errors[s.name] = cell.empty()
     return errors

@@ -1,0 +1,95 @@
+"""Every page after every other page, in one browser session (the seams issue, item 1).
+
+Streamlit deletes the state of any widget a run did not draw, so a page visited again used to
+raise ``KeyError: st.session_state has no key "tr_s_name"`` (Train -> Runs -> Train) or
+``"ex_0_name"`` (Explorer -> Runs -> Explorer). The walk below visits the four pages in an order
+that contains every ordered pair (a circuit of the complete directed graph on four pages),
+clicking the navigation as a user would, first with no run and then while a run is training. On
+every visit: no exception on the page, and each form shows the values the user left there.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from browser_kit import wait_app_idle
+from train_page import set_number, wait_until
+
+from lrviz import runs as store
+
+pytestmark = pytest.mark.browser
+
+PAGES = {"explorer": "Schedule Explorer", "train": "Train", "runs": "Runs", "tournament": "Tournament"}
+TITLES = {"explorer": "Schedule Explorer", "train": "Train MiniVGGNet", "runs": "Runs",
+          "tournament": "Schedule tournament"}  # each page's h1: the new page is drawn
+# A circuit through every ordered pair of the four pages (each of the 12 pairs exactly once).
+WALK = ["explorer", "train", "runs", "tournament", "explorer", "runs", "train", "tournament", "runs",
+        "explorer", "tournament", "train", "explorer"]
+# What the user types on each page, and reads back on every later visit (label -> value).
+LEFT = {"explorer": {"Epochs": "33"}, "train": {"Epochs": "7", "Batch size": "32"},
+        "tournament": {"Seeds": "4"}}
+
+
+def test_walk_covers_every_ordered_pair():
+    pairs = set(zip(WALK, WALK[1:]))
+    assert pairs == set(itertools.permutations(PAGES, 2))
+
+
+def _go(page, name: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a', has_text=PAGES[name]).first.click()
+    page.locator("h1", has_text=TITLES[name]).first.wait_for()
+    wait_app_idle(page)
+
+
+def _problems(page, name: str) -> list[str]:
+    out = [f"{name}: exception: {e.inner_text()[:300]}" for e in page.locator('[data-testid="stException"]').all()]
+    for label, value in LEFT.get(name, {}).items():
+        box = page.get_by_label(label, exact=True)
+        if not box.count():
+            out.append(f"{name}: no input labelled {label!r}")
+        elif box.first.input_value() != value:
+            out.append(f"{name}: {label} shows {box.first.input_value()!r}, the user left {value!r}")
+    return out
+
+
+FORMS = {"train": "New run", "tournament": "New tournament"}  # expanders, collapsed while a run is active
+
+
+def _fill(page, name: str) -> None:
+    first = next(iter(LEFT[name]))
+    if name in FORMS and not page.get_by_label(first, exact=True).is_visible():
+        page.get_by_text(FORMS[name], exact=True).click()
+    for label, value in LEFT[name].items():
+        set_number(page, label, value)
+
+
+def _walk(page, url: str) -> list[str]:
+    page.goto(url)
+    wait_app_idle(page)
+    problems, filled = [], set()
+    for name in WALK:
+        if name != "explorer" or filled:
+            _go(page, name)
+        if name not in filled and name in LEFT:
+            _fill(page, name)
+            filled.add(name)
+        problems += _problems(page, name)
+    return problems
+
+
+def test_every_page_after_every_other_page(page, app_server):
+    problems = _walk(page, app_server.url)
+    assert problems == [], "\n".join(problems)
+
+
+def test_every_page_after_every_other_page_while_a_run_trains(page, app_server, runs_dir):
+    run_id = store.start_run({"dataset": "digits", "limit": 300, "epochs": 200, "batch_size": 16}, runs_dir)
+    try:
+        wait_until(lambda: store.load_run(run_id, runs_dir).state == "running", 90, "the run to start")
+        problems = _walk(page, app_server.url)
+        assert problems == [], "\n".join(problems)
+        assert store.load_run(run_id, runs_dir).state == "running"  # no page switch stopped or restarted it
+    finally:
+        store.stop_run(run_id, runs_dir)
+        wait_until(lambda: store.load_run(run_id, runs_dir).state not in store.ACTIVE_STATES, 90, "the run to stop")

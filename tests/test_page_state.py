@@ -1,0 +1,52 @@
+"""The page-state contract (``ui/page_state.py``): every keyed input in ``pages/`` and ``ui/``
+keeps its value across page switches (``**KEEP``), and a page's declared state only holds its
+own keys. The browser walk over every ordered pair of pages is
+``tests/browser/test_page_walk_browser.py``."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Streamlit's inputs that take persist_state (streamlit/elements/widgets/*): buttons, uploaders
+# and selections hold no value to keep.
+INPUTS = {"selectbox", "number_input", "text_input", "text_area", "toggle", "checkbox", "slider", "radio",
+          "segmented_control", "pills", "multiselect", "select_slider", "date_input", "time_input", "color_picker"}
+
+
+def _keyed_inputs_without_keep(path: Path) -> list[str]:
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in INPUTS):
+            continue
+        names = {k.arg for k in node.keywords}
+        spread = any(k.arg is None and isinstance(k.value, ast.Name) and k.value.id == "KEEP" for k in node.keywords)
+        if "key" in names and not (spread or "persist_state" in names):
+            out.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.func.attr}")
+    return out
+
+
+def test_every_keyed_input_keeps_its_value_across_pages():
+    files = sorted((ROOT / "pages").glob("*.py")) + sorted((ROOT / "ui").glob("*.py"))
+    missing = [m for f in files for m in _keyed_inputs_without_keep(f)]
+    assert missing == []
+
+
+def test_the_check_sees_an_input_without_keep(tmp_path):
+    bad = ROOT / "ui" / "_probe_for_test.py"
+    try:
+        bad.write_text("import streamlit as st\ncol = st\ncol.number_input('x', key='tr_x')\n"
+                       "st.toggle('y', key='tr_y', **KEEP)\n")
+        assert _keyed_inputs_without_keep(bad) == ["ui/_probe_for_test.py:3 number_input"]
+    finally:
+        bad.unlink()
+
+
+def test_page_state_refuses_another_pages_keys():
+    from ui.page_state import PageState
+
+    with pytest.raises(ValueError, match="must start with 'tr_'"):
+        PageState("tr_", {"tr_epochs": 40, "ex_epochs": 40})
