@@ -4,16 +4,24 @@ explorer's replay share it.
 Keras' ``keras.callbacks.ReduceLROnPlateau`` (same names and defaults) multiplies the LR by
 ``factor`` when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
 epochs, then waits ``cooldown`` epochs, and never goes below ``min_lr``. Its decision, epoch
-by epoch::
+by epoch (``keras/src/callbacks/reduce_lr_on_plateau.py`` and ``monitor_callback.py``, Keras 3)::
 
-    improved = best is None or (current + min_delta < best   if minimising, e.g. val_loss
-                                current - min_delta > best   if maximising, e.g. val_accuracy)
+    if current is None: skip the epoch (Keras warns)
+    improved = best is None or (f32(current + min_delta) < f32(best)   if minimising, e.g. val_loss
+                                f32(current - min_delta) > f32(best)   if maximising, e.g. val_accuracy)
     if cooldown_counter > 0: cooldown_counter -= 1; wait = 0
     if improved: best = current; wait = 0
     elif cooldown_counter == 0:
         wait += 1
-        if wait >= patience and lr > float32(min_lr):
+        if wait >= patience and f32(lr) > f32(min_lr):
             lr = max(lr * factor, min_lr); cooldown_counter = cooldown; wait = 0
+
+Two details matter at the edges. **float32**: the sum is taken in Python floats, then
+``keras.ops.less`` / ``greater`` turn both sides into float32 tensors (Keras' ``floatx``), so
+an improvement smaller than float32 can see is no improvement; the LR is a float32 variable.
+**NaN**: every comparison with NaN is False, so a NaN epoch is "not improved" (``wait`` grows
+and a reduction can follow); a NaN as the *first* value becomes ``best`` and nothing improves
+on it afterwards.
 
 lrviz applies a reduction the way **Set LR now** does: as a factor on the rest of the
 schedule (``new_lr / old_lr``), so a step schedule keeps its later drops. The replay
@@ -25,7 +33,6 @@ explorer can replay without importing TensorFlow.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,15 +98,19 @@ class Plateau:
     def _improved(self, current: float) -> bool:
         if self.best is None:
             return True
-        if self.maximize:
-            return current - self.min_delta > self.best
-        return current + self.min_delta < self.best
+        # Keras compares in float32 (see the module docstring); NaN on either side gives False
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.maximize:
+                return bool(np.float32(current - self.min_delta) > np.float32(self.best))
+            return bool(np.float32(current + self.min_delta) < np.float32(self.best))
 
-    def step(self, current: float, lr: float) -> float | None:
+    def step(self, current: float | None, lr: float) -> float | None:
         """After an epoch whose ``monitor`` value is ``current`` and whose LR is ``lr``: the new
-        LR if this epoch triggers a reduction, else None."""
-        if current is None or (isinstance(current, float) and math.isnan(current)):
+        LR if this epoch triggers a reduction, else None. ``current`` None (not logged) skips the
+        epoch, as Keras does; NaN is an epoch that did not improve."""
+        if current is None:
             return None
+        current = float(current)
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0
@@ -110,7 +121,7 @@ class Plateau:
         if self.cooldown_counter > 0:
             return None
         self.wait += 1
-        if self.wait >= self.patience and lr > np.float32(self.min_lr):
+        if self.wait >= self.patience and np.float32(lr) > np.float32(self.min_lr):
             self.cooldown_counter = self.cooldown
             self.wait = 0
             return max(lr * self.factor, self.min_lr)
@@ -120,7 +131,8 @@ class Plateau:
 def replay(values: Sequence[float], lr_per_epoch: Sequence[float], settings: Mapping[str, Any]
            ) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """The LR per epoch that ReduceLROnPlateau would have given a run whose monitored values
-    were ``values`` (one per finished epoch) on the schedule ``lr_per_epoch``.
+    were ``values`` (one per finished epoch) on the schedule ``lr_per_epoch``. A NaN value (a
+    diverged epoch, as ``history.csv`` records it) counts as not improved, as in training.
 
     Returns ``(lr, reductions)``: ``lr[e]`` is epoch ``e``'s LR (0-based index) with every
     reduction so far applied as a factor on the schedule, and one ``{"epoch": 1-based epoch

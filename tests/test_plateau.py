@@ -15,17 +15,39 @@ from lrviz.errors import FieldError
 from lrviz.plateau import Plateau, replay, validate_plateau
 from lrviz.worker import run_worker
 
+NAN = float("nan")
+TIE_LOSS = float(np.float32(1.0 - 1e-4))  # 0.99989998...: + 1e-4 is below 1.0 in float64, 1.0 in float32
+TIE_ACC = 0.5001000165939331  # a float32: - 1e-4 is above 0.5 in float64, 0.5 in float32
+
 CURVES = {
     "flat_then_better": [1.0, 0.9, 0.9, 0.9, 0.9, 0.85, 0.85, 0.85, 0.85, 0.85, 0.7, 0.7, 0.7, 0.7],
     "noisy": [1.0, 0.99995, 0.98, 1.2, 0.97, 0.97, 0.97, 0.96995, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6],
     "rising_accuracy": [0.1, 0.3, 0.3, 0.31, 0.30, 0.30, 0.30, 0.5, 0.5, 0.5, 0.5, 0.5],
+    # NaN (a diverged epoch): Keras' comparisons with NaN are False, so such an epoch counts as "not
+    # improved"; a NaN first value becomes `best` and nothing improves on it afterwards
+    "nan_loss": [1.0, 0.9, NAN, NAN, NAN, 0.8, NAN, NAN, NAN, NAN, 0.7, 0.7, 0.6, 0.6],
+    "nan_first_loss": [NAN, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2],
+    "nan_accuracy": [0.1, 0.2, NAN, NAN, 0.3, NAN, NAN, NAN, 0.4, 0.4, NAN, 0.5],
+    # float32 near-ties (values as Keras logs them: float32 numbers as Python floats): an improvement
+    # by min_delta=1e-4 in float64 that Keras, comparing in float32, does not count
+    "near_tie_loss": [1.0, TIE_LOSS, TIE_LOSS, TIE_LOSS, TIE_LOSS, TIE_LOSS, TIE_LOSS, 0.5, 0.5, 0.5],
+    "near_tie_accuracy": [0.5, TIE_ACC, TIE_ACC, TIE_ACC, TIE_ACC, TIE_ACC, 0.9, 0.9, 0.9, 0.9],
+    "near_tie_loss_no_delta": [1.0, 1.0 - 1e-9, 1.0 - 2e-9, 1.0 - 3e-9, 1.0 - 4e-9, 0.9, 0.9 - 1e-9, 0.9, 0.9],
 }
 SETTINGS = [
     {"patience": 2},
     {"patience": 1, "factor": 0.5, "cooldown": 2},
     {"patience": 0, "factor": 0.5, "min_lr": 0.003},
     {"patience": 3, "min_delta": 0.05, "factor": 0.2},
+    {"patience": 1, "min_delta": 0.0, "factor": 0.5},
 ]
+
+
+def test_the_near_tie_curves_are_ties_only_in_float32():
+    """The near-tie cases have teeth: float64 and float32 disagree on them (float32 is Keras')."""
+    assert TIE_LOSS + 1e-4 < 1.0 and not np.float32(TIE_LOSS + 1e-4) < np.float32(1.0)
+    assert TIE_ACC - 1e-4 > 0.5 and not np.float32(TIE_ACC - 1e-4) > np.float32(0.5)
+    assert 1.0 - 1e-9 < 1.0 and not np.float32(1.0 - 1e-9) < np.float32(1.0)
 
 
 def keras_lrs(values, settings, monitor, lr0=0.01):
@@ -88,3 +110,12 @@ def test_training_with_plateau_records_reductions_like_overrides(tmp_path):
     assert [(o["epoch"], o["batch"], o["source"], o["kind"]) for o in overrides] == [
         (e, 1, "plateau", "factor") for e in (3, 4, 5, 6)]
     assert json.loads((tmp_path / rid / "status.json").read_text())["lr_overrides"] == overrides
+
+
+def test_a_nan_epoch_counts_as_not_improved_and_a_none_is_skipped():
+    p = Plateau({"patience": 2, "factor": 0.5})
+    assert [p.step(v, 0.01) for v in (1.0, NAN, NAN)] == [None, None, 0.005]  # Keras: NaN < best is False
+    first = Plateau({"patience": 1, "factor": 0.5})
+    assert [first.step(v, 0.01) for v in (NAN, 0.5, 0.1)] == [None, 0.005, 0.005]  # nothing beats a NaN best
+    skip = Plateau({"patience": 1, "factor": 0.5})
+    assert [skip.step(v, 0.01) for v in (1.0, None, None, 1.0)] == [None, None, None, 0.005]  # no value, no epoch
