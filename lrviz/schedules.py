@@ -471,6 +471,22 @@ def get_spec(name: str) -> ScheduleSpec:
 
 # --------------------------------------------------------------------------- schedule objects
 
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def _parse_flag(name: str, value: Any) -> bool:
+    """A boolean parameter (e.g. ``staircase``) from a bool, 0/1 or the text ``true``/``false``
+    (also ``1``/``0``, ``yes``/``no``, any case). Anything else is refused, never read as false:
+    ``Argument `staircase` must be true or false. Received: staircase=maybe``."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE + _FALSE:
+            return text in _TRUE
+        raise FieldError(name, "true or false", value, as_typed=True)
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+        return bool(value)
+    raise FieldError(name, "true or false", value)
+
 WARMUP_PARAMS = (
     Param("warmup", 0.0, "Linear warmup in front of the schedule (0 = none).", low=0, high=_EPOCHS_BOUND,
           unit="epochs"),
@@ -507,14 +523,7 @@ class Schedule:
         for p in spec.params:
             values[p.name] = p.parse(given.get(p.name, p.default))
         for f in spec.flags:
-            v = given.get(f, False)
-            if isinstance(v, str):
-                if v.strip().lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise FieldError(f, "true or false", v)
-                v = v.strip().lower() in ("true", "1", "yes")
-            if not isinstance(v, (bool, np.bool_, int)) or v not in (0, 1):
-                raise FieldError(f, "true or false", v)
-            values[f] = bool(v)
+            values[f] = _parse_flag(f, given.get(f, False))
         if spec.cross_check:
             spec.cross_check(values)
         w = {p.name: p.parse(warmup.get(p.name, p.default)) for p in WARMUP_PARAMS}

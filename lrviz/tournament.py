@@ -105,10 +105,7 @@ def grid(name: str, axes: Mapping[str, Sequence[Any]] | None = None, **fixed: An
             raise FieldError(k, "a non-empty list of values", values)
     out = []
     for combo in itertools.product(*axes.values()):
-        params = {**fixed, **dict(zip(axes, combo))}
-        for flag in REGISTRY[name].flags if name in REGISTRY else ():
-            if isinstance(params.get(flag), str):
-                params[flag] = params[flag].strip().lower() in ("true", "1", "yes")
+        params = {**fixed, **dict(zip(axes, combo))}  # flags as text are read (or refused) by Schedule.create
         out.append(Schedule.create(name, params).to_config())
     return out
 

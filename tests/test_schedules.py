@@ -186,6 +186,22 @@ def test_bad_values_name_field_rule_and_value(name, params, needle):
     assert needle in str(info.value)
 
 
+@pytest.mark.parametrize("value", ["maybe", "", "  ", "truee", "on", 2, -1, 0.5, 1.0, None, [True]])
+def test_a_flag_that_is_not_a_boolean_is_refused_not_read_as_false(value):
+    with pytest.raises(ValueError) as info:
+        Schedule.create("exponential", {"staircase": value})
+    assert str(info.value).startswith("Argument `staircase` must be true or false. Received: staircase=")
+    assert info.value.field == "staircase"
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("true", True), (" TRUE ", True), ("1", True), ("yes", True), (True, True), (1, True), (np.bool_(True), True),
+    ("false", False), ("False", False), ("0", False), ("no", False), (False, False), (0, False),
+])
+def test_a_flag_reads_booleans_and_their_words(value, expected):
+    assert Schedule.create("exponential", {"staircase": value}).params["staircase"] is expected
+
+
 def test_get_spec_unknown():
     with pytest.raises(ValueError, match="Received: schedule='x'"):
         get_spec("x")

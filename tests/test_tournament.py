@@ -35,6 +35,8 @@ def test_a_spec_is_a_schedule_config_with_its_params_validated():
     assert pw["params"] == {"boundaries": [10, 20], "values": [0.01, 0.005, 0.001]}
     (ex,) = parse_spec("exponential:staircase=true")
     assert ex["params"]["staircase"] is True
+    assert [c["params"]["staircase"] for c in parse_spec("exponential:staircase=False|1|no|YES")] == [
+        False, True, False, True]
 
 
 def test_a_grid_is_every_combination_first_axis_slowest():
@@ -48,6 +50,7 @@ def test_a_grid_is_every_combination_first_axis_slowest():
 @pytest.mark.parametrize(("spec", "field"), [
     ("step:factor=1.5", "factor"), ("nope", "schedule"), ("step:factor", "schedule"),
     ("step:factor=0.5,factor=0.25", "schedule"), ("step:speed=2", "speed"), ("", "schedule"),
+    ("exponential:staircase=maybe", "staircase"), ("exponential:staircase=true|maybe", "staircase"),
 ])
 def test_a_bad_spec_names_the_field(spec, field):
     with pytest.raises(FieldError) as e:
@@ -170,6 +173,8 @@ def test_config_validation_names_the_field():
 @pytest.mark.parametrize(("argv", "message"), [
     (["tournament"], "Give --preset tutorial or at least one --schedule"),
     (["tournament", "--schedule", "step:factor=1.5"], "Argument `factor` must be"),
+    (["tournament", "--schedule", "exponential:staircase=maybe"],
+     "Argument `staircase` must be true or false. Received: staircase=maybe"),
     (["tournament", "--preset", "tutorial", "--seeds", "0"], "Argument `seeds` must be an integer >= 1"),
     (["tournament", "--schedule", "constant", "--storage", "nowhere"], "Argument `storage` must be"),
     (["tournament", "--preset", "book"], "invalid choice"),
