@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from lrviz.explorer import curve_labels, drop_epochs
 from lrviz.lr_finder import SUGGESTIONS
 from lrviz.schedules import Schedule
+from lrviz.text import plotly_text
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 _LAYOUT = dict(
@@ -180,8 +181,8 @@ def lr_used_figure(history, planned: np.ndarray | None = None, overrides: Sequen
 def confusion_figure(confusion) -> go.Figure:
     """Heatmap of counts (rows: true class, columns: predicted), annotated."""
     z = confusion.to_numpy()
-    labels_x = [str(c) for c in confusion.columns]
-    labels_y = [str(c) for c in confusion.index]
+    labels_x = [plotly_text(c) for c in confusion.columns]  # class names come from the run's files
+    labels_y = [plotly_text(c) for c in confusion.index]
     fig = go.Figure(go.Heatmap(z=z, x=labels_x, y=labels_y, colorscale="Blues", text=z, texttemplate="%{text}",
                                hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>", showscale=False))
     fig.update_layout(title="Confusion matrix", height=420,
@@ -199,6 +200,7 @@ def compare_figure(histories: dict, key: str, title: str, y_title: str, *, log_y
     for i, (label, hist) in enumerate(histories.items()):
         if hist is None or key not in hist or not len(hist):
             continue
+        label = plotly_text(label)  # a run's name, from its files
         last = max(last, int(hist["epoch"].max()))
         fig.add_trace(go.Scatter(x=hist["epoch"], y=hist[key], name=label, mode="lines+markers",
                                  line=dict(color=PALETTE[i % len(PALETTE)], width=2.5,
@@ -224,17 +226,18 @@ def class_delta_figure(deltas, base: str, metric: str = "f1-score") -> go.Figure
         base: the label of the run the differences are taken against.
     """
     fig = go.Figure()
-    classes = [str(c) for c in deltas.index]
-    for j, label in enumerate(deltas.columns):
-        fig.add_trace(go.Bar(x=classes, y=deltas[label], name=str(label),
+    classes = [plotly_text(c) for c in deltas.index]
+    for j, column in enumerate(deltas.columns):
+        label = plotly_text(column)  # a run's name, from its files
+        fig.add_trace(go.Bar(x=classes, y=deltas[column], name=label,
                              marker_color=PALETTE[(j + 1) % len(PALETTE)],
-                             hovertemplate="class %{x}: Δ %{y:+.3f}<extra>" + str(label) + "</extra>"))
+                             hovertemplate="class %{x}: Δ %{y:+.3f}<extra>" + label + "</extra>"))
     fig.add_hline(y=0, line=dict(color="#888", width=1))
     # A short title: the chart sits beside the table, ~250 px wide in an 800 px window.
     fig.update_layout(title=f"Δ {metric} per class", height=380, barmode="group",
                       **{**_RUN_LAYOUT, "hovermode": "closest"})
     fig.update_xaxes(title="class", type="category")
-    fig.update_yaxes(title=f"minus {base}", tickformat="+.2f")
+    fig.update_yaxes(title=f"minus {plotly_text(base)}", tickformat="+.2f")
     return fig
 
 
@@ -388,12 +391,13 @@ def tournament_figure(curves: Sequence[dict], key: str, title: str, y_title: str
         hist = c["history"]
         if hist is None or not len(hist) or key not in hist:
             continue
-        first = c["schedule"] not in colours
-        colour = colours.setdefault(c["schedule"], PALETTE[len(colours) % len(PALETTE)])
+        name = plotly_text(c["schedule"])  # from the tournament's files
+        first = name not in colours
+        colour = colours.setdefault(name, PALETTE[len(colours) % len(PALETTE)])
         fig.add_trace(go.Scatter(
-            x=hist["epoch"], y=hist[key], mode="lines", name=c["schedule"], legendgroup=c["schedule"],
+            x=hist["epoch"], y=hist[key], mode="lines", name=name, legendgroup=name,
             showlegend=first, line=dict(color=colour, width=2, shape="hv" if key == "lr" else "linear"),
-            hovertemplate=f"{c['schedule']}, seed {c['seed']}<br>epoch %{{x}}: %{{y:.4g}}<extra></extra>"))
+            hovertemplate=f"{name}, seed {plotly_text(c['seed'], 12)}<br>epoch %{{x}}: %{{y:.4g}}<extra></extra>"))
     if not fig.data:
         _empty_note(fig, "waiting for the first finished epochs…")
     last = epochs or 10

@@ -20,6 +20,7 @@ import pandas as pd
 from lrviz import jobs
 from lrviz import runs as store
 from lrviz.errors import FieldError
+from lrviz.text import NAME_CHARS, shorten
 
 # What tells runs apart first (state, what differs, how far, how good), then the details.
 RUN_TABLE_COLUMNS = ["run", "name", "state", "differs", "progress", "best validation accuracy",
@@ -64,7 +65,7 @@ def runs_table(runs_dir: Path | str = store.DEFAULT_RUNS_DIR) -> pd.DataFrame:
         noun = PROGRESS_NOUN.get(job.progress_unit, job.progress_unit + "s")
         rows.append({
             "run": summary.id,
-            "name": summary.name or "",
+            "name": shorten(summary.name or "", NAME_CHARS),  # a 1 MB name would flood its cell
             "kind": job.title,
             "state": state,
             "dataset": summary.dataset,
@@ -186,7 +187,7 @@ def comparison_labels(configs: Mapping[str, Mapping[str, Any]],
     counts = pd.Series(list(diff.values())).value_counts() if diff else {}
     out = {rid: text if text and counts[text] == 1 else (f"{_short_id(rid)} · {text}" if text else _short_id(rid))
            for rid, text in diff.items()}
-    named = {rid: n for rid, n in (names or {}).items() if n and rid in out}
+    named = {rid: shorten(n, NAME_CHARS) for rid, n in (names or {}).items() if n and rid in out}
     dup = pd.Series(list(named.values())).value_counts() if named else {}
     out.update({rid: n if dup[n] == 1 else f"{n} ({_short_id(rid)})" for rid, n in named.items()})
     return out

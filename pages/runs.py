@@ -17,6 +17,7 @@ from ui import run_view
 from ui.links import copy_link
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.page_state import KEEP
+from ui.text import NAME_CHARS, plain
 
 ensure_app_navigation()
 S = st.session_state
@@ -37,7 +38,7 @@ def _confirm_delete(run_id: str) -> None:
         try:
             store.delete_run(run_id, RUNS_DIR)
         except (store.RunBusyError, ValueError, OSError) as e:
-            st.error(str(e))
+            st.error(plain(e))
             return
         st.query_params.pop("run", None)
         S.pop("runs_table", None)
@@ -125,7 +126,7 @@ if run_id is not None:
     try:
         run = store.load_run(run_id, RUNS_DIR)
     except (ValueError, OSError) as e:
-        st.error(f"Cannot open run `{run_id}`: {e}")
+        st.error(f"Cannot open run {plain(run_id, NAME_CHARS)}: {plain(e)}")
     else:
         st.divider()
         if run.kind == "lr_find":
@@ -133,11 +134,12 @@ if run_id is not None:
             st.plotly_chart(lr_find_figure(run.lr_find, run.suggestions), key="runs_lr_find")
             sugg = run.suggestions or {}
             for key, rule in SUGGESTIONS.items():
-                if (sugg.get(key) or {}).get("lr"):
+                lr = (sugg.get(key) or {}).get("lr") if isinstance(sugg.get(key), dict) else None
+                if isinstance(lr, (int, float)) and lr:
                     detail = rule.detail(sugg[key].get("rule"))
-                    st.markdown(f"**{rule.name}: {sugg[key]['lr']:.3g}** — {detail}")
+                    st.markdown(f"**{rule.name}: {lr:.3g}** — {plain(detail)}")
             if sugg.get("reason"):
-                st.warning(f"No suggestion: {sugg['reason']}")
+                st.warning(f"No suggestion: {plain(sugg['reason'])}")
         elif run.state in store.ACTIVE_STATES:
             run_view.live(run.id, RUNS_DIR)
         else:
@@ -159,7 +161,7 @@ if len(selected) >= 2:
         try:
             r = store.load_run(rid, RUNS_DIR)
         except (ValueError, OSError) as e:
-            st.warning(f"Run `{rid}` is left out: {e}")
+            st.warning(f"Run {plain(rid, NAME_CHARS)} is left out: {plain(e)}")
             continue
         if r.kind == "lr_find":
             st.info(f"`{rid}` is an LR range test, not a training run: open it on its own.")
@@ -168,7 +170,7 @@ if len(selected) >= 2:
     labels = compare.comparison_labels({rid: r.config for rid, r in loaded.items()},
                                        {rid: r.name for rid, r in loaded.items()})
     st.caption("Each run is named by what differs between them: "
-               + " · ".join(f"**{labels[rid]}** = `{rid}`" for rid in loaded))
+               + " · ".join(f"**{plain(labels[rid], NAME_CHARS)}** = `{rid}`" for rid in loaded))
     histories = {labels[rid]: r.history for rid, r in loaded.items()}
     log_loss = st.toggle("Log scale for loss", key="cmp_log_loss",
                          value=compare.loss_spans_decades(histories, "val_loss"),
@@ -187,7 +189,7 @@ if len(selected) >= 2:
         table_cmp = compare.report_comparison(reports)
         base = next(iter(reports))
         st.markdown("##### Classification reports side by side (test set)")
-        st.caption(f"Δ columns: each run minus **{base}**; green is better, red is worse.")
+        st.caption(f"Δ columns: each run minus **{plain(base, NAME_CHARS)}**; green is better, red is worse.")
         left, right = st.columns([3, 2])
         left.dataframe(compare.style_comparison(table_cmp), width="stretch", hide_index=True,
                        height=35 * (len(table_cmp) + 1) + 3,  # header + rows, no empty row below

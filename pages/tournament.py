@@ -20,6 +20,7 @@ from ui.links import copy_link
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.page_state import KEEP, PageState, published, send
 from ui.run_view import fmt_duration
+from ui.text import NAME_CHARS, plain
 
 ensure_app_navigation()
 S = st.session_state
@@ -125,13 +126,15 @@ def _view(run_id: str) -> None:
     try:
         view = read_tournament(run_id, RUNS_DIR)
     except (ValueError, OSError) as e:
-        st.info(f"The last tournament shown here is gone ({e}).")
+        st.info(f"The last tournament shown here is gone ({plain(e)}).")
         S.pop("tn_id", None)
         return
     st.markdown(f"#### Tournament `{view.id}`")
-    st.caption(TournamentJob.label(view.config) + f" · {view.config.get('dataset')} · state: **{view.state}**"
-               + (f" · {view.status.get('phase')}" if view.status.get("phase") else "")
-               + (f" · resumes `{view.config['parent']}`" if view.config.get("parent") else ""))
+    # The folder's text is data: plain text (ui/text.py), never Markdown.
+    st.caption(plain(TournamentJob.label(view.config), 2 * NAME_CHARS)
+               + f" · {plain(view.config.get('dataset'), NAME_CHARS)} · state: **{plain(view.state, 20)}**"
+               + (f" · {plain(view.status.get('phase'), NAME_CHARS)}" if view.status.get("phase") else "")
+               + (f" · resumes {plain(view.config['parent'], NAME_CHARS)}" if view.config.get("parent") else ""))
     done, total = int(view.status.get("trials_done") or 0), int(view.status.get("trials_total") or 1)
     running = int(view.status.get("running") or 0)
     left = ""
@@ -149,7 +152,7 @@ def _view(run_id: str) -> None:
             store.stop_run(view.id, RUNS_DIR)
             st.toast("Stopping: every worker ends its current batch.")
     elif view.state == "failed":
-        st.error(f"The tournament failed: {view.status.get('error') or 'no reason recorded'}")
+        st.error(f"The tournament failed: {plain(view.status.get('error') or 'no reason recorded')}")
     if view.state not in store.ACTIVE_STATES and done < total:
         if st.button(f"Resume: run the {total - done} trial(s) left", key="tn_resume", icon=":material/replay:",
                      help="A new tournament on the same study and settings: completed trials count, stopped ones "
@@ -160,7 +163,7 @@ def _view(run_id: str) -> None:
             except (store.RunBusyError, ValueError) as e:
                 st.error(str(e))
     if view.verdict and view.verdict.get("text"):
-        (st.success if view.verdict.get("decisive") else st.info)(view.verdict["text"])
+        (st.success if view.verdict.get("decisive") is True else st.info)(plain(view.verdict["text"]))
     board = view.leaderboard
     if len(board):
         shown = board[[c for c in LEADERBOARD_SHOWN if c in board.columns]].rename(columns=LEADERBOARD_SHOWN)

@@ -24,6 +24,7 @@ from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.page_state import KEEP, PageState, published, receive
 from ui.schedule_editor import load_widgets, schedule_editor, schedule_from_state
 from ui.settings_inputs import WHOLE, settings_grid
+from ui.text import plain
 
 ensure_app_navigation()
 S = st.session_state
@@ -248,7 +249,7 @@ if viewing:
     try:
         run = store.load_run(viewing, RUNS_DIR)
     except (ValueError, OSError) as e:
-        st.info(f"The last run shown here is gone ({e}).")
+        st.info(f"The last run shown here is gone ({plain(e)}).")
         S.pop("tr_run_id", None)
     else:
         st.divider()

@@ -104,3 +104,11 @@ def run_page(name: str):
     path = Path(__file__).resolve().parents[1] / "pages" / f"{name}.py"
     return AppTest.from_file(str(path), default_timeout=30).run()
 
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of ``markdown`` where text from a run folder was escaped
+    (``ui/text.py``): CommonMark's backslash escapes resolved, the invisible word joiners dropped."""
+    import re
+
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")

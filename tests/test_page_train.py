@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from fakes import fabricate_run, run_page
+from fakes import fabricate_run, run_page, shown
 from streamlit.testing.v1 import AppTest
 
 from lrviz import runs as store
@@ -101,7 +101,7 @@ def test_failed_run_shows_its_error_and_keeps_epochs(runs_dir):
     at = AppTest.from_file(PAGE, default_timeout=30)
     at.session_state["tr_run_id"] = rid
     at.run()
-    assert any("boom: out of memory" in e.value and "5 finished epoch(s)" in e.value for e in at.error)
+    assert any("boom: out of memory" in shown(e.value) and "5 finished epoch(s)" in e.value for e in at.error)
 
 
 def test_continue_training_starts_a_child_run_with_the_new_lr(runs_dir, monkeypatch):
@@ -140,7 +140,7 @@ def test_lr_finder_result_and_apply_buttons(runs_dir):
     other_texts = " ".join(m.value for m in others.markdown)
     assert "valley: 0.0028" in other_texts and "minimum ÷ 10: 0.035" in other_texts
     assert "slope" not in texts and "lr=" not in texts  # no formula-speak
-    assert any("diverged at lr=1.56" in c.value for c in at.caption)
+    assert any("diverged at lr=1.56" in shown(c.value) for c in at.caption)
     at.button(key="find_apply_steepest").click().run()
     assert at.number_input(key="tr_s_lr").value == 0.0085
     assert any("lr = 0.0085" in s.value for s in at.success)
@@ -157,7 +157,7 @@ def test_lr_finder_without_suggestion_says_why(runs_dir):
     at = AppTest.from_file(PAGE, default_timeout=30)
     at.session_state["tr_find_id"] = rid
     at.run()
-    assert any("No suggestion: the loss never fell by 5%" in w.value for w in at.warning)
+    assert any("No suggestion: the loss never fell by 5%" in shown(w.value) for w in at.warning)
 
 
 def test_find_lr_button_starts_a_finder_with_the_form_data(runs_dir, monkeypatch):
@@ -224,8 +224,8 @@ def test_run_header_shows_backend_device_and_plateau(runs_dir):
     at.session_state["tr_run_id"] = rid
     at.run()
     captions = " ".join(c.value for c in at.caption)
-    assert "Keras on jax, NVIDIA H100 80GB HBM3" in captions
-    assert "ReduceLROnPlateau on val_loss (×0.1, patience 3)" in captions
+    assert "Keras on jax, NVIDIA H100 80GB HBM3" in shown(captions)
+    assert "ReduceLROnPlateau on val_loss (×0.1, patience 3)" in shown(captions)
 
 
 def test_plateau_and_backend_fields_reach_the_engine(runs_dir, monkeypatch):

@@ -19,6 +19,7 @@ from lrviz.lr_finder import DEFAULTS, SUGGESTIONS, FinderSettings, recommended_o
 from lrviz.schedules import Schedule
 from lrviz.settings import settings_of
 from ui.page_state import KEEP, send
+from ui.text import plain
 
 S = st.session_state
 FIND = settings_of(FinderSettings)  # labels, help and rules, described once
@@ -108,7 +109,7 @@ def _result(run_id: str, runs_dir: Path) -> None:
         _live()
         return
     if run.state == "failed":
-        st.error(f"The LR range test failed: {run.status.get('error') or 'no reason recorded'}")
+        st.error(f"The LR range test failed: {plain(run.status.get('error') or 'no reason recorded')}")
     st.plotly_chart(lr_find_figure(run.lr_find, run.suggestions), key=f"find_{run_id}")
     _suggestions(run)
 
@@ -117,7 +118,7 @@ def _load(run_id: str, runs_dir: Path):
     try:
         return store.load_run(run_id, runs_dir)
     except (ValueError, OSError) as e:
-        st.info(f"The last LR range test is gone ({e}).")
+        st.info(f"The last LR range test is gone ({plain(e)}).")
         S.pop("tr_find_id", None)
         return None
 
@@ -142,9 +143,9 @@ def _apply_buttons(key: str, lr: float, param: str | None, container) -> None:
 def _suggestions(run) -> None:
     sugg = run.suggestions or {}
     if sugg.get("stop_reason"):
-        st.caption(f"Stopped early: {sugg['stop_reason']}")
+        st.caption(f"Stopped early: {plain(sugg['stop_reason'])}")
     if sugg.get("reason"):
-        st.warning(f"No suggestion: {sugg['reason']}")
+        st.warning(f"No suggestion: {plain(sugg['reason'])}")
         return
     param = target_param(S.get("tr_s_name", "step"))
     found = recommended_order(sugg)

@@ -13,6 +13,7 @@ from lrviz.charts import plateau_replay_figure
 from lrviz.plateau import plateau_settings, replay, validate_plateau
 from ui.page_state import KEEP
 from ui.settings_inputs import settings_grid
+from ui.text import plain
 
 S = st.session_state
 SETTINGS = plateau_settings()
@@ -43,7 +44,7 @@ def section(runs_dir: Path) -> None:
         try:
             run = store.load_run(run_id, runs_dir)
         except (ValueError, OSError) as e:
-            st.error(f"Cannot open run `{run_id}`: {e}")
+            st.error(f"Cannot open run `{run_id}`: {plain(e)}")
             return
         hist = run.history
         monitor = settings["monitor"]

@@ -21,6 +21,7 @@ from lrviz.report import report_display_frame
 from lrviz.schedules import Schedule
 from lrviz.store import Control
 from ui.page_state import KEEP, send
+from ui.text import NAME_CHARS, plain
 
 S = st.session_state
 POLL_S = 1.0  # live view refresh period
@@ -79,7 +80,7 @@ def badge(run: store.Run) -> tuple[str, str, str]:
         return DIVERGED_BADGE
     if run.state == "running" and run.status.get("phase") in PHASES:
         return PHASES[run.status["phase"]][1]
-    return STATE_BADGE.get(run.state, (run.state.title(), "gray", ":material/help:"))
+    return STATE_BADGE.get(run.state, (plain(str(run.state).title(), 20), "gray", ":material/help:"))
 
 
 def progress_text(run: store.Run) -> str:
@@ -103,30 +104,32 @@ def progress_text(run: store.Run) -> str:
 def header(run: store.Run) -> None:
     label, color, icon = badge(run)
     cols = st.columns([3, 1], vertical_alignment="center")
-    cols[0].markdown(f"#### {run.name} · `{run.id}`" if run.name else f"#### Run `{run.id}`")
+    cols[0].markdown(f"#### {plain(run.name, NAME_CHARS)} · `{run.id}`" if run.name else f"#### Run `{run.id}`")
     cols[1].badge(label, icon=icon, color=color)
     cfg = run.config
-    bits = [f"**{cfg.get('dataset', '?')}**"]
+    bits = [f"**{plain(cfg.get('dataset', '?'), NAME_CHARS)}**"]
     if run.kind == "lr_find":
-        bits.append(f"LR range test {cfg.get('start', '?'):g} → {cfg.get('end', '?'):g} "
-                    f"over {cfg.get('num_steps', '?')} batches")
+        bits.append(plain(f"LR range test {cfg.get('start', '?')} → {cfg.get('end', '?')} "
+                          f"over {cfg.get('num_steps', '?')} batches"))
     try:
         bits.append(Schedule.from_config(cfg["schedule"]).label())
     except (KeyError, ValueError, TypeError):
         pass
-    bits.append(f"batch {cfg.get('batch_size', '?')}, momentum {cfg.get('momentum', '?')}"
-                f"{' (Nesterov)' if cfg.get('nesterov') else ''}, seed {cfg.get('seed', '?')}")
+    # Every value below comes from the run's files: shown as plain text (ui/text.py).
+    bits.append(plain(f"batch {cfg.get('batch_size', '?')}, momentum {cfg.get('momentum', '?')}"
+                      f"{' (Nesterov)' if cfg.get('nesterov') else ''}, seed {cfg.get('seed', '?')}", NAME_CHARS))
     if cfg.get("limit"):
-        bits.append(f"subset of {cfg['limit']} training images")
+        bits.append(plain(f"subset of {cfg['limit']} training images", NAME_CHARS))
     if cfg.get("parent"):
-        bits.append(f"resumed from `{cfg['parent']}`")
-    if cfg.get("plateau"):
-        p = cfg["plateau"]
-        bits.append(f"ReduceLROnPlateau on {p.get('monitor')} (×{p.get('factor')}, patience {p.get('patience')})")
+        bits.append(f"resumed from {plain(cfg['parent'], NAME_CHARS)}")
+    p = cfg.get("plateau")
+    if isinstance(p, dict):
+        bits.append(plain(f"ReduceLROnPlateau on {p.get('monitor')} (×{p.get('factor')}, patience {p.get('patience')})",
+                          2 * NAME_CHARS))
     backend = cfg.get("backend") or run.status.get("backend")
     device = cfg.get("device") or run.status.get("device")
     if backend:  # runs from before backends existed ran on TensorFlow, device not recorded
-        bits.append(f"Keras on {backend}" + (f", {device}" if device else ""))
+        bits.append(plain(f"Keras on {backend}" + (f", {device}" if device else ""), NAME_CHARS))
     st.caption(" · ".join(bits))
 
 
@@ -244,7 +247,7 @@ def live(run_id: str, runs_dir: Path) -> None:
         try:
             run = store.load_run(run_id, runs_dir)
         except (ValueError, OSError) as e:
-            st.error(f"Run {run_id} can no longer be read: {e}")
+            st.error(f"Run {run_id} can no longer be read: {plain(e)}")
             return
         header(run)
         progress(run)
@@ -267,7 +270,7 @@ def results(run: store.Run, runs_dir: Path, key: str = "res") -> None:
                  "try a smaller learning rate (the LR range test on the Train page suggests one).",
                  icon=":material/trending_up:")
     elif run.state == "failed":
-        st.error(f"The run failed: {run.status.get('error') or 'no reason recorded'}. "
+        st.error(f"The run failed: {plain(run.status.get('error') or 'no reason recorded')}. "
                  f"{epochs_done} finished epoch(s) are kept below.")
     elif run.state == "stopped":
         st.warning(f"Stopped after {epochs_done} finished epoch(s); the report evaluates the model as it was then.")
@@ -277,7 +280,7 @@ def results(run: store.Run, runs_dir: Path, key: str = "res") -> None:
         st.success(f"Finished {epochs_done} epochs in {fmt_duration(run.status.get('elapsed_s'))}"
                    + (f" · validation accuracy **{acc:.2%}**" if acc is not None else ""))
     if run.error:
-        st.warning(f"Some files of this run could not be read: {run.error}")
+        st.warning(f"Some files of this run could not be read: {plain(run.error)}")
     charts(run, key=f"{key}_{run.id}")
     if run.report is not None:
         left, right = st.columns([1, 1])

@@ -1,0 +1,97 @@
+"""Text from a run folder is data (the seams issue, item 6): a run name, a dataset, an error, a
+phase or a verdict holding Markdown must show as the characters it is, never make the browser
+fetch a URL, never render bold or links, and a 1 MB name must not become a 1 MB heading.
+
+The folders are tampered by hand, as someone else could; the pages are opened in Chromium while
+a local HTTP server counts every request the Markdown images would make.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from browser_kit import AppServer, wait_app_idle
+from fakes import fabricate_run
+
+pytestmark = pytest.mark.browser
+
+
+class _Trap(BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        _Trap.hits.append(self.path)
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def trap():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Trap)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Trap.hits = []
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _evil(url: str, what: str) -> str:
+    return f"![{what}]({url}/{what}.png) **bold-{what}** [link-{what}]({url}/{what}) :red[red-{what}]"
+
+
+def _tamper(path, name: str, **updates) -> None:
+    data = json.loads((path / name).read_text())
+    data.update(updates)
+    (path / name).write_text(json.dumps(data))
+
+
+@pytest.fixture()
+def tampered(tmp_path, trap):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    finished = fabricate_run(runs, factor=0.25, seed=1)
+    failed = fabricate_run(runs, factor=0.5, seed=2, state="stopped")
+    (runs / finished / "name.json").write_text(json.dumps({"name": _evil(trap, "name") + " x" * 500_000}))
+    _tamper(runs / finished, "config.json", dataset=_evil(trap, "dataset"))
+    _tamper(runs / failed, "status.json", state="failed", error=_evil(trap, "error"), phase=_evil(trap, "phase"))
+    (runs / failed / "name.json").write_text(json.dumps({"name": _evil(trap, "other")}))
+    return runs, finished, failed
+
+
+def _visit(page, url: str, shows: str) -> str:
+    """Open ``url``; wait until the page shows ``shows``; its main text."""
+    page.goto(url)
+    wait_app_idle(page)
+    page.wait_for_function("(t) => document.querySelector('[data-testid=\"stMain\"]')?.innerText.includes(t)",
+                           arg=shows)
+    page.wait_for_timeout(500)  # images in the rendered Markdown would be requested by now
+    # ui/text.py puts an invisible word joiner after "http", so that no bare URL becomes a link
+    return page.locator('[data-testid="stMain"]').inner_text().replace("\u2060", "")
+
+
+def test_run_folder_text_shows_as_plain_text(page, tampered, trap, tmp_path):
+    runs, finished, failed = tampered
+    server = AppServer(runs, tmp_path / "streamlit.log").start()
+    try:
+        texts = {
+            "run": _visit(page, f"{server.url}/runs?run={finished}", "Name this run"),
+            "failed": _visit(page, f"{server.url}/runs?run={failed}", "The run failed"),
+            "compare": _visit(page, f"{server.url}/runs?compare={finished},{failed}", "Compare 2 runs"),
+            "train": _visit(page, f"{server.url}/train", "Train MiniVGGNet"),
+        }
+        html = page.content()
+    finally:
+        server.stop()
+    assert _Trap.hits == []  # no Markdown image was fetched
+    assert f"![name]({trap}/name.png)" in texts["run"] and f"![dataset]({trap}/dataset.png)" in texts["run"]
+    assert f"![error]({trap}/error.png) **bold-error**" in texts["failed"]
+    assert "**bold-other**" in texts["compare"]
+    assert max(len(t) for t in texts.values()) < 100_000  # the 1 MB name is cut, not shown whole
+    import re
+    assert re.findall(r".{80}<strong>bold-.{40}", html) == [] and f'href="{trap}' not in html
+    assert all(e.count() == 0 for e in [page.locator('[data-testid="stException"]')])
