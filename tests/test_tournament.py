@@ -21,6 +21,7 @@ from lrviz.tournament import (
     leaderboard,
     parse_spec,
     preset,
+    schedule_labels,
     trial_pairs,
     verdict,
     winner_schedule,
@@ -70,6 +71,69 @@ def test_the_tutorial_preset_and_the_book_figures():
     assert PRESETS["tutorial"]["schedules"][0]["params"]["lr"] == 0.01
     with pytest.raises(FieldError, match="preset"):
         preset("book")
+
+
+def _labels_before(schedules):
+    """schedule_labels as it was (a list searched for each label: quadratic), the reference."""
+    labels = []
+    for i, cfg in enumerate(schedules):
+        try:
+            label = Schedule.from_config(cfg).label()
+        except FieldError as e:
+            raise FieldError(f"schedules[{i}].{e.field}", e.rule, e.value, message=f"schedules[{i}]: {e}") from None
+        if label in labels:
+            raise FieldError("schedules", f"distinct schedules ({label} is given twice)", cfg)
+        labels.append(label)
+    return labels
+
+
+def _outcome(fn, schedules):
+    try:
+        return fn(schedules)
+    except FieldError as e:
+        return ("error", e.field, str(e))
+
+
+@pytest.mark.parametrize("schedules", [
+    PRESETS["tutorial"]["schedules"],
+    parse_spec("step:factor=0.25|0.5|0.75,drop_every=5|10") + parse_spec("constant"),
+    [{"name": "exponential", "params": {"staircase": True}}, {"name": "exponential"},
+     {"name": "cosine", "warmup": 2}, {"name": "piecewise", "params": {"boundaries": [3], "values": [0.1, 0.01]}}],
+    [{"name": "step"}, {"name": "constant"}, {"name": "step", "params": {"factor": 0.5}}],  # the same step twice
+    [{"name": "step"}, {"name": "step", "params": {"factor": 2}}],  # a bad config
+    [],
+], ids=["tutorial", "grid", "flags-warmup-lists", "duplicate", "bad", "empty"])
+def test_schedule_labels_are_what_they_were(schedules):
+    assert _outcome(schedule_labels, schedules) == _outcome(_labels_before, schedules)
+
+
+def test_schedule_labels_are_linear_in_the_number_of_schedules(monkeypatch):
+    """Counted, not timed: how often two labels are compared. The list search compared each new
+    label with every earlier one (about n^2/2 = 2,000,000 for 2,000 schedules); a set, about none."""
+    compared = []
+
+    class Counted(str):
+        __hash__ = str.__hash__
+
+        def __eq__(self, other):
+            compared.append(1)
+            return str.__eq__(self, other)
+
+    label = Schedule.label
+    monkeypatch.setattr(Schedule, "label", lambda self: Counted(label(self)))
+    n = 2_000
+    cfgs = [{"name": "step", "params": {"lr": 0.01 + i * 1e-6}} for i in range(n)]
+    assert len(set(schedule_labels(cfgs))) == n
+    assert len(compared) < 10 * n
+
+
+def test_a_grid_of_1000_schedules_is_labelled_in_milliseconds():
+    import time
+
+    cfgs = grid("step", {"lr": [0.01 + i * 1e-5 for i in range(100)], "drop_every": list(range(1, 11))})
+    t0 = time.perf_counter()
+    assert len(set(schedule_labels(cfgs))) == 1_000
+    assert time.perf_counter() - t0 < 1.0  # about 20 ms on a busy 2-core machine (validating each config)
 
 
 def test_trials_go_seed_by_seed():
