@@ -234,9 +234,18 @@ def cosine_restarts(step, spe, lr, first_decay_epochs, t_mul, m_mul, alpha):
 
 
 def one_cycle(step, spe, max_lr, total_epochs, pct_start, div_factor, final_div_factor):
-    """Smith's one-cycle policy (cosine annealing, as PyTorch's ``OneCycleLR``):
-    ``max_lr / div_factor`` rises to ``max_lr`` over ``pct_start * total_epochs``, then falls
-    to ``max_lr / div_factor / final_div_factor`` at ``total_epochs``; flat afterwards."""
+    """Smith's one-cycle policy with cosine annealing, as optax's ``cosine_onecycle_schedule``
+    (``transition_steps = total_epochs * steps_per_epoch``): ``max_lr / div_factor`` rises to
+    ``max_lr`` over ``pct_start * total_epochs``, then falls to ``max_lr / div_factor /
+    final_div_factor`` at ``total_epochs``; flat afterwards.
+
+    In 0-based steps, with ``T = total_epochs * steps_per_epoch``: the peak is at step
+    ``pct_start * T`` and the end at step ``T``. optax rounds its peak down to
+    ``int(pct_start * T)``, so the two curves are equal whenever ``pct_start * T`` is a whole
+    number. PyTorch's ``OneCycleLR`` (``anneal_strategy='cos'``, ``three_phase=False``) is one
+    step earlier: it peaks at ``pct_start * T - 1`` and ends at ``T - 1`` (its last batch), so
+    its rise is one step shorter and its fall is this fall one step sooner
+    (``tests/test_schedules.py`` shows both against re-statements of their formulas)."""
     x = np.minimum(step / spe, total_epochs)
     start = max_lr / div_factor
     end = start / final_div_factor

@@ -137,6 +137,68 @@ def test_one_cycle_named_points():
     assert s.at_step(5000, spe) == pytest.approx(0.1 / 25 / 1e4)  # flat after the cycle
 
 
+def _cos_anneal(a, b, pct):  # from a (pct 0) to b (pct 1), the formula optax and PyTorch both use
+    return b + (a - b) / 2.0 * (math.cos(math.pi * pct) + 1)
+
+
+def optax_cosine_onecycle(step, transition_steps, peak_value, pct_start=0.3, div_factor=25.0,
+                          final_div_factor=1e4):
+    """optax.cosine_onecycle_schedule re-stated: piecewise cosine interpolation from
+    peak/div_factor, boundaries int(pct_start * T) (x div_factor) and T (x 1/(div_factor *
+    final_div_factor)), the fraction of each piece clipped to [0, 1]."""
+    init = peak_value / div_factor
+    peak_step = int(pct_start * transition_steps)
+    if step < peak_step:
+        return _cos_anneal(init, peak_value, step / peak_step)
+    pct = min(max((step - peak_step) / (transition_steps - peak_step), 0.0), 1.0)
+    return _cos_anneal(peak_value, init / final_div_factor, pct)
+
+
+def torch_one_cycle(step, total_steps, max_lr, pct_start=0.3, div_factor=25.0, final_div_factor=1e4):
+    """torch.optim.lr_scheduler.OneCycleLR(anneal_strategy='cos', three_phase=False).get_lr() re-stated
+    at step_num = step (the LR of 0-based batch `step`; PyTorch refuses step > total_steps)."""
+    initial = max_lr / div_factor
+    phases = [(float(pct_start * total_steps) - 1, initial, max_lr),
+              (total_steps - 1, max_lr, initial / final_div_factor)]
+    start_step = 0.0
+    for i, (end_step, a, b) in enumerate(phases):
+        if step <= end_step or i == len(phases) - 1:
+            return _cos_anneal(a, b, (step - start_step) / (end_step - start_step))
+        start_step = end_step
+    raise AssertionError("unreachable")
+
+
+ONE_CYCLE = {"max_lr": 0.1, "total_epochs": 10, "pct_start": 0.3, "div_factor": 25, "final_div_factor": 1e4}
+
+
+def test_one_cycle_is_optax_cosine_onecycle_when_the_peak_falls_on_a_step():
+    s = Schedule.create("one_cycle", ONE_CYCLE)
+    for spe in (100, 10, 7):  # pct_start * T = 300, 30, 21 steps
+        total = 10 * spe
+        steps = np.arange(total + 25)
+        oracle = [optax_cosine_onecycle(int(k), total, 0.1, 0.3, 25.0, 1e4) for k in steps]
+        np.testing.assert_allclose(s.at_steps(steps, spe), oracle, rtol=1e-12)
+    # optax rounds a peak between two steps down (pct_start * T = 6.3 -> 6); lrviz keeps it at 6.3
+    short = Schedule.create("one_cycle", {**ONE_CYCLE, "total_epochs": 3})
+    assert optax_cosine_onecycle(6, 21, 0.1) == pytest.approx(0.1) and short.at_step(6, 7) < 0.1
+
+
+def test_one_cycle_peaks_and_ends_one_step_after_pytorchs_one_cycle_lr():
+    s = Schedule.create("one_cycle", ONE_CYCLE)
+    spe, total = 100, 1000
+    torch = np.array([torch_one_cycle(k, total, 0.1) for k in range(total + 1)])
+    ours = s.at_steps(np.arange(total + 2), spe)
+    end = 0.1 / 25 / 1e4
+    assert torch[0] == pytest.approx(ours[0]) == pytest.approx(0.004)  # both start at max_lr / div_factor
+    assert int(np.argmax(torch)) == 299 and torch[299] == pytest.approx(0.1)  # PyTorch: pct_start * T - 1
+    assert int(np.argmax(ours)) == 300 and ours[300] == pytest.approx(0.1) and ours[299] < 0.1 - 1e-9
+    assert torch[999] == pytest.approx(end) and ours[999] > end * 1.01  # PyTorch ends at T - 1 ...
+    assert ours[1000] == pytest.approx(end)  # ... lrviz at T
+    # the fall is the same curve one step later; the rise is one step longer
+    np.testing.assert_allclose(ours[300:1001], torch[299:1000], rtol=1e-12)
+    assert not np.allclose(ours[1:300], torch[1:300], rtol=1e-3)
+
+
 def test_triangular_named_points():
     s = Schedule.create("triangular", {"base_lr": 0.001, "max_lr": 0.006, "half_cycle_epochs": 2,
                                        "cycle_scale": 0.5})
