@@ -85,3 +85,19 @@ def test_subprocess_exit_code_and_no_tensorflow():
     lines = [ln for ln in r.stderr.splitlines() if not ln.startswith("import time:")]
     assert lines == ["lrviz: error: Argument `factor` must be a finite number > 0 and < 1. Received: factor=7"]
     assert "tensorflow" not in r.stderr  # -X importtime lists every module imported
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("\x1b[2J\x1b]0;pwned\x07ok", "ok"),  # clear screen (CSI), set title (OSC ... BEL): gone whole
+    ("a\x1b]8;;http://e.example\x1b\\link\x1b]8;;\x1b\\b", "alinkb"),  # a hyperlink (OSC 8 ... ST)
+    ("\x9b31mred\x9b0m", "red"),  # C1 CSI
+    ("tab\there\r\nnext", "tab here next"),  # line and tab breaks: one space each run
+    ("bell\x07 nul\x00 del\x7f c1\x85\x9c", "bell nul del c1 "),  # other C0, DEL, C1
+    ("evil\u202egnp.exe", "evilgnp.exe"),  # a right-to-left override reorders what is shown
+    ("title\x1b]0;never ends", "title"),  # an unterminated OSC takes the rest
+    ("Step decay (lr=0.01) → é ✓", "Step decay (lr=0.01) → é ✓"),  # printable text as it is
+])
+def test_plain_removes_terminal_controls(text, shown):
+    from lrviz.cli.common import plain
+
+    assert plain(text) == shown

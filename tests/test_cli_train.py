@@ -129,3 +129,47 @@ def test_plateau_flags_make_the_runs_plateau_settings(tmp_path, capsys):
                                      "cooldown": 0, "min_lr": 0.0}
     # epoch 2 cannot improve on epoch 1 by 100: reduced from epoch 3 (the one after epoch 3 has no epoch to act on)
     assert [(o["source"], o["epoch"]) for o in run.config["lr_overrides"]] == [("plateau", 3)]
+
+
+def test_runs_in_a_folder_that_does_not_exist_is_one_line_exit_2(tmp_path, capsys):
+    missing = tmp_path / "nonexistent"
+    assert main(["runs", "--runs-dir", str(missing)]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1 and out.err.startswith("lrviz: error: ")
+    assert f"Runs folder {missing} does not exist" in out.err
+    assert not missing.exists()
+    (tmp_path / "a-file").write_text("")
+    assert main(["runs", "--runs-dir", str(tmp_path / "a-file")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
+def test_runs_in_an_empty_folder_is_an_empty_table_exit_0(tmp_path, capsys):
+    assert main(["runs", "--runs-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr()
+    assert out.err == "" and out.out.splitlines()[0].split() == ["run", "state", "epoch", "val_acc", "schedule"]
+    assert out.out.splitlines()[1:] == [f"(no runs in {tmp_path})"]
+
+
+EVIL = "\x1b[2J\x1b]0;pwned\x07"  # clear the screen, retitle the terminal
+
+
+def test_runs_prints_no_control_characters_from_a_run_folder(tmp_path):
+    """A copied run folder whose state, error and name hold terminal escape sequences and
+    other control characters: ``lrviz runs`` prints the words, never the controls."""
+    import json
+
+    rid = runs.create_run({"limit": 100, "epochs": 2}, tmp_path, launch=lambda p: (os.getpid(), None))
+    folder = tmp_path / rid
+    status = json.loads((folder / "status.json").read_text())
+    status.update(state=f"fail{EVIL}ed\x1b]52;c;ZXZpbA==\x07",  # OSC 52: write the clipboard
+                  error=f"{EVIL}boom\x9b31m red\x1b[0m\r\nline two \x00\x7f\u202egnp.exe")
+    (folder / "status.json").write_text(json.dumps(status))
+    (folder / "name.json").write_text(json.dumps({"name": f"my{EVIL}run\x1b[5m"}))
+    r = lrviz("runs", "--runs-dir", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    controls = [c for c in r.stdout if (ord(c) < 32 and c != "\n") or 0x7f <= ord(c) <= 0x9f
+                or 0x202a <= ord(c) <= 0x202e]
+    assert controls == [], repr(r.stdout)
+    assert "pwned" not in r.stdout and "ZXZpbA" not in r.stdout  # sequences go whole, with their text
+    (row,) = [ln for ln in r.stdout.splitlines() if rid in ln]
+    assert "boom red line two gnp.exe" in row and "“myrun”" in row and "failed" in row

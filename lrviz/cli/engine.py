@@ -3,7 +3,10 @@
 ``python -m lrviz train`` runs in the foreground (Keras progress, then the classification
 report) and stores the run like the UI does; ``--detach`` spawns the worker instead and
 prints the run id. ctrl+c stops gracefully: the current batch ends, the model is evaluated
-and the report written (the tutorial's "stop, adjust the LR, continue" via ``--resume``).
+and the report written (the tutorial's "stop, adjust the LR, continue" via ``--resume``). A
+warning the run records (an optional integration such as MLflow that failed: ``warnings`` in
+``status.json``) is printed as one line ``lrviz: warning: ...`` on stderr, once, after the epoch
+it happened in. Every text read from a run folder is printed :func:`~lrviz.cli.common.plain`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lrviz import runs, worker
-from lrviz.cli.common import UsageError, add_runs_dir_flag, add_setting_flags, flags_into, runs_dir_of
+from lrviz.cli.common import UsageError, add_runs_dir_flag, add_setting_flags, flags_into, plain, runs_dir_of, warn
 from lrviz.cli.schedule import add_schedule_flags, schedule_from_args
 from lrviz.jobs import common
 from lrviz.jobs.common import DATA_KEYS
@@ -153,14 +156,39 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     path = runs.run_path(rid, runs_dir)
     print(f"[INFO] run {rid} in {path}", flush=True)
-    state = worker.run_worker(path, verbose=1 if sys.stdout.isatty() else 2)
+    warnings = _WarningPrinter(path)
+    state = worker.run_worker(path, verbose=1 if sys.stdout.isatty() else 2, on_step=warnings.after_epoch)
+    warnings.print_new()
     run = runs.load_run(rid, runs_dir)
     if state == "failed":
-        sys.stderr.write(f"lrviz: error: run {rid} failed: {run.status.get('error')}\n")
+        sys.stderr.write(f"lrviz: error: run {rid} failed: {plain(run.status.get('error'))}\n")
         return 1
-    print(f"[INFO] run {rid} {state} after epoch {run.status.get('epoch')}/{run.status.get('epochs')}; "
+    print(f"[INFO] run {rid} {state} after epoch {plain(run.status.get('epoch'))}/{plain(run.status.get('epochs'))}; "
           f"files in {path}")
     return 0
+
+
+class _WarningPrinter:
+    """Prints each warning a foreground run records (``status.json`` ``warnings``) once, as
+    ``lrviz: warning: <message>`` on stderr: after each finished epoch, and at the end."""
+
+    def __init__(self, path: Path):
+        self.status_file = path / "status.json"
+        self.shown = 0
+
+    def after_epoch(self, row: Any) -> None:  # the job's on_step: None = go on
+        self.print_new()
+
+    def print_new(self) -> None:
+        try:
+            found = runs.read_json(self.status_file).get("warnings")
+        except (OSError, ValueError):
+            return
+        if not isinstance(found, list):
+            return
+        for w in found[self.shown:]:
+            warn(w.get("message") if isinstance(w, dict) else w)
+        self.shown = len(found)
 
 
 def cmd_find_lr(args: argparse.Namespace) -> int:
@@ -191,22 +219,33 @@ def cmd_find_lr(args: argparse.Namespace) -> int:
         print()
     run = runs.load_run(rid, runs_dir)
     if state == "failed":
-        sys.stderr.write(f"lrviz: error: LR range test {rid} failed: {run.status.get('error')}\n")
+        sys.stderr.write(f"lrviz: error: LR range test {rid} failed: {plain(run.status.get('error'))}\n")
         return 1
     n = len(run.lr_find) if run.lr_find is not None else 0
-    print(f"[INFO] {state} after {n}/{num_steps} steps in {run.status.get('elapsed_s', 0):.1f}s; files in {path}")
+    elapsed = run.status.get("elapsed_s")
+    elapsed = f"{elapsed:.1f}" if isinstance(elapsed, (int, float)) else "?"
+    print(f"[INFO] {state} after {n}/{plain(num_steps)} steps in {elapsed}s; files in {path}")
     print("Suggested initial LRs:")
-    print(format_suggestions(run.suggestions or {}), flush=True)
+    print("\n".join(plain(line) for line in format_suggestions(run.suggestions or {}).splitlines()), flush=True)
     return 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    rows = runs.list_runs(runs_dir_of(args))
+    """The runs, newest first; every text from a run folder made :func:`plain`. A runs folder
+    that does not exist is an error (exit 2), not an empty table: it is most often a typo."""
+    runs_dir = runs_dir_of(args)
+    if not runs_dir.is_dir():
+        what = "is not a folder" if runs_dir.exists() else "does not exist"
+        raise UsageError(f"Runs folder {runs_dir} {what} (--runs-dir, else $LRVIZ_RUNS_DIR, else ./runs).")
+    rows = runs.list_runs(runs_dir)
     print(f"{'run':42s} {'state':9s} {'epoch':>7s} {'val_acc':>7s}  schedule")
     for r in rows:
         acc = f"{r.val_accuracy:.4f}" if r.val_accuracy is not None else "-"
-        print(f"{r.id:42s} {r.state:9s} {r.epoch:>3d}/{r.epochs or '?':<3} {acc:>7s}  {r.schedule or '-'}"
-              + (f"  [{r.error}]" if r.error else ""))
+        print(f"{plain(r.id):42s} {plain(r.state):9s} {r.epoch:>3d}/{plain(r.epochs or '?'):<3} {acc:>7s}  "
+              f"{plain(r.schedule or '-')}" + (f"  “{plain(r.name)}”" if r.name else "")
+              + (f"  [{plain(r.error)}]" if r.error else ""))
+    if not rows:
+        print(f"(no runs in {plain(runs_dir)})")
     return 0
 
 

@@ -125,6 +125,14 @@ class StatusWriter:
         atomic_write_json(self.file, self.status)
         self._last = time.monotonic()
 
+    def warn(self, source: str, message: str) -> None:
+        """Record one warning of an optional part that failed while the run went on
+        (``source``: "mlflow", ...): ``status.json`` ``warnings`` is a list of
+        ``{"source", "message", "at"}`` (``at``: Unix time), absent while there is none."""
+        earlier = self.status.get("warnings")
+        earlier = earlier if isinstance(earlier, list) else []
+        self.write(warnings=[*earlier, {"source": source, "message": message, "at": time.time()}])
+
     def throttled(self, **changes: Any) -> None:
         if time.monotonic() - self._last >= STATUS_INTERVAL_S:
             self.write(**changes)

@@ -6,7 +6,9 @@ also the kind of runs written before kinds existed).
     config.json      the settings below, plus id, created_at, versions, steps_per_epoch,
                      train_size, test_size, initial_epoch (resume) and lr_overrides
     status.json      state, phase, epoch (finished, 1-based), epochs, batch, steps_per_epoch,
-                     lr, lr_multiplier, elapsed_s, eta_s, error, lr_overrides, last (latest row)
+                     lr, lr_multiplier, elapsed_s, eta_s, error, lr_overrides, last (latest row),
+                     warnings (an optional part that failed while the run went on: a list of
+                     {"source": "mlflow", "message": one line, "at": Unix time}; absent if none)
     history.csv      one row per finished epoch: epoch (1-based), loss, accuracy, val_loss,
                      val_accuracy, lr and lr_planned (the epoch's first batch), lr_last,
                      epoch_time_s, ended_at (see lrviz.callbacks.RunLogger)
@@ -44,7 +46,7 @@ from lrviz.jobs.base import META_KEYS, Job, WorkerContext
 from lrviz.plateau import validate_plateau
 from lrviz.schedules import REGISTRY, Schedule, steps_per_epoch_for
 from lrviz.settings import Setting, setting
-from lrviz.store.control import lr_request_name
+from lrviz.store.control import STOP, lr_request_name
 from lrviz.store.files import atomic_write_bytes, atomic_write_json, atomic_write_text, read_json
 
 __all__ = ["TrainConfig", "TrainingJob", "HISTORY_COLUMNS"]
@@ -236,7 +238,7 @@ class TrainingJob(Job):
                                                                placement.backend)]
         if config.get("plateau"):
             callbacks.append(PlateauReducer(config["plateau"], setter.request))
-        tracker = _mlflow_tracker(path, config)
+        tracker = _mlflow_tracker(path, config, status, control)
         if tracker is not None:
             callbacks.append(tracker)
         status.write(state="running", phase="training", steps_per_epoch=spe, epoch=initial_epoch)
@@ -288,11 +290,14 @@ def _finish(path: Path, model: Any, ds: Any, images: Any, rows: list[dict[str, A
 
 
 
-def _mlflow_tracker(path: Path, config: dict[str, Any]) -> Any:
+def _mlflow_tracker(path: Path, config: dict[str, Any], status: Any, control: Any) -> Any:
     """The MLflow logger when asked for (``mlflow`` in the config or ``MLFLOW_TRACKING_URI`` set);
-    None otherwise, and then MLflow is never imported."""
+    None otherwise, and then MLflow is never imported. Its one warning, if MLflow fails, goes
+    to ``status.json`` (``warnings``); it abandons a pending call once the run is stopping
+    (a signal, or ``control/stop``)."""
     if not (config.get("mlflow") or os.environ.get("MLFLOW_TRACKING_URI")):
         return None
     from lrviz.tracking import MLflowLogger
 
-    return MLflowLogger(path, config)
+    return MLflowLogger(path, config, on_warning=lambda message: status.warn("mlflow", message),
+                        stopping=lambda: control.stop_requested or (control.dir / STOP).exists())

@@ -1,4 +1,5 @@
-"""Faults: the runs folder fills up under a real worker (issue 6, "Faults").
+"""Faults: the runs folder fills up under a real worker (issue 6, "Faults"); a SIGTERM while
+the MLflow tracking server does not answer.
 
 "Full" is simulated honestly with ``RLIMIT_FSIZE`` on the worker process: the kernel refuses
 any write that would make a file larger than the limit (``EFBIG``; Python ignores SIGXFSZ),
@@ -106,3 +107,62 @@ def test_rel_nothing_written_is_corrupted_when_status_cannot_be_written(tmp_path
     assert run.error is None and run.config["id"] == rid  # config.json/status.json still whole JSON
     assert store.active_run(tmp_path) is None
     assert (path / "worker.log").read_text(errors="replace").startswith("Traceback")  # cut at the limit too
+
+
+@pytest.fixture()
+def silent_server():
+    """A TCP server that accepts connections and never answers; yields (port, accepted)."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    held, accepted = [], threading.Event()
+
+    def serve():
+        while True:
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                return
+            accepted.set()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield srv.getsockname()[1], accepted
+    srv.close()
+    for conn in held:
+        conn.close()
+
+
+def test_rel_sigterm_while_mlflow_does_not_answer_stops_gracefully(tmp_path, silent_server):
+    """The user gave MLflow 60 s a request: a SIGTERM sent while the run waits on it (the
+    server has the connection) still stops the run at once, evaluated, with every file."""
+    import signal
+
+    port, accepted = silent_server
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}, "PYTHONPATH": str(ROOT),
+           "TF_CPP_MIN_LOG_LEVEL": "3", "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}",
+           "MLFLOW_HTTP_REQUEST_TIMEOUT": "60"}
+    runs_dir = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "lrviz", "train", "--limit", "200", "--epochs", "3",
+                             "--batch-size", "32", "--runs-dir", str(runs_dir)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert accepted.wait(180), "the run never called MLflow"
+        time.sleep(0.5)  # well inside the call: MLflow sent its request and waits for the answer
+        proc.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        out, err = proc.communicate(timeout=120)
+        after_signal = time.monotonic() - t0
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    (summary,) = store.list_runs(runs_dir)
+    run = store.load_run(summary.id, runs_dir)
+    assert run.status["state"] == "stopped" and run.status["epoch"] == 0, run.status
+    assert {"report.csv", "confusion.csv", "predictions.csv", "model.keras"} <= set(run.files), sorted(run.files)
+    (w,) = run.status["warnings"]
+    assert w["source"] == "mlflow" and "when the run was stopped" in w["message"], w
+    assert [ln for ln in err.splitlines() if ln.startswith("lrviz: warning:")] == [f"lrviz: warning: {w['message']}"]
+    assert after_signal < 30, after_signal  # the call alone could take 2 x 60 s
