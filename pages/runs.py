@@ -10,10 +10,9 @@ import streamlit as st
 
 from lrviz import compare
 from lrviz import runs as store
-from lrviz.charts import class_delta_figure, compare_figure, lr_find_figure
+from lrviz.charts import class_delta_figure, compare_figure
 from lrviz.errors import plain_message
-from lrviz.lr_finder import SUGGESTIONS
-from ui import run_view
+from ui import views
 from ui.links import copy_link
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.page_state import KEEP
@@ -116,7 +115,7 @@ if not selected and st.query_params.get("compare"):  # a shared comparison: ?com
 unreadable = table[table["problem"].notna() & (table["state"] != "failed")]
 if len(unreadable):
     st.warning("Some runs could not be read completely: " + "; ".join(
-        f"`{r.run}`: {r.problem}" for r in unreadable.itertuples()))
+        f"`{r.run}`: {plain(r.problem)}" for r in unreadable.itertuples()))
 
 # ---------------------------------------------------------------- one run (?run=<id> or one ticked row)
 run_id = st.query_params.get("run")
@@ -129,21 +128,7 @@ if run_id is not None:
         st.error(f"Cannot open run {plain(run_id, NAME_CHARS)}: {plain(e)}")
     else:
         st.divider()
-        if run.kind == "lr_find":
-            run_view.header(run)
-            st.plotly_chart(lr_find_figure(run.lr_find, run.suggestions), key="runs_lr_find")
-            sugg = run.suggestions or {}
-            for key, rule in SUGGESTIONS.items():
-                lr = (sugg.get(key) or {}).get("lr") if isinstance(sugg.get(key), dict) else None
-                if isinstance(lr, (int, float)) and lr:
-                    detail = rule.detail(sugg[key].get("rule"))
-                    st.markdown(f"**{rule.name}: {lr:.3g}** — {plain(detail)}")
-            if sugg.get("reason"):
-                st.warning(f"No suggestion: {plain(sugg['reason'])}")
-        elif run.state in store.ACTIVE_STATES:
-            run_view.live(run.id, RUNS_DIR)
-        else:
-            run_view.results(run, RUNS_DIR, key="runs")
+        views.show(run, RUNS_DIR, key="runs")  # the view of the run's kind
         if run.state not in store.ACTIVE_STATES:  # training runs and LR range tests alike
             if st.button("Delete run", icon=":material/delete:", key="runs_delete"):
                 S.runs_confirm = run.id
@@ -163,8 +148,8 @@ if len(selected) >= 2:
         except (ValueError, OSError) as e:
             st.warning(f"Run {plain(rid, NAME_CHARS)} is left out: {plain(e)}")
             continue
-        if r.kind == "lr_find":
-            st.info(f"`{rid}` is an LR range test, not a training run: open it on its own.")
+        if not views.comparable(r):
+            st.info(f"`{rid}` is {views.kind_words(r)}, not a training run: open it on its own.")
             continue
         loaded[rid] = r
     labels = compare.comparison_labels({rid: r.config for rid, r in loaded.items()},

@@ -18,7 +18,7 @@ from lrviz.jobs.lr_find import LRFindJob
 from lrviz.lr_finder import DEFAULTS, SUGGESTIONS, FinderSettings, recommended_order
 from lrviz.schedules import Schedule
 from lrviz.settings import settings_of
-from ui.page_state import KEEP, send
+from ui.page_state import KEEP, receive, send
 from ui.text import plain
 
 S = st.session_state
@@ -31,22 +31,30 @@ def target_param(schedule_name: str) -> str | None:
     return TARGET_PARAM.get(schedule_name, "lr")
 
 
-def _apply_initial(lr: float) -> None:
-    """on_click: set the Train form's schedule to start from ``lr`` (its peak for cyclic ones)."""
-    param = target_param(S["tr_s_name"])
-    if param:
-        S[f"tr_s_{param}"] = float(f"{lr:.3g}")
-        S.tr_find_applied = f"{param} = {lr:.3g} in the Train form's {S['tr_s_name']} schedule."
+def _send(topic: str, lr: float, sent_key: str | None) -> None:
+    """on_click: hand ``lr`` to the Train page (ui/page_state.py); it applies it before drawing its form,
+    whether the button was on the Train page itself or on the Runs page (``sent_key``: say so there)."""
+    send("train", topic, float(f"{lr:.3g}"))
+    if sent_key:
+        S[sent_key] = f"{lr:.3g}"
 
 
-def _apply_one_cycle(lr: float) -> None:
-    """on_click: train with one-cycle peaking at ``lr``, and show that curve in the explorer."""
+def take_applied() -> None:
+    """On the Train page, before its form is drawn: apply what the suggestion buttons sent. "Use as lr"
+    sets the form schedule's initial LR (its peak for cyclic ones); "one-cycle" trains one-cycle peaking
+    there and adds that curve to the explorer."""
     from ui.schedule_editor import load_widgets
 
-    sched = Schedule.create("one_cycle", {"max_lr": float(f"{lr:.3g}"), "total_epochs": float(S.get("tr_epochs", 40))})
-    load_widgets("tr_s", sched)
-    send("explorer", "curve", sched.to_config())
-    S.tr_find_applied = f"one-cycle with max_lr = {lr:.3g} in the Train form, and added to the explorer."
+    for lr in receive("train", "finder_lr"):
+        param = target_param(S["tr_s_name"])
+        if param:
+            S[f"tr_s_{param}"] = lr
+            S.tr_find_applied = f"{param} = {lr:.3g} in the Train form's {S['tr_s_name']} schedule."
+    for lr in receive("train", "finder_one_cycle"):
+        sched = Schedule.create("one_cycle", {"max_lr": lr, "total_epochs": float(S.get("tr_epochs", 40))})
+        load_widgets("tr_s", sched)
+        send("explorer", "curve", sched.to_config())
+        S.tr_find_applied = f"one-cycle with max_lr = {lr:.3g} in the Train form, and added to the explorer."
 
 
 def section(form_config: dict, problem: str | None, runs_dir: Path) -> None:
@@ -108,10 +116,16 @@ def _result(run_id: str, runs_dir: Path) -> None:
     if run.state in store.ACTIVE_STATES:
         _live()
         return
+    results(run, runs_dir, key="train")
+
+
+def results(run, runs_dir: Path, key: str = "runs") -> None:
+    """A finished, stopped or failed LR range test: its curve and suggestions, each with the buttons
+    that hand it to the Train page (the view of this kind, ``ui/views.py``)."""
     if run.state == "failed":
         st.error(f"The LR range test failed: {plain(run.status.get('error') or 'no reason recorded')}")
-    st.plotly_chart(lr_find_figure(run.lr_find, run.suggestions), key=f"find_{run_id}")
-    _suggestions(run)
+    st.plotly_chart(lr_find_figure(run.lr_find, run.suggestions), key=f"{key}_find_{run.id}")
+    _suggestions(run, None if key == "train" else f"{key}_find_sent")
 
 
 def _load(run_id: str, runs_dir: Path):
@@ -130,17 +144,22 @@ def _progress(run) -> None:
     st.progress(min(1.0, step / total), text=text)
 
 
-def _apply_buttons(key: str, lr: float, param: str | None, container) -> None:
+def _apply_buttons(key: str, lr: float, param: str | None, container, sent_key: str | None) -> None:
     c = container.columns([1, 1])
-    c[0].button(f"Use as {param or 'initial LR'}", key=f"find_apply_{key}", on_click=_apply_initial, args=(lr,),
-                disabled=param is None, width="stretch",
+    c[0].button(f"Use as {param or 'initial LR'}", key=f"find_apply_{key}", on_click=_send,
+                args=("finder_lr", lr, sent_key), disabled=param is None, width="stretch",
                 help="Sets it in the Train form's schedule." if param else
                      "This schedule has no single initial LR; edit its values.")
-    c[1].button("One-cycle at this max", key=f"find_cycle_{key}", on_click=_apply_one_cycle, args=(lr,),
-                width="stretch", help="Train with one-cycle peaking here; also adds the curve to the explorer.")
+    c[1].button("One-cycle at this max", key=f"find_cycle_{key}", on_click=_send,
+                args=("finder_one_cycle", lr, sent_key), width="stretch",
+                help="Train with one-cycle peaking here; also adds the curve to the explorer.")
 
 
-def _suggestions(run) -> None:
+def _suggestions(run, sent_key: str | None) -> None:
+    """``sent_key``: off the Train page, where to note that a value was sent there (then linked)."""
+    if sent_key and S.get(sent_key):
+        st.success(f"Sent {S.pop(sent_key)} to the Train page's form.")
+        st.page_link("pages/train.py", label="Open Train", icon=":material/model_training:")
     sugg = run.suggestions or {}
     if sugg.get("stop_reason"):
         st.caption(f"Stopped early: {plain(sugg['stop_reason'])}")
@@ -157,11 +176,11 @@ def _suggestions(run) -> None:
     st.markdown(f"#### Start at {lr:.3g} ({rule.name} rule)")
     st.caption(f"{rule.description[:1].upper()}{rule.description[1:]}"
                f"{f' ({rule.origin}’s rule)' if rule.origin else ''}.")
-    _apply_buttons(best, lr, param, st)
+    _apply_buttons(best, lr, param, st, sent_key)
     if others:
         with st.expander("Other rules", icon=":material/tune:"):
             for key in others:
                 other = SUGGESTIONS[key]
                 value = sugg[key]["lr"]
                 st.markdown(f"**{other.name}: {value:.3g}** — {other.description}.")
-                _apply_buttons(key, value, param, st)
+                _apply_buttons(key, value, param, st, sent_key)

@@ -93,3 +93,23 @@ def test_every_page_after_every_other_page_while_a_run_trains(page, app_server, 
     finally:
         store.stop_run(run_id, runs_dir)
         wait_until(lambda: store.load_run(run_id, runs_dir).state not in store.ACTIVE_STATES, 90, "the run to stop")
+
+
+def test_an_lr_range_test_opened_on_runs_hands_its_lr_to_train(page, tmp_path):
+    """Runs -> "Use as lr" on an LR range test -> Train: the form's schedule starts at that LR."""
+    from browser_kit import AppServer
+    from fakes import fabricate_lr_find
+
+    rid = fabricate_lr_find(tmp_path, steepest=0.0085)
+    server = AppServer(tmp_path, tmp_path / "streamlit.log").start()
+    try:
+        page.goto(f"{server.url}/runs?run={rid}")
+        wait_app_idle(page)
+        page.get_by_role("button", name="Use as lr").first.click()
+        page.get_by_text("Sent 0.0085 to the Train page's form.").wait_for()
+        _go(page, "train")
+        box = page.get_by_label("lr", exact=True).first
+        wait_until(lambda: box.input_value() == "0.0085", 20, "the Train form's lr to read 0.0085")
+        assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        server.stop()
