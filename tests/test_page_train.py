@@ -228,6 +228,24 @@ def test_run_header_shows_backend_device_and_plateau(runs_dir):
     assert "ReduceLROnPlateau on val_loss (×0.1, patience 3)" in shown(captions)
 
 
+def test_a_dead_tracking_server_shows_as_one_warning_in_plain_text(runs_dir):
+    """status.json's ``warnings`` (an integration that failed; the run went on) under the header."""
+    import json
+
+    rid = fabricate_run(runs_dir)
+    status_file = runs_dir / rid / "status.json"
+    status = json.loads(status_file.read_text())
+    status["warnings"] = [{"source": "mlflow", "at": 0, "message": "MLflow tracking server unreachable at "
+                           "http://127.0.0.1:9: Connection refused; the run goes on without it"}]
+    status_file.write_text(json.dumps(status))
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["tr_run_id"] = rid
+    at.run()
+    shown_warnings = [shown(w.value) for w in at.warning]
+    assert shown_warnings.count(status["warnings"][0]["message"]) == 1
+    assert any("Finished" in s.value for s in at.success)  # and the run still reads as finished
+
+
 def test_plateau_and_backend_fields_reach_the_engine(runs_dir, monkeypatch):
     started = {}
     monkeypatch.setattr(store, "start_run", lambda cfg, d: started.setdefault("cfg", cfg) and "x")

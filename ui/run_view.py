@@ -131,6 +131,16 @@ def header(run: store.Run) -> None:
     if backend:  # runs from before backends existed ran on TensorFlow, device not recorded
         bits.append(plain(f"Keras on {backend}" + (f", {device}" if device else ""), NAME_CHARS))
     st.caption(" · ".join(bits))
+    warnings(run)
+
+
+def warnings(run: store.Run) -> None:
+    """An optional integration that failed (MLflow down): one line each, the run went on without it
+    (``status.json`` ``warnings``, written by ``StatusWriter.warn``)."""
+    found = run.status.get("warnings")
+    for w in (found if isinstance(found, list) else [])[:5]:
+        if isinstance(w, dict) and w.get("message"):
+            st.warning(plain(w["message"]), icon=":material/cloud_off:")
 
 
 def parent_history(run: store.Run):
