@@ -1,5 +1,6 @@
 """Tournament: which schedule trains MiniVGGNet best? Several schedules x several seeds on
-Optuna, a live leaderboard with the spread between seeds, and a verdict.
+Optuna, a live leaderboard with the spread between seeds, and a verdict that decides only when the
+seeds can carry it (lrviz.tournament.verdict).
 
 Reads widgets -> calls lrviz -> renders. The tournament is a run of its own kind
 (``lrviz.jobs.tournament``); its trials are ordinary training runs (on the Runs page too).
@@ -15,7 +16,7 @@ from lrviz.charts import tournament_figure
 from lrviz.data import DATASETS
 from lrviz.jobs.tournament import TournamentJob, read_tournament, tournament_config
 from lrviz.schedules import Schedule
-from lrviz.tournament import grid, preset, schedule_labels
+from lrviz.tournament import ALPHA, MIN_SEEDS, grid, preset, schedule_labels
 from ui.links import copy_link
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.page_state import KEEP, PageState, published, send
@@ -63,7 +64,9 @@ STATE.init()
 st.title("Schedule tournament")
 st.markdown("The tutorial's question — which schedule trains MiniVGGNet best? — answered over several seeds, with "
             "the spread between seeds, on [Optuna](https://optuna.org): one study, one trial per schedule and seed. "
-            "Each trial is an ordinary training run (it shows on the **Runs** page).")
+            "Each trial is an ordinary training run (it shows on the **Runs** page). The verdict names a winner "
+            f"only with {MIN_SEEDS} or more seeds and a paired t-test of the two leaders below p = {ALPHA}; "
+            "otherwise it says how many seeds would decide it.")
 
 active = store.active_run(RUNS_DIR)
 if active and store.run_kind(store.load_run(active, RUNS_DIR).config) == TournamentJob.kind:
