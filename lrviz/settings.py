@@ -44,7 +44,7 @@ class Setting:
     ``kind``: ``"int"``, ``"float"``, ``"bool"``, ``"choice"`` (one of ``choices``), ``"path"``
     (non-empty text), ``"run_id"`` or ``"mapping"`` (checked by the job, e.g. a schedule).
     ``low``/``high`` bound numbers (``*_open``: strict); ``optional`` admits ``None``.
-    ``what`` names the kind in messages (default "an integer" / "a finite number").
+    ``what`` names the kind in messages (default "an integer" / "a finite number" / "a path").
     ``cli=False`` keeps a setting off the command line's help (it still parses); ``metavar``
     names the flag's value in that help (default: the kind, e.g. ``INT``, ``PATH``).
     """
@@ -86,7 +86,7 @@ class Setting:
         elif self.kind == "choice":
             text = "one of " + ", ".join(self.choices)
         elif self.kind == "path":
-            text = "a path"
+            text = self.what or "a path"
         elif self.kind == "text":
             text = f"one line of at most {TEXT_MAX} characters"
         elif self.kind == "run_id":

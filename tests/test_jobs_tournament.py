@@ -369,3 +369,60 @@ def test_a_password_in_the_storage_url_never_reaches_the_runs_folder(tmp_path):
         assert [t["state"] for t in study["trials"]] == ["COMPLETE"]
         with pytest.raises(subprocess.CalledProcessError):  # the server does ask for the password
             _study_from_outside(url.replace(f":{secret}@", "@"), "pw-cup")
+
+
+def test_a_killed_tournament_stops_its_workers_and_resumes(tmp_path):
+    """SIGKILL of the tournament process: its workers used to keep taking trials (and `--resume`
+    was refused as busy while they did). Now each notices after its current epoch, stops that run
+    and leaves without a new trial; the tournament reads as failed, counted from its runs, and
+    resumes to the end, the stopped trial continuing from its model."""
+    cfg = tournament_config(FOUR[:2], seeds=1, workers=1, epochs=4, **TINY)
+    tid = runs.start_run(cfg, tmp_path)
+
+    def a_trial_after_epoch_1():
+        status = runs.read_json(tmp_path / tid / "status.json")
+        for r in runs.list_runs(tmp_path):
+            if r.id != tid and r.state == "running" and r.epoch >= 1 and status.get("workers"):
+                return r.id, status
+        return None
+
+    victim, status = wait_until(a_trial_after_epoch_1, 180, "a trial's first epoch", 0.05)
+    members = {r.id for r in runs.list_runs(tmp_path) if r.id != tid}
+    os.kill(status["pid"], signal.SIGKILL)
+    wait_until(lambda: not any(pid_alive(p) for p in status["workers"]), 90, "the orphaned workers to leave", 0.2)
+    assert {r.id for r in runs.list_runs(tmp_path) if r.id != tid} == members  # no trial taken after the kill
+    assert runs.load_run(victim, tmp_path).state == "stopped"  # after the epoch it was in, its model saved
+    view = read_tournament(tid, tmp_path)
+    finished = sum(runs.load_run(r, tmp_path).state == "finished" for r in members)
+    assert view.state == "failed" and "ended unexpectedly" in view.status["error"]
+    assert (view.trials_done, view.running, view.trials_total) == (finished, 0, 2)
+    assert runs.active_run(tmp_path) is None  # nothing keeps a resume busy
+
+    tid2 = runs.start_run(tournament_config(parent=tid, workers=1), tmp_path)
+    assert _final(tmp_path, tid2) == "finished"
+    view2 = read_tournament(tid2, tmp_path)
+    assert view2.trials_done == view2.trials_total == 2
+    child = next(r for r in runs.list_runs(tmp_path) if r.parent == victim)
+    assert len(runs.load_run(child.id, tmp_path).history) == 4 - len(runs.load_run(victim, tmp_path).history)
+
+
+def test_lrviz_stop_stops_the_runs_a_dead_tournament_left_behind(tmp_path, capsys):
+    """`lrviz stop` of a tournament whose process is gone exited 0 and did nothing; its trials ran on."""
+    from tournament_fakes import tournament_folder
+
+    from lrviz import cli
+    from lrviz.store import spawn_worker
+
+    head = tournament_folder(tmp_path, study=False, state="running")  # its process is gone
+    orphan = runs.create_run({"limit": 200, "batch_size": 32, "epochs": 200}, tmp_path, group=head,
+                             launch=spawn_worker)
+    try:
+        wait_until(lambda: runs.load_run(orphan, tmp_path).status.get("epoch", 0) >= 1, 120, "the orphan's epoch 1")
+        assert runs.load_run(head, tmp_path).state == "failed"
+        assert cli.main(["stop", head, "--runs-dir", str(tmp_path)]) == 0
+        assert _final(tmp_path, orphan, 60) == "stopped"
+        assert runs.load_run(orphan, tmp_path).status["epoch"] < 200
+    finally:
+        pid = runs.load_run(orphan, tmp_path).status.get("pid")
+        if pid and pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)

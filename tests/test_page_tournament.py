@@ -50,17 +50,26 @@ def test_a_bad_value_is_said_and_launch_disabled(runs_dir):
     assert next(b for b in at.button if b.key == "tn_launch").disabled
 
 
-def _finished_tournament(runs_dir) -> str:
+def _finished_tournament(runs_dir, last: str = "complete") -> str:
     """A finished tournament's folder as the job writes it: two schedules x two seeds, each trial
-    a fabricated training run in the tournament's group."""
+    a fabricated training run in the tournament's group; ``last``: the state of the last trial
+    (``stopped``: its run stopped; ``running``: its run runs, in this process)."""
     cfg = tournament_config([{"name": "step", "params": {"factor": 0.25}}, {"name": "step", "params": {"factor": 0.5}}],
                             seeds=2, epochs=4)
     tid = store.create_run(cfg, runs_dir)
     trials = []
     for i, (factor, seed, acc) in enumerate([(0.25, 1, 0.70), (0.25, 2, 0.72), (0.5, 1, 0.80), (0.5, 2, 0.82)]):
-        rid = fabricate_run(runs_dir, factor=factor, seed=seed, accuracy=acc, epochs=4, group=tid)
+        state = last if i == 3 else "complete"
+        rid = fabricate_run(runs_dir, factor=factor, seed=seed, accuracy=acc, epochs=4, group=tid,
+                            state={"complete": "finished"}.get(state, state))
+        if state == "running":
+            import os
+
+            st = json.loads((runs_dir / rid / "status.json").read_text())
+            st.update(pid=os.getpid(), pid_create_time=None)
+            (runs_dir / rid / "status.json").write_text(json.dumps(st))
         trials.append({"number": i, "schedule": f"Step decay (lr=0.01, factor={factor}, drop_every=5)", "seed": seed,
-                       "state": "complete", "value": acc, "run_id": rid})
+                       "state": state, "value": acc if state == "complete" else None, "run_id": rid})
     pd.DataFrame(trials).to_csv(runs_dir / tid / "trials.csv", index=False)
     board = [{"rank": 1, "schedule": trials[2]["schedule"], "mean_val_accuracy": 0.81, "std_val_accuracy": 0.01414,
               "trials": 2, "best_epoch": 4, "notes": "", "schedule_index": 1},
@@ -97,6 +106,11 @@ def test_a_finished_tournament_shows_leaderboard_verdict_curves_and_uses_the_win
 def test_a_stopped_tournament_offers_resume_and_a_finished_one_does_not(runs_dir, monkeypatch):
     tid = _finished_tournament(runs_dir)
     assert not any(b.key == "tn_resume" for b in page().button)
+    import shutil
+
+    shutil.rmtree(runs_dir)
+    runs_dir.mkdir()
+    tid = _finished_tournament(runs_dir, last="stopped")
     st = json.loads((runs_dir / tid / "status.json").read_text())
     st.update(state="stopped", trials_done=3)
     (runs_dir / tid / "status.json").write_text(json.dumps(st))
@@ -113,7 +127,7 @@ def test_a_stopped_tournament_offers_resume_and_a_finished_one_does_not(runs_dir
 def test_a_running_tournament_says_how_long_is_left(runs_dir):
     import os
 
-    tid = _finished_tournament(runs_dir)
+    tid = _finished_tournament(runs_dir, last="running")
     st = json.loads((runs_dir / tid / "status.json").read_text())
     st.update(state="running", pid=os.getpid(), pid_create_time=None, trials_done=3, running=1, eta_s=75.0)
     (runs_dir / tid / "status.json").write_text(json.dumps(st))
@@ -124,6 +138,9 @@ def test_a_running_tournament_says_how_long_is_left(runs_dir):
     (runs_dir / tid / "status.json").write_text(json.dumps(st))
     texts = [p.proto.text for p in page().get("progress")]
     assert texts == ["3/4 trials done · 1 running · time left: known once a trial has finished"]
+    last = pd.read_csv(runs_dir / tid / "trials.csv").iloc[3]["run_id"]
+    run_status = json.loads((runs_dir / last / "status.json").read_text())
+    (runs_dir / last / "status.json").write_text(json.dumps({**run_status, "state": "finished"}))
     st.update(eta_s=0.0, trials_done=4, running=0)  # every trial done, the job writing its files
     (runs_dir / tid / "status.json").write_text(json.dumps(st))
     assert [p.proto.text for p in page().get("progress")] == ["4/4 trials done · finishing…"]
@@ -141,3 +158,25 @@ def test_the_leaderboard_shows_blanks_not_none_and_fixed_decimals(runs_dir):
     shown = pa.ipc.open_stream(table.styler.display_values).read_all().to_pandas()
     assert list(shown["± std over seeds"]) == ["", ""] and list(shown["notes"]) == ["", ""]
     assert list(shown["mean validation accuracy"]) == ["0.8100", "0.7100"]
+
+
+DAMAGES = {"leaderboard.csv": b"\xff\xfe\x00binary", "config.json": b'{"kind": "tournament", "epochs": ',
+           "status.json": b'{"state": "stopped", "trials_done": "abc", "running": [1]}',
+           "trials.csv": b"number,state\n0,exploded\n", "verdict.json": b'{"text": ["<img src=x>"]}'}
+
+
+def test_a_damaged_tournament_file_never_breaks_the_page(runs_dir):
+    """read_tournament names the damaged file (TournamentView.damaged) instead of raising: the page
+    renders every damaged tournament, and the intact one beside them."""
+    good = _finished_tournament(runs_dir)
+    for name, data in DAMAGES.items():
+        tid = _finished_tournament(runs_dir)
+        (runs_dir / tid / name).write_bytes(data)
+        at = AppTest.from_file(PAGE, default_timeout=30)
+        at.session_state["tn_id"] = tid
+        at.run()
+        assert not at.exception, (name, [e.value for e in at.exception])
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.session_state["tn_id"] = good
+    at.run()
+    assert not at.exception and at.dataframe[0].value["rank"].tolist() == [1, 2]

@@ -33,15 +33,20 @@ from lrviz.jobs.common import DATA_KEYS
 from lrviz.jobs.tournament import (
     Heartbeat,
     TournamentJob,
+    check_study,
     claim_waiting_trial,
-    ended_tournament,
     fail_stale,
+    local_workers,
     make_pruner,
     make_storage,
+    normalize_storage,
+    preflight,
+    probe_storage,
     seeds_of,
     split_password,
     tournament_config,
-    tournament_stopping,
+    tournament_ended,
+    tournament_of,
 )
 from lrviz.store import RunStore, send
 from lrviz.store.control import STOP
@@ -72,7 +77,8 @@ def register(sub: Any) -> None:
     tp.add_argument("--resume", default=None, metavar="ID",
                     help="continue the stopped or failed tournament ID: its study, schedules and settings (only "
                          "--workers may change); completed trials count, stopped ones continue from their model. "
-                         "A PostgreSQL study's password comes from PGPASSWORD or ~/.pgpass")
+                         "A study outside its own study.db (PostgreSQL) is opened only when --storage names it "
+                         "again; its password comes from PGPASSWORD or ~/.pgpass")
     tp.set_defaults(func=cmd_tournament)
 
     wp = sub.add_parser("tournament-worker", help="run a tournament's waiting trials (joins from any machine)",
@@ -86,39 +92,48 @@ def register(sub: Any) -> None:
     wp.set_defaults(func=cmd_tournament_worker)
 
 
+def _password_to_env(given: dict[str, Any]) -> None:
+    """The password stays out of config.json: the job and its local workers inherit it as
+    PGPASSWORD, which libpq reads when the URL has none."""
+    if given.get("storage", "").startswith("postgresql"):
+        given["storage"], password = split_password(given["storage"])
+        if password is not None:
+            os.environ["PGPASSWORD"] = password
+
+
 def _config(args: argparse.Namespace, runs_dir: Path) -> dict[str, Any]:
+    """The config to create, checked like the job will (:func:`preflight`) before any folder
+    exists: a refusal leaves nothing behind."""
+    store = RunStore(runs_dir)
     if args.resume is not None:
         given: dict[str, Any] = {}
         flags_into(given, args, (*DATA_KEYS, "epochs", "seeds", "storage", "study", "prune"))
         extra = [f"--{k.replace('_', '-')}" for k in given] + ["--preset"] * (args.preset is not None) + \
             ["--schedule"] * bool(args.schedule)
-        if extra:
+        if [e for e in extra if e != "--storage"]:
             raise UsageError(f"--resume takes the tournament's own settings; only --workers may change "
                              f"(given: {', '.join(extra)})")
-        try:  # read before the store makes its folder; the parent's settings, its workers unless given
-            _, parent = ended_tournament(RunStore(runs_dir), args.resume)
-            config = tournament_config(parent=args.resume, workers=args.workers or parent["workers"])
+        _password_to_env(given)
+        try:  # the parent's settings, re-validated; its workers unless given; its storage named again
+            config = tournament_config(parent=args.resume, workers=args.workers or 1, storage=given.get("storage"))
+            return {**config, **preflight({**config, "workers": args.workers}, store)}
         except ValueError as e:
             raise UsageError(str(e)) from None
-        return {**config, **{k: v for k, v in parent.items() if k in DATA_KEYS}}  # what prepare will copy
     if args.preset is None and not args.schedule:
         raise UsageError("Give --preset tutorial or at least one --schedule SPEC "
                          "(e.g. 'step:factor=0.5,drop_every=5').")
-    given: dict[str, Any] = {}
+    given = {}
     flags_into(given, args, (*DATA_KEYS, "epochs", "seeds", "workers", "storage", "study", "prune"))
-    if given.get("storage", "").startswith("postgresql"):
-        # the password stays out of config.json: the job and its local workers inherit it as
-        # PGPASSWORD, which libpq reads when the URL has none
-        given["storage"], password = split_password(given["storage"])
-        if password is not None:
-            os.environ["PGPASSWORD"] = password
+    _password_to_env(given)
     try:
         schedules = None
         if args.schedule:
             schedules = [] if args.preset is None else list(PRESETS[args.preset]["schedules"])
             for spec in args.schedule:
                 schedules += parse_spec(spec)
-        return tournament_config(schedules, preset_name=args.preset, **given)
+        config = tournament_config(schedules, preset_name=args.preset, **given)
+        preflight(config, store)
+        return config
     except ValueError as e:
         raise UsageError(str(e)) from None
 
@@ -144,7 +159,9 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     config = runs.read_json(path / "config.json")  # a resumed one took its parent's settings
     n = len(config["schedules"]) * config["seeds"]
     resumes = f", resuming {config['parent']}" if config.get("parent") else ""
-    print(f"[INFO] tournament {rid} in {path}: {n} trials{resumes}, {config['workers']} worker(s)", flush=True)
+    workers, why = local_workers(config["workers"], n)
+    print(f"[INFO] tournament {rid} in {path}: {n} trials{resumes}, {workers} worker(s)"
+          + (f" ({why})" if why else ""), flush=True)
 
     shown: list[Any] = [None]
 
@@ -186,7 +203,7 @@ def format_leaderboard(rows: list[dict]) -> str:
 def cmd_tournament_worker(args: argparse.Namespace) -> int:
     try:
         done = work(args.storage, args.study, Path(args.runs_dir), args.group)
-    except (FileNotFoundError, FieldError) as e:
+    except (FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
     print(f"[INFO] tournament worker {os.getpid()}: {done} trial(s) run", flush=True)
     return 0
@@ -205,23 +222,43 @@ class _Stop:
             send(self.run_dir, STOP, {})
 
 
-def work(storage_url: str, study_name: str, runs_dir: Path, group: str, *, install_signals: bool = True) -> int:
-    """Run waiting trials of the tournament ``group`` until none is left; return how many ran."""
+def _open_study(storage_url: str, study_name: str, tconfig: dict[str, Any]) -> tuple[Any, Any, str]:
+    """The study a worker takes trials of, checked: the storage answers (within a few seconds),
+    the study exists and holds this tournament's settings. ``FieldError`` otherwise."""
     import optuna
 
+    bare, password = split_password(storage_url)
+    url = normalize_storage(bare)  # a tournament's storage rules; a password is fine: named on this command
+    url = storage_url if password is not None else url
+    if not study_name or not study_name.strip():
+        raise TournamentJob.settings()["study"].error(study_name)
+    probe_storage(url)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    tdir = runs.run_path(group, runs_dir)
-    tconfig = runs.read_json(tdir / "config.json")
-    if tconfig.get("kind") != TournamentJob.kind:
-        raise FieldError("group", "the run id of a tournament", group)
-    storage = make_storage(storage_url, tconfig)
-    study = optuna.load_study(study_name=study_name, storage=storage, pruner=make_pruner(tconfig))
+    storage = make_storage(url, tconfig)
+    try:
+        study = optuna.load_study(study_name=study_name, storage=storage, pruner=make_pruner(tconfig))
+    except KeyError:
+        raise FieldError("study", "the name of a study in the storage", study_name) from None
+    check_study(study, tconfig, url)
+    return study, storage, url
+
+
+def work(storage_url: str, study_name: str, runs_dir: Path, group: str, *, install_signals: bool = True) -> int:
+    """Run waiting trials of the tournament ``group`` until none is left, the tournament stops
+    or its process is gone (:func:`tournament_ended`, before every trial and after every epoch);
+    return how many ran."""
+    tconfig = tournament_of(RunStore(runs_dir), group)
+    study, storage, storage_url = _open_study(storage_url, study_name, tconfig)
     stop = _Stop()
     if install_signals:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
     done = 0
-    while not stop.requested and not tournament_stopping(runs_dir, group):
+    while not stop.requested:
+        gone = tournament_ended(runs_dir, group)
+        if gone:
+            print(f"[INFO] tournament worker {os.getpid()}: {gone}; no new trial", flush=True)
+            break
         fail_stale(study, storage_url)
         claimed = claim_waiting_trial(study, storage, storage_url)
         if claimed is None:
@@ -269,6 +306,11 @@ def _run_trial(study: Any, trial: Any, tconfig: dict[str, Any], runs_dir: Path, 
         if tconfig.get("prune") and trial.should_prune():
             pruned.append(int(row["epoch"]))
             return True
+        gone = tournament_ended(runs_dir, group)
+        if gone and not stop.requested:  # an orphan: stop this run (it resumes from its model) and leave
+            print(f"[INFO] tournament worker {os.getpid()}: {gone}; stopping run {rid} after epoch "
+                  f"{row['epoch']}", flush=True)
+            stop.requested = True
         return stop.requested
 
     stop.run_dir = path

@@ -28,8 +28,11 @@ def lr_request_name() -> str:
 
 
 def send(run_dir: Path, name: str, payload: Mapping[str, Any]) -> None:
-    """Write one request into ``<run_dir>/control/`` (stamped with ``requested_at``)."""
+    """Write one request into ``<run_dir>/control/`` (stamped with ``requested_at``).
+    ``ValueError`` when ``control`` is a symbolic link: a request never lands outside the run."""
     control = Path(run_dir) / "control"
+    if control.is_symlink():
+        raise ValueError(f"{control} is a symbolic link; requests are written only inside the run's folder")
     control.mkdir(exist_ok=True)
     atomic_write_json(control / name, {**payload, "requested_at": time.time()})
 

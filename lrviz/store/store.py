@@ -300,9 +300,22 @@ class RunStore:
         return status
 
     def stop(self, run_id: str) -> None:
-        """Ask the worker to stop after its current batch. A no-op for a run that already ended."""
+        """Ask the worker to stop after its current batch, and every active run of its group (a
+        group's runs outlive a run that was killed: they are stopped too). A no-op for a run
+        that has ended and has no active run in its group."""
+        path = self.existing(run_id)
         if self.status(run_id).get("state") in ACTIVE_STATES:
-            send(self.existing(run_id), STOP, {})
+            send(path, STOP, {})
+        for child in self.run_dirs():
+            if child.name == run_id:
+                continue
+            try:
+                status = read_json(child / "status.json")
+            except (OSError, ValueError):
+                continue
+            if status.get("group") == run_id and self._checked(child, status).get("state") in ACTIVE_STATES:
+                with contextlib.suppress(OSError, ValueError):
+                    send(child, STOP, {})
 
     def delete(self, run_id: str) -> None:
         """Remove a run's folder; refuses (:class:`RunBusyError`) while it is queued or running."""

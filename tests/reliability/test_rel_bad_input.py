@@ -17,6 +17,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -286,3 +287,144 @@ def test_rel_cli_train_subprocess_creates_nothing(argv, field, tmp_path):
     assert r.stderr.startswith("lrviz: error: ") and f"Argument `{field}`" in r.stderr, r.stderr
     assert r.stderr.count("\n") == 1, r.stderr
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+# --------------------------------------------------------------------------- tournament: storage, study, group, resume
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+BAD_STORAGES = [  # (id, URL, what the message says); a {tmp} is the test's folder
+    ("unknown_scheme", "foo://", "Argument `storage` must be an sqlite:///PATH or postgresql://USER@HOST/DB URL"),
+    ("mysql", "mysql://u@127.0.0.1/db", "not mysql"),
+    ("no_url", "/dev/null", "Argument `storage` must be an sqlite:///PATH or postgresql"),
+    ("in_memory", "sqlite://", "an in-memory database lives in one process"),
+    ("in_memory_named", "sqlite:///:memory:", "an in-memory database lives in one process"),
+    ("uri_memory", "sqlite:///file:x?mode=memory&uri=true", "without options"),
+    ("missing_folder", "sqlite:///{tmp}/no/such/folder/study.db", "in an existing folder"),
+    ("dev_null", "sqlite:////dev/null", "is not a regular file"),
+    ("a_folder", "sqlite:///{tmp}", "is not a regular file"),
+    ("not_sqlite", "sqlite:///{tmp}/garbage.db", "is not an SQLite database"),
+    ("other_tables", "sqlite:///{tmp}/other.db", "holds no Optuna storage"),
+    ("driver_missing", "postgresql+psycopg2://u@127.0.0.1/db", "whose driver is installed"),
+    ("pg_refused", "postgresql://u@127.0.0.1:{port}/db", "a database server that answers within 5 s"),
+    ("pg_unroutable", "postgresql://u@10.255.255.1:5432/db", "a database server that answers within 5 s"),
+    ("pg_no_host", "postgresql://u@no-such-host.invalid/db", "a database server that answers within 5 s"),
+    ("empty", "", "Argument `storage` must be an sqlite:///PATH or postgresql"),
+]
+
+
+@pytest.mark.parametrize(("url", "says"), [c[1:] for c in BAD_STORAGES], ids=[c[0] for c in BAD_STORAGES])
+def test_rel_cli_tournament_bad_storage_is_one_line_at_once(url, says, tmp_path, capsys):
+    """Every bad --storage: one line naming `storage`, exit 2, within 7 s (a server that does not
+    answer: 5 s), and no run folder. An in-memory SQLite used to fail after 12 s; a missing
+    server hung for minutes; foo:// and a garbage file gave a traceback from the job."""
+    import sqlite3
+
+    (tmp_path / "garbage.db").write_bytes(os.urandom(4096))
+    with sqlite3.connect(tmp_path / "other.db") as con:
+        con.execute("CREATE TABLE accounts (id INTEGER)")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    runs_dir = tmp_path / "runs"
+    url = url.format(tmp=tmp_path, port=_closed_port())
+    t0 = time.monotonic()
+    code, _, err = _cli(["tournament", "--schedule", "constant", "--seeds", "1", "--epochs", "1", "--limit", "200",
+                         "--storage", url, "--runs-dir", str(runs_dir)], capsys)
+    took = time.monotonic() - t0
+    assert code == 2 and err.startswith("lrviz: error: ") and err.count("\n") == 1, err
+    assert says in err and "storage" in err, err
+    assert took < 7.0, took
+    assert not runs_dir.exists() and sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_rel_cli_tournament_in_memory_storage_subprocess_refused_at_once(tmp_path):
+    t0 = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "lrviz", "tournament", "--schedule", "constant", "--storage",
+                           "sqlite://", "--runs-dir", str(tmp_path / "runs")], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "in-memory" in done.stderr, done.stderr
+    assert time.monotonic() - t0 < 12 and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--study", ""], "Argument `study` must be a study name (one line of 1 to 512 characters) or null. "
+                      "Received: study=''"),
+    (["--study", " "], "Argument `study` must be a study name"),
+    (["--study", "a\nb"], "Argument `study` must be a study name"),
+    (["--study", "x" * 513], "Argument `study` must be a study name"),
+    (["--seed", "4294967295", "--seeds", "2"], "Argument `seed` must be <= 4294967294 with seeds=2"),
+    (["--seed", "4294967296"], "Argument `seed` must be an integer >= 0 and <= 4294967295"),
+    (["--seeds", "101"], "Argument `seeds` must be an integer >= 1 and <= 100. Received: seeds=101"),
+    (["--workers", "0"], "Argument `workers` must be an integer >= 1"),
+])
+def test_rel_cli_tournament_bad_field_is_one_line(argv, says, tmp_path, capsys):
+    code, _, err = _cli(["tournament", "--schedule", "constant", *argv, "--runs-dir", str(tmp_path)], capsys)
+    assert code == 2 and err.startswith("lrviz: error: ") and err.count("\n") == 1, err
+    assert says in err, err
+    assert not any(tmp_path.iterdir())
+
+
+def _a_tournament_and_a_run(runs_dir: Path) -> tuple[str, str]:
+    from fakes import fabricate_run
+    from tournament_fakes import tournament_folder
+
+    return tournament_folder(runs_dir, complete=1), fabricate_run(runs_dir)
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--group", "nope"], "Argument `group` must be the run id of a tournament in {runs}. Received: group='nope'"),
+    (["--group", "../etc"], "Argument `group` must be the run id of a tournament in {runs}"),
+    (["--group", "{run}"], "Argument `group` must be the run id of a tournament"),
+    (["--study", "no-such-study"], "Argument `study` must be the name of a study in the storage. "
+                                   "Received: study='no-such-study'"),
+    (["--study", ""], "Argument `study` must be a study name"),
+    (["--storage", "foo://"], "Argument `storage` must be an sqlite:///PATH"),
+    (["--storage", "sqlite://"], "in-memory"),
+    (["--storage", "postgresql://u@127.0.0.1:{port}/db"], "a database server that answers within 5 s"),
+])
+def test_rel_cli_tournament_worker_bad_flag_is_one_line(argv, says, tmp_path, capsys):
+    """`tournament-worker --group nope` printed a raw '[Errno 2] No such file or directory' line."""
+    tid, rid = _a_tournament_and_a_run(tmp_path)
+    values = {"--storage": f"sqlite:///{tmp_path / tid / 'study.db'}", "--study": tid, "--group": tid}
+    values.update(dict(zip(argv[::2], argv[1::2])))
+    flat = [x.format(run=rid, port=_closed_port()) for k, v in values.items() for x in (k, v)]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, _, err = _cli(["tournament-worker", *flat, "--runs-dir", str(tmp_path)], capsys)
+    assert code == 2 and err.startswith("lrviz: error: ") and err.count("\n") == 1, err
+    assert says.format(runs=tmp_path.resolve()) in err, err
+    assert "Errno" not in err and sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("resume", ["nope", "../etc", "/", "{run}", "20990101-000000-x\n", ""])
+def test_rel_cli_tournament_bad_resume_is_one_line(resume, tmp_path, capsys):
+    tid, rid = _a_tournament_and_a_run(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, _, err = _cli(["tournament", "--resume", resume.format(run=rid), "--runs-dir", str(tmp_path)], capsys)
+    assert code == 2 and err.startswith("lrviz: error: ") and err.count("\n") == 1, err
+    assert "Argument `parent`" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_rel_cli_tournament_silent_postgresql_is_refused_within_the_connect_timeout(tmp_path, capsys):
+    """A server that takes the connection and never answers (a firewall that drops packets looks
+    the same to libpq): refused after the 5 s connect timeout, not after minutes."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # the kernel completes the handshake; nobody ever reads or answers
+        t0 = time.monotonic()
+        code, _, err = _cli(["tournament", "--schedule", "constant", "--storage",
+                             f"postgresql://u@127.0.0.1:{silent.getsockname()[1]}/db", "--runs-dir",
+                             str(tmp_path / "runs")], capsys)
+        took = time.monotonic() - t0
+    with capsys.disabled():
+        print(f"\n[storage] a silent PostgreSQL server refused after {took:.1f} s")
+    assert code == 2 and err.count("\n") == 1 and "answers within 5 s" in err, err
+    assert took < 7.0 and not (tmp_path / "runs").exists()

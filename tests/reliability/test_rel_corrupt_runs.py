@@ -163,3 +163,50 @@ def test_rel_runs_folder_missing_or_a_file(tmp_path):
     (tmp_path / "file").write_text("x")
     assert store.list_runs(tmp_path / "file") == []
     assert compare.runs_table(tmp_path / "nope").empty
+
+
+# ------------------------------------------------------------------ a tournament's study file
+
+
+def _sqlite_with_other_tables(p: Path) -> None:
+    import sqlite3
+
+    (p / "study.db").unlink()
+    with sqlite3.connect(p / "study.db") as con:
+        con.execute("CREATE TABLE accounts (id INTEGER)")
+
+
+STUDY_DAMAGES = {
+    "empty": (_write("study.db", b""), "is empty"),
+    "truncated": (_truncate("study.db"), "is truncated"),
+    "first_page_only": (lambda p: (p / "study.db").write_bytes((p / "study.db").read_bytes()[:4096]), "is truncated"),
+    "random_bytes": (lambda p: (p / "study.db").write_bytes(bytes(range(256)) * 64), "is not an SQLite database"),
+    "header_then_garbage": (lambda p: (p / "study.db").write_bytes((p / "study.db").read_bytes()[:100]
+                                                                   + b"\xff" * 8000), "study.db"),
+    "not_optuna": (_sqlite_with_other_tables, "holds no Optuna storage"),
+    "a_folder": (lambda p: ((p / "study.db").unlink(), (p / "study.db").mkdir()), "is not a regular file"),
+}
+
+
+@pytest.mark.parametrize("damage", list(STUDY_DAMAGES))
+def test_rel_a_damaged_study_file_is_refused_and_left_as_it_is(tmp_path, capsys, damage):
+    """A truncated or empty study.db was silently replaced by a new study (finished trials trained
+    again); random bytes gave a traceback. Now: one line, and the file as it was."""
+    from tournament_fakes import tournament_folder, tree
+
+    from lrviz.jobs.tournament import tournament_config
+
+    how, says = STUDY_DAMAGES[damage]
+    tid = tournament_folder(tmp_path, complete=1)
+    how(tmp_path / tid)
+    before = tree(tmp_path)
+    with pytest.raises(ValueError) as e:
+        store.create_run(tournament_config(parent=tid), tmp_path, launch=lambda p: (1, None))
+    assert e.value.field == "parent" and says in str(e.value) and "left as it is" in str(e.value), str(e.value)
+    assert cli.main(["tournament", "--resume", tid, "--runs-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lrviz: error: Argument `parent`") and err.count("\n") == 1 and says in err, err
+    after = tree(tmp_path)
+    after.pop(".lock", None)
+    before.pop(".lock", None)
+    assert after == before  # never replaced, nothing made

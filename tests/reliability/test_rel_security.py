@@ -73,6 +73,14 @@ def test_rel_default_server_listens_on_loopback_only(tmp_path):
 # ------------------------------------------------------------------ ids that try to leave the folder
 
 
+def _unescaped(markdown: str) -> str:
+    """Text a page escaped for Markdown (ui/text.plain: a backslash before each punctuation
+    character, a word joiner after a URL scheme) as the reader sees it."""
+    import re
+
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
+
+
 @pytest.mark.parametrize("bad", TRAVERSALS)
 def test_rel_every_entry_point_confines_run_ids(bad, tmp_path):
     runs_dir = tmp_path / "runs"
@@ -123,7 +131,7 @@ def test_rel_symlinked_run_folder_is_refused(symlinked):
     at.query_params["run"] = EVIL
     at.run()
     assert not at.exception
-    assert any(f"Cannot open run `{EVIL}`" in e.value for e in at.error)
+    assert any(f"Cannot open run {EVIL}" in _unescaped(e.value) for e in at.error)
 
 
 def test_rel_list_runs_does_not_follow_symlinks_out_of_the_folder(symlinked):
@@ -160,9 +168,130 @@ def test_rel_runs_page_links_stay_inside(symlinked, link):
     at.query_params["compare"] = f"{good},{link}"
     at.run()
     assert not at.exception
-    assert any(link in w.value and "left out" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert any(link[:40] in _unescaped(w.value) and "left out" in w.value for w in at.warning), \
+        [w.value for w in at.warning]
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.query_params["run"] = link
     at.run()
     assert not at.exception
     assert any("Cannot open run" in e.value for e in at.error)
+
+
+# ------------------------------------------------------------------ a tournament folder names no database, host, path
+
+
+def _resume_like_the_page(runs_dir: Path, tid: str) -> Exception | None:
+    """What the page's Resume button does; with a folder the old code accepted, it went on to run
+    the job, which opened the storage the folder named. Returns the refusal (None: accepted)."""
+    from lrviz.jobs.tournament import tournament_config
+    from lrviz.worker import run_worker
+
+    try:
+        rid = store.create_run(tournament_config(parent=tid, workers=1), runs_dir, launch=lambda p: (os.getpid(), None))
+    except ValueError as e:
+        return e
+    run_worker(runs_dir / rid, verbose=0, install_signals=False)
+    return None
+
+
+def test_rel_a_resume_sends_no_password_to_a_host_its_folder_names(tmp_path, monkeypatch, capsys):
+    """A tampered config.json names postgresql://victim@<attacker>/db: the old resume connected and
+    libpq answered the server's cleartext-password request with PGPASSWORD (or ~/.pgpass)."""
+    from tournament_fakes import edit_config, password_catcher, tournament_folder
+
+    runs_dir = tmp_path / "runs"
+    tid = tournament_folder(runs_dir, complete=1)
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text("*:*:*:*:from-pgpass\n")
+    pgpass.chmod(0o600)
+    monkeypatch.setenv("PGPASSWORD", "from-env")
+    monkeypatch.setenv("PGPASSFILE", str(pgpass))
+    with password_catcher() as (port, caught):
+        edit_config(runs_dir, tid, storage=f"postgresql://victim@127.0.0.1:{port}/db")
+        refused = _resume_like_the_page(runs_dir, tid)
+        assert cli.main(["tournament", "--resume", tid, "--runs-dir", str(runs_dir)]) == 2
+        err = capsys.readouterr().err
+        time.sleep(0.5)
+    assert caught == [], caught  # never even connected
+    assert refused is not None and refused.field == "storage" and "named again" in str(refused)
+    assert err.count("\n") == 1 and "Argument `storage`" in err
+
+
+@pytest.mark.parametrize("link", ["study.db", "study.db-journal", "study.db.claim.lock"])
+def test_rel_a_symlinked_study_file_is_never_followed(tmp_path, link):
+    """study.db (or the journal SQLite writes beside it, or the claim lock) linked to a file
+    outside the runs folder: the old resume opened the linked database and wrote through it."""
+    import shutil
+
+    from tournament_fakes import tournament_folder, tree
+
+    runs_dir, outside = tmp_path / "runs", tmp_path / "outside"
+    outside.mkdir()
+    tid = tournament_folder(runs_dir, complete=1)
+    target = outside / "victim.db"
+    shutil.copy(runs_dir / tid / "study.db", target)  # a study a resume would happily work on
+    if link == "study.db":
+        (runs_dir / tid / "study.db").unlink()
+    os.symlink(target, runs_dir / tid / link)
+    before = tree(outside)
+    refused = _resume_like_the_page(runs_dir, tid)
+    assert refused is not None and refused.field == "parent" and "symbolic link" in str(refused), refused
+    assert tree(outside) == before
+
+
+def test_rel_requests_never_land_outside_through_a_symlinked_control_folder(tmp_path):
+    from fakes import fabricate_run
+    from tournament_fakes import tree
+
+    runs_dir, outside = tmp_path / "runs", tmp_path / "outside"
+    outside.mkdir()
+    rid = fabricate_run(runs_dir, state="running")
+    status = json.loads((runs_dir / rid / "status.json").read_text())
+    (runs_dir / rid / "status.json").write_text(json.dumps({**status, "pid": os.getpid(), "pid_create_time": None}))
+    import shutil
+
+    shutil.rmtree(runs_dir / rid / "control")
+    os.symlink(outside, runs_dir / rid / "control")
+    for call in (lambda: store.stop_run(rid, runs_dir), lambda: store.set_lr(rid, runs_dir, factor=0.5)):
+        with pytest.raises(ValueError, match="symbolic link"):
+            call()
+    assert tree(outside) == {}
+
+
+def test_rel_nothing_in_a_tournament_folder_makes_lrviz_write_outside(tmp_path, capsys):
+    """A tournament folder tampered every way at once: storage outside, study.db a link, a trial
+    run's control folder a link. Resume (page and CLI), read, list and stop write nothing
+    outside the runs folder."""
+    from fakes import fabricate_run
+    from tournament_fakes import edit_config, tournament_folder, tree
+
+    from lrviz.jobs.tournament import read_tournament
+
+    runs_dir, outside = tmp_path / "runs", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    a = tournament_folder(runs_dir, complete=1)
+    edit_config(runs_dir, a, storage=f"sqlite:///{outside / 'new.db'}")
+    b = tournament_folder(runs_dir, complete=1)
+    (runs_dir / b / "study.db").rename(outside / "moved.db")
+    os.symlink(outside / "moved.db", runs_dir / b / "study.db")
+    member = fabricate_run(runs_dir, group=b, state="stopped")
+    import shutil
+
+    shutil.rmtree(runs_dir / member / "control")
+    os.symlink(outside, runs_dir / member / "control")
+    before = tree(outside)
+    for tid in (a, b):
+        assert _resume_like_the_page(runs_dir, tid) is not None
+        assert cli.main(["tournament", "--resume", tid, "--runs-dir", str(runs_dir)]) == 2
+        read_tournament(tid, runs_dir)
+    status = json.loads((runs_dir / member / "status.json").read_text())  # an orphan trial, still running
+    (runs_dir / member / "status.json").write_text(json.dumps({**status, "state": "running", "pid": os.getpid(),
+                                                               "pid_create_time": None}))
+    for tid in (a, b):
+        store.stop_run(tid, runs_dir)  # stops the group's runs: not through a link
+        read_tournament(tid, runs_dir)
+    store.list_runs(runs_dir)
+    capsys.readouterr()
+    assert tree(outside) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outside", "runs"]
