@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lrviz import compare
 from lrviz import runs as store
-from lrviz.charts import tournament_figure
 from lrviz.data import DATASETS
-from lrviz.jobs.tournament import TournamentJob, read_tournament, tournament_config
-from lrviz.schedules import Schedule
+from lrviz.jobs.tournament import TournamentJob, tournament_config
 from lrviz.tournament import ALPHA, MIN_SEEDS, grid, preset, schedule_labels
-from ui.links import copy_link
+from ui import tournament_view
 from ui.navigation import ensure_app_navigation  # noqa: E402
-from ui.page_state import KEEP, PageState, published, send
-from ui.run_view import fmt_duration
-from ui.text import NAME_CHARS, plain
+from ui.page_state import KEEP, PageState, published, receive
+from ui.text import NAME_CHARS, shorten
 
 ensure_app_navigation()
 S = st.session_state
@@ -31,11 +27,6 @@ SOURCES = {
     "tutorial": "Reproduce the tutorial: constant 0.01, time-based (Keras 2), step F=0.25 and F=0.5",
     "explorer": "The schedules in the Schedule Explorer",
     "grid": "Step decay over a grid: F in {0.25, 0.5, 0.75} × D in {5, 10}",
-}
-LEADERBOARD_SHOWN = {  # column -> header people read
-    "rank": "rank", "schedule": "schedule", "mean_val_accuracy": "mean validation accuracy",
-    "std_val_accuracy": "± std over seeds", "trials": "trials done", "best_epoch": "best epoch",
-    "book_accuracy": "the book (CIFAR-10)", "mean_time_s": "time per trial (s)", "notes": "notes",
 }
 
 
@@ -53,13 +44,6 @@ STATE = PageState("tn_", {  # this page's keys and their defaults (ui/page_state
 })
 
 
-def _use_winner(config: dict) -> None:
-    """on_click: the winner becomes the Train page's schedule and a curve in the explorer."""
-    send("train", "schedule", config)
-    send("explorer", "curve", config)
-    S.tn_applied = Schedule.from_config(config).label()
-
-
 STATE.init()
 st.title("Schedule tournament")
 st.markdown("The tutorial's question — which schedule trains MiniVGGNet best? — answered over several seeds, with "
@@ -73,6 +57,8 @@ if active and store.run_kind(store.load_run(active, RUNS_DIR).config) == Tournam
     S.tn_id = active
 elif "tn_id" not in S:
     S.tn_id = store.latest_run(RUNS_DIR, kind=TournamentJob.kind)
+for sent in receive("tournament", "show"):  # a resume started here or on the Runs page
+    S.tn_id = sent
 
 with st.expander("New tournament", expanded=not active, icon=":material/emoji_events:"):
     st.radio("Schedules", list(SOURCES), format_func=SOURCES.get, key="tn_source", **KEEP)
@@ -118,97 +104,17 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
     if active and S.get("tn_id") != active:
         st.info(f"Run `{active}` is active; a tournament starts once it has finished or been stopped.")
 
-if S.get("tn_applied"):
-    st.success(f"Applied: {S.pop('tn_applied')} is now the **Train** page's schedule and a curve in the explorer.")
-
-
-CHART_W = 460  # px: two fit beside each other at 1440 px, one per row at 800 px (legends whole)
-
-
-def _view(run_id: str) -> None:
-    try:
-        view = read_tournament(run_id, RUNS_DIR)
-    except (ValueError, OSError) as e:
-        st.info(f"The last tournament shown here is gone ({plain(e)}).")
-        S.pop("tn_id", None)
-        return
-    st.markdown(f"#### Tournament `{view.id}`")
-    # The folder's text is data: plain text (ui/text.py), never Markdown.
-    st.caption(plain(TournamentJob.label(view.config), 2 * NAME_CHARS)
-               + f" · {plain(view.config.get('dataset'), NAME_CHARS)} · state: **{plain(view.state, 20)}**"
-               + (f" · {plain(view.status.get('phase'), NAME_CHARS)}" if view.status.get("phase") else "")
-               + (f" · resumes {plain(view.config['parent'], NAME_CHARS)}" if view.config.get("parent") else ""))
-    done, total = int(view.status.get("trials_done") or 0), int(view.status.get("trials_total") or 1)
-    running = int(view.status.get("running") or 0)
-    left = ""
-    if view.state in store.ACTIVE_STATES:
-        eta = view.status.get("eta_s")
-        if not isinstance(eta, (int, float)):
-            left = " · time left: known once a trial has finished"
-        else:
-            left = f" · about {fmt_duration(eta)} left" if eta >= 0.5 else " · finishing…"
-    st.progress(min(1.0, done / max(total, 1)), text=f"{done}/{total} trials done" +
-                (f" · {running} running" if running else "") + left)
-    if view.state in store.ACTIVE_STATES:
-        if st.button("Stop the tournament", icon=":material/stop:", key="tn_stop",
-                     help="Stops every worker after its current batch; finished trials are kept."):
-            store.stop_run(view.id, RUNS_DIR)
-            st.toast("Stopping: every worker ends its current batch.")
-    elif view.state == "failed":
-        st.error(f"The tournament failed: {plain(view.status.get('error') or 'no reason recorded')}")
-    if view.state not in store.ACTIVE_STATES and done < total:
-        if st.button(f"Resume: run the {total - done} trial(s) left", key="tn_resume", icon=":material/replay:",
-                     help="A new tournament on the same study and settings: completed trials count, stopped ones "
-                          "continue from their saved model."):
-            try:
-                S.tn_id = store.start_run(tournament_config(parent=view.id, workers=view.config["workers"]), RUNS_DIR)
-                st.rerun(scope="app")
-            except (store.RunBusyError, ValueError) as e:
-                st.error(str(e))
-    if view.verdict and view.verdict.get("text"):
-        (st.success if view.verdict.get("decisive") is True else st.info)(plain(view.verdict["text"]))
-    board = view.leaderboard
-    if len(board):
-        shown = board[[c for c in LEADERBOARD_SHOWN if c in board.columns]].rename(columns=LEADERBOARD_SHOWN)
-        formats = {"mean validation accuracy": "{:.4f}", "± std over seeds": "{:.4f}", "best epoch": "{:.0f}",
-                   "the book (CIFAR-10)": "{:.2f}", "time per trial (s)": "{:.1f}"}
-        # blank, not "None", where there is no value (one seed has no spread; no trial done yet)
-        st.dataframe(shown.style.format({k: f for k, f in formats.items() if k in shown.columns}, na_rep=""),
-                     hide_index=True, width="stretch")
-        row = st.container(horizontal=True)  # buttons as wide as their labels, wrapping on narrow screens
-        row.download_button("Leaderboard CSV", board.to_csv(index=False).encode(), file_name="leaderboard.csv",
-                            mime="text/csv", key="tn_csv", icon=":material/download:")
-        if view.winner:
-            row.button("Use the winner", key="tn_winner", icon=":material/military_tech:", on_click=_use_winner,
-                       args=(view.winner,), help="Puts the winning schedule into the Train page and the explorer.")
-    curves = compare.trial_curves(view.trials, RUNS_DIR)
-    epochs = int(view.config.get("epochs") or 10)
-    charts = st.container(horizontal=True)  # side by side when both fit, else one above the other
-    charts.plotly_chart(tournament_figure(curves, "val_accuracy", "Validation accuracy of every trial",
-                                          "validation accuracy", epochs), key="tn_val_acc", width=CHART_W)
-    charts.plotly_chart(tournament_figure(curves, "lr", "Learning rate of every trial", "learning rate", epochs),
-                        key="tn_lr", width=CHART_W)
-    if curves:
-        runs_page = (st.context.url or "").split("?")[0].rsplit("/", 1)[0] + "/runs"
-        copy_link(compare.share_link(runs_page, compare=[c["run_id"] for c in curves]),
-                  "these trials, compared on the Runs page")
-    if view.state in store.ACTIVE_STATES and S.get("tn_was_active") is not True:
-        S.tn_was_active = True
-    if view.state not in store.ACTIVE_STATES and S.pop("tn_was_active", False):
-        st.rerun(scope="app")
-
-
+tournaments = [r for r in store.list_runs(RUNS_DIR) if r.kind == TournamentJob.kind]  # newest first
 if S.get("tn_id"):
     st.divider()
-    tid = S.tn_id
-    try:
-        live = read_tournament(tid, RUNS_DIR).state in store.ACTIVE_STATES
-    except (ValueError, OSError):
-        live = False
-    if live:
-        st.fragment(run_every=2.0)(_view)(tid)
-    else:
-        _view(tid)
+    # every tournament on disk stays reachable (one whose config.json is damaged is shown, not listed by kind)
+    ids = [r.id for r in tournaments] + ([] if S.tn_id in {r.id for r in tournaments} else [S.tn_id])
+    if len(ids) > 1:
+        about = {r.id: f"{r.id} · {r.state}" + (f" · damaged: {shorten(r.error, NAME_CHARS)}" if r.error else "")
+                 for r in tournaments}
+        S.tn_id = st.selectbox("Tournament", ids, index=ids.index(S.tn_id), format_func=lambda i: about.get(i, i),
+                               help="Every tournament in the runs folder, newest first.")
+    tournament_view.show(S.tn_id, RUNS_DIR, key="tn")
 else:
     st.info("No tournament yet. Pick the schedules above and press **Launch**; “Reproduce the tutorial” on digits "
             "takes a few minutes on 2 cores (12 trials of 40 epochs).")

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from fakes import fabricate_run, run_page
+from fakes import fabricate_run, run_page, shown
 from streamlit.testing.v1 import AppTest
 
 from lrviz import runs as store
@@ -176,7 +176,27 @@ def test_a_damaged_tournament_file_never_breaks_the_page(runs_dir):
         at.session_state["tn_id"] = tid
         at.run()
         assert not at.exception, (name, [e.value for e in at.exception])
+        # the damage is named at the top of the view, and every tournament on disk stays listed
+        assert any(f"Damaged: {name}" in shown(w.value) for w in at.warning), (name, [w.value for w in at.warning])
+        listed = next(s for s in at.selectbox if s.label == "Tournament").options
+        assert {tid, good} <= {o.split(" · ")[0] for o in listed}
+        assert not any(b.key == "tn_resume" for b in at.button) or name != "config.json"
+        assert not next(b for b in at.button if b.key == "tn_launch").disabled  # and a new one can start
     at = AppTest.from_file(PAGE, default_timeout=30)
     at.session_state["tn_id"] = good
     at.run()
     assert not at.exception and at.dataframe[0].value["rank"].tolist() == [1, 2]
+
+
+def test_a_tournament_opened_on_the_runs_page_shows_its_leaderboard(runs_dir):
+    """The kind's view (ui/views.py), not a training run's three empty charts."""
+    tid = _finished_tournament(runs_dir)
+    at = AppTest.from_file(str(Path(PAGE).with_name("runs.py")), default_timeout=30)
+    at.query_params["run"] = tid
+    at.run()
+    assert not at.exception
+    assert any(f"Tournament `{tid}`" in m.value for m in at.markdown)
+    board = next(d for d in at.dataframe if "rank" in d.value.columns)
+    assert board.value["rank"].tolist() == [1, 2] and board.value["mean validation accuracy"].tolist() == [0.81, 0.71]
+    assert any(b.key == "runs_winner" for b in at.button)
+    assert not any("Keras on" in c.value for c in at.caption)  # no training-run header

@@ -159,7 +159,7 @@ def _suggestions(run, sent_key: str | None) -> None:
     """``sent_key``: off the Train page, where to note that a value was sent there (then linked)."""
     if sent_key and S.get(sent_key):
         st.success(f"Sent {S.pop(sent_key)} to the Train page's form.")
-        st.page_link("pages/train.py", label="Open Train", icon=":material/model_training:")
+        st.link_button("Open Train", "train", icon=":material/model_training:")
     sugg = run.suggestions or {}
     if sugg.get("stop_reason"):
         st.caption(f"Stopped early: {plain(sugg['stop_reason'])}")

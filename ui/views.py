@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lrviz import runs as store
-from ui import lr_finder_view, run_view
+from ui import lr_finder_view, run_view, tournament_view
 
 
 def _training(run: store.Run, runs_dir: Path, key: str) -> None:
@@ -23,9 +23,14 @@ def _lr_find(run: store.Run, runs_dir: Path, key: str) -> None:
     lr_finder_view.results(run, runs_dir, key=key)
 
 
+def _tournament(run: store.Run, runs_dir: Path, key: str) -> None:
+    tournament_view.show(run.id, runs_dir, key=key)
+
+
 VIEWS: dict[str, Callable[[store.Run, Path, str], None]] = {
     "train": _training,
     "lr_find": _lr_find,
+    "tournament": _tournament,
 }
 
 

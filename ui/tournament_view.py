@@ -1,0 +1,159 @@
+"""The view of a tournament (``VIEWS["tournament"]``), on the Tournament page and the Runs page:
+progress, stop or resume, the verdict, the leaderboard, every trial's curves.
+
+Everything comes from ``read_tournament``, which names a damaged file instead of raising: a
+damaged tournament shows as damaged (which file, why) and the page around it keeps working.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from lrviz import compare
+from lrviz import runs as store
+from lrviz.charts import tournament_figure
+from lrviz.jobs.tournament import TournamentJob, read_tournament, tournament_config
+from lrviz.schedules import Schedule
+from lrviz.text import shorten
+from ui.links import copy_link
+from ui.page_state import KEEP, send
+from ui.run_view import fmt_duration
+from ui.text import NAME_CHARS, plain
+
+S = st.session_state
+CHART_W = 460  # px: two fit beside each other at 1440 px, one per row at 800 px (legends whole)
+LEADERBOARD_SHOWN = {  # column -> header people read
+    "rank": "rank", "schedule": "schedule", "mean_val_accuracy": "mean validation accuracy",
+    "std_val_accuracy": "± std over seeds", "trials": "trials done", "best_epoch": "best epoch",
+    "book_accuracy": "the book (CIFAR-10)", "mean_time_s": "time per trial (s)", "notes": "notes",
+}
+FORMATS = {"mean validation accuracy": "{:.4f}", "± std over seeds": "{:.4f}", "best epoch": "{:.0f}",
+           "the book (CIFAR-10)": "{:.2f}", "time per trial (s)": "{:.1f}"}
+
+
+def _use_winner(config: dict, key: str) -> None:
+    """on_click: the winner becomes the Train page's schedule and a curve in the explorer."""
+    send("train", "schedule", config)
+    send("explorer", "curve", config)
+    S[f"{key}_applied"] = Schedule.from_config(config).label()
+
+
+def _resume(view, runs_dir: Path, key: str, left: int) -> None:
+    """Resume a stopped or failed tournament: a new one on the same study. A study the folder
+    names outside its own ``study.db`` (PostgreSQL) is opened only when the user names it again."""
+    storage = None
+    if view.config.get("storage"):
+        st.caption("This tournament's study is in an outside database, named in its folder as "
+                   f"{plain(view.config['storage'], NAME_CHARS)}. Type its URL to resume there: a folder never "
+                   "chooses the database (or the host a password goes to).")
+        storage = st.text_input("Storage URL to resume on", key=f"{key}_resume_storage", **KEEP) or None
+    if st.button(f"Resume: run the {left} trial(s) left", key=f"{key}_resume", icon=":material/replay:",
+                 help="A new tournament on the same study and settings: completed trials count, stopped ones "
+                      "continue from their saved model."):
+        try:
+            new_id = store.start_run(tournament_config(parent=view.id, workers=view.config.get("workers", 1),
+                                                       **({"storage": storage} if storage else {})), runs_dir)
+        except (store.RunBusyError, ValueError) as e:
+            st.error(plain(e))
+            return
+        send("tournament", "show", new_id)
+        if key == "tn":
+            st.rerun(scope="app")
+        st.switch_page("pages/tournament.py")
+
+
+def _progress(view) -> None:
+    done, total, running = view.trials_done, max(view.trials_total, 1), view.running
+    left = ""
+    if view.state in store.ACTIVE_STATES:
+        eta = view.status.get("eta_s")
+        if not isinstance(eta, (int, float)):
+            left = " · time left: known once a trial has finished"
+        else:
+            left = f" · about {fmt_duration(eta)} left" if eta >= 0.5 else " · finishing…"
+    st.progress(min(1.0, done / total), text=f"{done}/{view.trials_total} trials done" +
+                (f" · {running} running" if running else "") + left)
+
+
+def _leaderboard(view, key: str) -> None:
+    board = view.leaderboard
+    if not len(board):
+        return
+    shown = board[[c for c in LEADERBOARD_SHOWN if c in board.columns]].rename(columns=LEADERBOARD_SHOWN)
+    if "schedule" in shown:  # text from the folder: one bounded line a cell
+        shown["schedule"] = shown["schedule"].map(lambda s: shorten(s, 2 * NAME_CHARS))
+    # blank, not "None", where there is no value (one seed has no spread; no trial done yet)
+    st.dataframe(shown.style.format({k: f for k, f in FORMATS.items() if k in shown.columns}, na_rep=""),
+                 hide_index=True, width="stretch")
+    row = st.container(horizontal=True)  # buttons as wide as their labels, wrapping on narrow screens
+    row.download_button("Leaderboard CSV", board.to_csv(index=False).encode(), file_name="leaderboard.csv",
+                        mime="text/csv", key=f"{key}_csv", icon=":material/download:")
+    if view.winner:
+        row.button("Use the winner", key=f"{key}_winner", icon=":material/military_tech:", on_click=_use_winner,
+                   args=(view.winner, key), help="Puts the winning schedule into the Train page and the explorer.")
+
+
+def _body(run_id: str, runs_dir: Path, key: str) -> None:
+    try:
+        view = read_tournament(run_id, runs_dir)
+    except (ValueError, OSError) as e:
+        st.info(f"The tournament shown here is gone ({plain(e)}).")
+        return
+    st.markdown(f"#### Tournament `{view.id}`")
+    # The folder's text is data: plain text (ui/text.py), never Markdown.
+    st.caption(plain(TournamentJob.label(view.config), 2 * NAME_CHARS)
+               + f" · {plain(view.config.get('dataset'), NAME_CHARS)} · state: **{plain(view.state, 20)}**"
+               + (f" · {plain(view.status.get('phase'), NAME_CHARS)}" if view.status.get("phase") else "")
+               + (f" · resumes {plain(view.config['parent'], NAME_CHARS)}" if view.config.get("parent") else ""))
+    if view.damaged:
+        st.warning(f"Damaged: {plain(view.damaged)}. What could be read is shown.", icon=":material/broken_image:")
+    _progress(view)
+    if view.state in store.ACTIVE_STATES:
+        if st.button("Stop the tournament", icon=":material/stop:", key=f"{key}_stop",
+                     help="Stops every worker after its current batch; finished trials are kept."):
+            store.stop_run(view.id, runs_dir)
+            st.toast("Stopping: every worker ends its current batch.")
+    elif view.state == "failed":
+        st.error(f"The tournament failed: {plain(view.status.get('error') or 'no reason recorded')}")
+    config_ok = "config.json" not in (view.damaged_files or {})
+    if view.state not in store.ACTIVE_STATES and view.trials_done < view.trials_total and config_ok:
+        _resume(view, runs_dir, key, view.trials_total - view.trials_done)
+    if view.verdict and view.verdict.get("text"):
+        (st.success if view.verdict.get("decisive") is True else st.info)(plain(view.verdict["text"]))
+    if S.get(f"{key}_applied"):
+        st.success(f"Applied: {plain(S.pop(f'{key}_applied'))} is now the **Train** page's schedule and a curve "
+                   "in the explorer.")
+    _leaderboard(view, key)
+    curves = compare.trial_curves(view.trials, runs_dir)
+    epochs = view.config.get("epochs")
+    epochs = epochs if isinstance(epochs, int) and epochs > 0 else 10
+    charts = st.container(horizontal=True)  # side by side when both fit, else one above the other
+    charts.plotly_chart(tournament_figure(curves, "val_accuracy", "Validation accuracy of every trial",
+                                          "validation accuracy", epochs), key=f"{key}_val_acc", width=CHART_W)
+    charts.plotly_chart(tournament_figure(curves, "lr", "Learning rate of every trial", "learning rate", epochs),
+                        key=f"{key}_lr", width=CHART_W)
+    if curves:
+        runs_page = (st.context.url or "").split("?")[0].rsplit("/", 1)[0] + "/runs"
+        copy_link(compare.share_link(runs_page, compare=[c["run_id"] for c in curves]),
+                  "these trials, compared on the Runs page")
+    if key != "tn":
+        st.link_button("Open the Tournament page", "tournament", icon=":material/emoji_events:")
+    was_active = f"{key}_was_active"
+    if view.state in store.ACTIVE_STATES and S.get(was_active) is not True:
+        S[was_active] = True
+    if view.state not in store.ACTIVE_STATES and S.pop(was_active, False):
+        st.rerun(scope="app")
+
+
+def show(run_id: str, runs_dir: Path, key: str = "tn") -> None:
+    """Draw the tournament ``run_id``; while it runs, it refreshes itself every 2 s."""
+    try:
+        live = read_tournament(run_id, runs_dir).state in store.ACTIVE_STATES
+    except (ValueError, OSError):
+        live = False
+    if live:
+        st.fragment(run_every=2.0)(_body)(run_id, runs_dir, key)
+    else:
+        _body(run_id, runs_dir, key)
