@@ -98,6 +98,9 @@ def parse_spec(spec: str) -> list[dict[str, Any]]:
     return grid(name, axes)
 
 
+MAX_TRIALS = 1000  # schedules x seeds of one tournament: 1,000 trials of 40 CIFAR epochs are ~40,000 GPU-minutes
+
+
 def grid(name: str, axes: Mapping[str, Sequence[Any]] | None = None, **fixed: Any) -> list[dict[str, Any]]:
     """One validated schedule config per combination of ``axes`` (the first axis varies slowest),
     with ``fixed`` parameters in each: ``grid("step", {"factor": [0.25, 0.5, 0.75],
@@ -106,6 +109,12 @@ def grid(name: str, axes: Mapping[str, Sequence[Any]] | None = None, **fixed: An
     for k, values in axes.items():
         if not values:
             raise FieldError(k, "a non-empty list of values", values)
+    size = math.prod(len(v) for v in axes.values())
+    if size > MAX_TRIALS:  # refused before a single config is built (a grid of 10^8 would take minutes)
+        raise FieldError("schedules", f"a grid of at most {MAX_TRIALS:,} schedules", size,
+                         message=f"Argument `schedules` must be a grid of at most {MAX_TRIALS:,} schedules (a "
+                                 f"tournament has at most {MAX_TRIALS:,} trials). Received: "
+                                 + " × ".join(f"{len(v):,} {k}" for k, v in axes.items()) + f" = {size:,}")
     out = []
     for combo in itertools.product(*axes.values()):
         params = {**fixed, **dict(zip(axes, combo))}  # flags as text are read (or refused) by Schedule.create

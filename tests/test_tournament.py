@@ -379,3 +379,17 @@ def test_eta_is_the_work_left_at_the_pace_of_completed_trials():
     assert eta_seconds(ts, 6, 4, 1) == pytest.approx(2.75 * 12)
     assert eta_seconds(ts[2:], 6, 4, 2) is None  # no trial completed: no honest pace yet
     assert eta_seconds(ts[:2], 2, 4, 1) == 0.0
+
+
+def test_a_grid_too_big_for_a_tournament_is_refused_before_it_is_built(monkeypatch):
+    """10^6 combinations: refused with the sizes before one config is built (it used to build them all)."""
+    from lrviz import tournament as pure
+    from lrviz.tournament import MAX_TRIALS, grid
+
+    built = []
+    monkeypatch.setattr(pure.Schedule, "create", lambda *a, **k: built.append(a))  # building one fails the test
+    with pytest.raises(ValueError, match=r"at most 1,000 schedules .* 1,000 factor × 1,000 drop_every = 1,000,000"):
+        grid("step", {"factor": [0.5] * 1000, "drop_every": list(range(1, 1001))})
+    assert built == []
+    monkeypatch.undo()
+    assert len(grid("step", {"factor": [0.5] * 10, "drop_every": list(range(1, MAX_TRIALS // 10 + 1))})) == MAX_TRIALS

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from lrviz import runs, worker
-from lrviz.cli.common import UsageError, add_runs_dir_flag, add_setting_flags, flags_into, runs_dir_of
+from lrviz.cli.common import UsageError, add_runs_dir_flag, add_setting_flags, flags_into, plain, runs_dir_of
 from lrviz.errors import FieldError
 from lrviz.jobs.common import DATA_KEYS
 from lrviz.jobs.tournament import (
@@ -171,20 +171,20 @@ def cmd_tournament(args: argparse.Namespace) -> int:
             return
         shown[0] = key
         print(format_leaderboard(rows), flush=True)
-        print(f"[INFO] {verdict.text}", flush=True)
+        print(f"[INFO] {plain(verdict.text)}", flush=True)
 
     state = worker.run_worker(path, verbose=0, on_step=show)
     status = runs.load_run(rid, runs_dir).status
     if state == "failed":
-        sys.stderr.write(f"lrviz: error: tournament {rid} failed: {status.get('error')}\n")
+        sys.stderr.write(f"lrviz: error: tournament {rid} failed: {plain(status.get('error'))}\n")
         return 1
-    print(f"[INFO] tournament {rid} {state}: {status.get('trials_done')}/{status.get('trials_total')} trials; "
-          f"files in {path}; study {status.get('study')} in {status.get('storage')}")
+    print(plain(f"[INFO] tournament {rid} {state}: {status.get('trials_done')}/{status.get('trials_total')} trials; "
+                f"files in {path}; study {status.get('study')} in {status.get('storage')}"))
     return 0
 
 
 def format_leaderboard(rows: list[dict]) -> str:
-    """The leaderboard as a fixed-width table."""
+    """The leaderboard as a fixed-width table (each line :func:`plain`: labels may come from a folder)."""
     lines = [f"{'rank':>4}  {'mean':>7} {'std':>7} {'n':>3} {'best ep':>7}  schedule"]
     for r in rows:
         rank = "-" if r["rank"] is None else str(r["rank"])
@@ -194,7 +194,7 @@ def format_leaderboard(rows: list[dict]) -> str:
         book = f"  (book {r['book_accuracy']:.2f})" if r.get("book_accuracy") else ""
         notes = f"  [{r['notes']}]" if r["notes"] else ""
         lines.append(f"{rank:>4}  {mean:>7} {std:>7} {r['trials']:>3} {best:>7}  {r['schedule']}{book}{notes}")
-    return "\n".join(lines)
+    return "\n".join(plain(line) for line in lines)
 
 
 # --------------------------------------------------------------------------- the worker

@@ -104,8 +104,9 @@ from lrviz.store import (
     send,
 )
 from lrviz.store.control import STOP
-from lrviz.tournament import (
+from lrviz.tournament import (  # MAX_TRIALS: schedules x seeds of one tournament
     LEADERBOARD_COLUMNS,
+    MAX_TRIALS,
     TrialRecord,
     eta_seconds,
     leaderboard,
@@ -125,7 +126,6 @@ __all__ = ["TournamentConfig", "TournamentJob", "TournamentView", "tournament_co
            "claim_waiting_trial", "split_password", "parent_settings_error", "TOURNAMENT_PID_ENV"]
 
 POLL_S = 1.0  # the job's poll period: control, stale trials, leaderboard
-MAX_TRIALS = 1000  # schedules x seeds of one tournament: 1,000 trials of 40 CIFAR epochs are ~40,000 GPU-minutes
 SEED_MAX = 2**32 - 1  # numpy's and keras.utils.set_random_seed's largest seed
 WORKER_GPU_MIB = 2048  # GPU memory one local worker may take (MiniVGGNet, batch 64: CUDA context + model + batches)
 CONNECT_TIMEOUT_S = 5.0  # a database server that does not answer within this is refused
