@@ -75,7 +75,7 @@ def runs_table(runs_dir: Path | str = store.DEFAULT_RUNS_DIR) -> pd.DataFrame:
             "best validation accuracy": best,
             "final validation accuracy": final,
             "duration (s)": round(float(duration), 1) if isinstance(duration, (int, float)) else None,
-            "started at": datetime.fromtimestamp(when) if isinstance(when, (int, float)) else None,
+            "started at": _when(when),
             "problem": problem,
         })
     kinds: dict[str, dict[str, Mapping[str, Any]]] = {}
@@ -108,6 +108,17 @@ def runs_table_display(table: pd.DataFrame) -> pd.DataFrame:
 # Config keys that say nothing about how a run was set up (bookkeeping, or measured by the run).
 _NOT_SETTINGS = frozenset({"id", "created_at", "versions", "kind", "steps_per_epoch", "train_size", "test_size",
                            "initial_epoch", "cifar_archive"})
+
+
+def _when(seconds: Any) -> datetime | None:
+    """A start time from a status file as a datetime; None for anything that is not one (a
+    tampered 1e20 or NaN made ``fromtimestamp`` raise and took the whole Runs page down)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        return None
+    try:
+        return datetime.fromtimestamp(seconds)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _fmt(value: Any) -> str:

@@ -307,8 +307,16 @@ RECOMMENDED = ("steepest", "valley", "min_div_10")
 
 
 def recommended_order(suggestions: Mapping[str, Any]) -> list[str]:
-    """The keys of the suggestions that found an LR, the recommended one first."""
-    return [k for k in RECOMMENDED if ((suggestions or {}).get(k) or {}).get("lr")]
+    """The keys of the suggestions that found an LR (a finite number > 0: the file may have been
+    written by anyone), the recommended one first."""
+    if not isinstance(suggestions, Mapping):
+        return []
+
+    def found(entry: Any) -> bool:
+        lr = entry.get("lr") if isinstance(entry, Mapping) else None
+        return isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0
+
+    return [k for k in RECOMMENDED if found(suggestions.get(k))]
 
 
 def _empty(reason: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from ui.links import copy_link
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.page_state import KEEP, publish, receive
 from ui.schedule_editor import load_widgets, schedule_editor, schedule_from_state
+from ui.text import plain
 
 ensure_app_navigation()
 S = st.session_state
@@ -86,7 +87,7 @@ st.markdown(
     "prints them**: *Epoch 15/40* runs at the LR computed for index 14."
 )
 for w in S.ex_warnings:
-    st.warning(w)
+    st.warning(plain(w))  # echoes the shared link's text: data, not Markdown
 
 with st.sidebar:
     st.header("Timeline")

@@ -17,7 +17,7 @@ from lrviz.tournament import ALPHA, MIN_SEEDS, grid, preset, schedule_labels
 from ui import tournament_view
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.page_state import KEEP, PageState, published, receive
-from ui.text import NAME_CHARS, shorten
+from ui.text import NAME_CHARS, plain, shorten
 
 ensure_app_navigation()
 S = st.session_state
@@ -67,7 +67,7 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
         labels = schedule_labels(schedules)
     except ValueError as e:
         labels = []
-        st.error(str(e))
+        st.error(plain(e))
     st.caption(f"{len(schedules)} schedule(s): " + " · ".join(labels))
     c = st.columns(4)
     c[0].selectbox(SET["dataset"].label, DATASETS, key="tn_dataset", help=SET["dataset"].help, **KEEP)
@@ -100,7 +100,7 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
             S.tn_id = store.start_run(config, RUNS_DIR)
             st.rerun()
         except (store.RunBusyError, ValueError) as e:
-            st.error(str(e))
+            st.error(plain(e))
     if active and S.get("tn_id") != active:
         st.info(f"Run `{active}` is active; a tournament starts once it has finished or been stopped.")
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fakes import shown
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,8 +141,21 @@ def test_garbage_url_warns_and_uses_defaults():
     at.query_params["epochs"] = "lots"
     at.run()
     assert not at.exception
-    texts = " ".join(w.value for w in at.warning)
+    texts = " ".join(shown(w.value) for w in at.warning)
     assert "drop_every" in texts and "epochs" in texts
+
+
+def test_a_shared_link_cannot_put_markdown_on_the_page():
+    """The warnings echo the link's text: shown as characters, never as an image to fetch."""
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["c"] = ["step;lr=![x](http://e/x.png)`"]
+    at.query_params["epochs"] = "![e](http://e/z.png)"
+    at.run()
+    assert not at.exception
+    for w in at.warning:
+        assert "![" not in w.value and "](http" not in w.value  # escaped in the Markdown source
+    texts = " ".join(shown(w.value) for w in at.warning)
+    assert "![x](http://e/x.png)" in texts and "![e](http://e/z.png)" in texts
     assert metrics(at)["Step decay"] == "0.00125"
 
 

@@ -17,7 +17,7 @@ INPUTS = {"selectbox", "number_input", "text_input", "text_area", "toggle", "che
           "segmented_control", "pills", "multiselect", "select_slider", "date_input", "time_input", "color_picker"}
 
 
-def _keyed_inputs_without_keep(path: Path) -> list[str]:
+def _keyed_inputs_without_keep(path: Path, root: Path = ROOT) -> list[str]:
     out = []
     for node in ast.walk(ast.parse(path.read_text())):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in INPUTS):
@@ -25,7 +25,7 @@ def _keyed_inputs_without_keep(path: Path) -> list[str]:
         names = {k.arg for k in node.keywords}
         spread = any(k.arg is None and isinstance(k.value, ast.Name) and k.value.id == "KEEP" for k in node.keywords)
         if "key" in names and not (spread or "persist_state" in names):
-            out.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.func.attr}")
+            out.append(f"{path.relative_to(root)}:{node.lineno} {node.func.attr}")
     return out
 
 
@@ -36,13 +36,17 @@ def test_every_keyed_input_keeps_its_value_across_pages():
 
 
 def test_the_check_sees_an_input_without_keep(tmp_path):
-    bad = ROOT / "ui" / "_probe_for_test.py"
-    try:
-        bad.write_text("import streamlit as st\ncol = st\ncol.number_input('x', key='tr_x')\n"
-                       "st.toggle('y', key='tr_y', **KEEP)\n")
-        assert _keyed_inputs_without_keep(bad) == ["ui/_probe_for_test.py:3 number_input"]
-    finally:
-        bad.unlink()
+    bad = tmp_path / "probe.py"
+    bad.write_text("import streamlit as st\ncol = st\ncol.number_input('x', key='tr_x')\n"
+                   "st.toggle('y', key='tr_y', **KEEP)\n")
+    assert _keyed_inputs_without_keep(bad, tmp_path) == ["probe.py:3 number_input"]
+
+
+def test_keep_is_streamlits_session_persistence():
+    """KEEP must keep a value across pages: "page" scope or nothing would pass the AST check."""
+    from ui.page_state import KEEP
+
+    assert KEEP == {"persist_state": "session"}
 
 
 def test_page_state_refuses_another_pages_keys():

@@ -51,7 +51,11 @@ def take_applied() -> None:
             S[f"tr_s_{param}"] = lr
             S.tr_find_applied = f"{param} = {lr:.3g} in the Train form's {S['tr_s_name']} schedule."
     for lr in receive("train", "finder_one_cycle"):
-        sched = Schedule.create("one_cycle", {"max_lr": lr, "total_epochs": float(S.get("tr_epochs", 40))})
+        try:  # the LR came from a file; the epochs from the form: either may be out of bounds
+            sched = Schedule.create("one_cycle", {"max_lr": lr, "total_epochs": float(S.get("tr_epochs", 40))})
+        except (ValueError, TypeError) as e:
+            S.tr_find_error = f"One-cycle at {plain(lr, 40)} is not possible: {plain(plain_message(e))}"
+            continue
         load_widgets("tr_s", sched)
         send("explorer", "curve", sched.to_config())
         S.tr_find_applied = f"one-cycle with max_lr = {lr:.3g} in the Train form, and added to the explorer."
@@ -90,11 +94,13 @@ def section(form_config: dict, problem: str | None, runs_dir: Path) -> None:
             try:
                 S.tr_find_id = store.start_lr_find(config, runs_dir)
             except store.RunBusyError as e:
-                st.error(str(e), icon=":material/hourglass_top:")
+                st.error(plain(e), icon=":material/hourglass_top:")
             except ValueError as e:
-                st.error(str(e))
+                st.error(plain(e))
         if S.get("tr_find_applied"):
             st.success(f"Applied: {S.pop('tr_find_applied')}")
+        if S.get("tr_find_error"):
+            st.error(S.pop("tr_find_error"))
         if S.get("tr_find_id"):
             _result(S.tr_find_id, runs_dir)
 

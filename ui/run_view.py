@@ -7,6 +7,7 @@ The page only reads the run directory (``lrviz.runs.load_run``) and writes contr
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -44,7 +45,7 @@ HELD_OUT = ("**Validation** means the held-out **test split**: the model never t
 
 def fmt_duration(seconds) -> str:
     """``1 min 05 s``, ``42 s``; ``–`` when unknown."""
-    if not isinstance(seconds, (int, float)):
+    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds):  # NaN or inf from a tampered file
         return "–"
     seconds = int(round(seconds))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"

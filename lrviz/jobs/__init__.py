@@ -35,7 +35,7 @@ DEFAULT_KIND = TrainingJob.kind  # runs written before kinds existed are trainin
 def kind_of(config: Any) -> str:
     """The kind of a run config (``DEFAULT_KIND`` when absent or unknown)."""
     kind = config.get("kind") if isinstance(config, Mapping) else None
-    return kind if kind in JOBS else DEFAULT_KIND
+    return kind if isinstance(kind, str) and kind in JOBS else DEFAULT_KIND  # a tampered list is no kind
 
 
 def job_for(config_or_kind: Any) -> type[Job]:

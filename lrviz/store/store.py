@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 import os
 import secrets
 import shutil
@@ -135,14 +136,15 @@ class RunStore:
             return status
         host = status.get("host")
         if host and host != socket.gethostname():  # another machine's worker (a shared runs folder)
-            age = time.time() - float(status.get("updated_at") or 0)
-            if age < REMOTE_STALE_S:
+            age = time.time() - _seconds(status.get("updated_at"), 0.0)
+            if abs(age) < REMOTE_STALE_S:  # a time far in the future (tampered) is no news either
                 return status  # its pid means nothing here: alive while it keeps reporting
             return self._mark_failed(path, status, f"no news from the worker on {host} for {age / 60:.0f} min")
         pid, ctime = _worker_pid(path, status)
         if pid is None:
-            age = time.time() - float(status.get("updated_at") or status.get("created_at") or time.time())
-            if age < QUEUED_GRACE_S:
+            # no readable time at all: as old as can be (never "queued" for ever)
+            age = time.time() - _seconds(status.get("updated_at") or status.get("created_at"), 0.0)
+            if abs(age) < QUEUED_GRACE_S:
                 return status
             reason = "worker process never started"
         elif pid_alive(pid, ctime):
@@ -377,3 +379,10 @@ def spawn_worker(path: Path) -> tuple[int, float | None]:
     except psutil.Error:
         ctime = None
     return proc.pid, ctime
+
+
+def _seconds(value: Any, default: float) -> float:
+    """A Unix time read from a status file, ``default`` when it is not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return default
+    return float(value)

@@ -84,7 +84,7 @@ def test_every_page_after_every_other_page(page, app_server):
 
 
 def test_every_page_after_every_other_page_while_a_run_trains(page, app_server, runs_dir):
-    run_id = store.start_run({"dataset": "digits", "limit": 300, "epochs": 200, "batch_size": 16}, runs_dir)
+    run_id = store.start_run({"dataset": "digits", "limit": 300, "epochs": 5000, "batch_size": 16}, runs_dir)
     try:
         wait_until(lambda: store.load_run(run_id, runs_dir).state == "running", 90, "the run to start")
         problems = _walk(page, app_server.url)
