@@ -206,7 +206,7 @@ def compare_figure(histories: dict, key: str, title: str, y_title: str, *, log_y
                                  line=dict(color=PALETTE[i % len(PALETTE)], width=2.5,
                                            shape="hv" if key == "lr" else "linear"),
                                  marker=dict(size=4),
-                                 hovertemplate="epoch %{x}: %{y:.5g}<extra>" + label + "</extra>"))
+                                 hovertemplate="epoch %{x}: %{y:.5g}<extra>%{fullData.name}</extra>"))
     fig.update_layout(title=title, height=380, **_RUN_LAYOUT)
     fig.update_xaxes(title="epoch", **epoch_ticks(last))
     if log_y:
@@ -231,7 +231,7 @@ def class_delta_figure(deltas, base: str, metric: str = "f1-score") -> go.Figure
         label = plotly_text(column)  # a run's name, from its files
         fig.add_trace(go.Bar(x=classes, y=deltas[column], name=label,
                              marker_color=PALETTE[(j + 1) % len(PALETTE)],
-                             hovertemplate="class %{x}: Δ %{y:+.3f}<extra>" + label + "</extra>"))
+                             hovertemplate="class %{x}: Δ %{y:+.3f}<extra>%{fullData.name}</extra>"))
     fig.add_hline(y=0, line=dict(color="#888", width=1))
     # A short title: the chart sits beside the table, ~250 px wide in an 800 px window.
     fig.update_layout(title=f"Δ {metric} per class", height=380, barmode="group",
@@ -397,7 +397,9 @@ def tournament_figure(curves: Sequence[dict], key: str, title: str, y_title: str
         fig.add_trace(go.Scatter(
             x=hist["epoch"], y=hist[key], mode="lines", name=name, legendgroup=name,
             showlegend=first, line=dict(color=colour, width=2, shape="hv" if key == "lr" else "linear"),
-            hovertemplate=f"{name}, seed {plotly_text(c['seed'], 12)}<br>epoch %{{x}}: %{{y:.4g}}<extra></extra>"))
+            # the name through %{fullData.name}: a "%{...}" in a label is never read as a template
+            hovertemplate=f"%{{fullData.name}}, seed {plotly_text(c['seed'], 12).replace('%', '')}<br>"
+                          "epoch %{x}: %{y:.4g}<extra></extra>"))
     if not fig.data:
         _empty_note(fig, "waiting for the first finished epochs…")
     last = epochs or 10

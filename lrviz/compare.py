@@ -67,8 +67,8 @@ def runs_table(runs_dir: Path | str = store.DEFAULT_RUNS_DIR) -> pd.DataFrame:
             "run": summary.id,
             "name": shorten(summary.name or "", NAME_CHARS),  # a 1 MB name would flood its cell
             "kind": job.title,
-            "state": state,
-            "dataset": summary.dataset,
+            "state": shorten(state, NAME_CHARS),  # text from the run's files: one bounded line a cell
+            "dataset": None if summary.dataset is None else shorten(summary.dataset, NAME_CHARS),
             "schedule": summary.schedule,
             "differs": "",
             "progress": f"{summary.epoch}/{summary.epochs} {noun}" if summary.epochs else f"{summary.epoch} {noun}",
@@ -76,7 +76,7 @@ def runs_table(runs_dir: Path | str = store.DEFAULT_RUNS_DIR) -> pd.DataFrame:
             "final validation accuracy": final,
             "duration (s)": round(float(duration), 1) if isinstance(duration, (int, float)) else None,
             "started at": _when(when),
-            "problem": problem,
+            "problem": None if problem is None else shorten(problem),
         })
     kinds: dict[str, dict[str, Mapping[str, Any]]] = {}
     for row in rows:
@@ -201,7 +201,10 @@ def comparison_labels(configs: Mapping[str, Mapping[str, Any]],
     named = {rid: shorten(n, NAME_CHARS) for rid, n in (names or {}).items() if n and rid in out}
     dup = pd.Series(list(named.values())).value_counts() if named else {}
     out.update({rid: n if dup[n] == 1 else f"{n} ({_short_id(rid)})" for rid, n in named.items()})
-    return out
+    out = {rid: shorten(label, 2 * NAME_CHARS) for rid, label in out.items()}  # a 1 MB setting is a header too
+    seen = pd.Series(list(out.values())).value_counts() if out else {}
+    # a name may read like another run's differences ("factor=0.25"): labels key the curves, so each is unique
+    return {rid: label if seen[label] == 1 else f"{label} [{rid}]" for rid, label in out.items()}
 
 
 def share_link(page_url: str | None, *, run: str | None = None, compare: Sequence[str] = ()) -> str:

@@ -205,3 +205,18 @@ def test_names_people_gave_label_comparisons_before_what_differs(tmp_path):
     with pytest.raises(ValueError, match="Argument `name` must be one line of at most 60 characters"):
         store.set_run_name(b, "x" * 61, tmp_path)
     assert store.load_run(b, tmp_path).name == "half"  # a bad name loses nothing
+
+
+def test_a_name_that_reads_like_another_runs_differences_keeps_both_runs():
+    """Labels key the compared curves: a name equal to another run's label would drop that run."""
+    from lrviz.compare import comparison_labels
+    from lrviz.schedules import Schedule
+
+    configs = {rid: {"schedule": Schedule.create("step", {"factor": f}).to_config()}
+               for rid, f in (("a-1", 0.25), ("b-2", 0.5), ("c-3", 0.75))}
+    plain = comparison_labels(configs)
+    labels = comparison_labels(configs, {"c-3": plain["a-1"]})
+    assert len(set(labels.values())) == 3
+    assert labels["b-2"] == plain["b-2"] and plain["a-1"] in labels["a-1"] and plain["a-1"] in labels["c-3"]
+    huge = comparison_labels(configs, {"a-1": "x" * 1_000_000})
+    assert max(len(v) for v in huge.values()) <= 170
