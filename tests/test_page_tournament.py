@@ -154,7 +154,9 @@ def test_the_leaderboard_shows_blanks_not_none_and_fixed_decimals(runs_dir):
     board = pd.read_csv(runs_dir / tid / "leaderboard.csv")
     board["std_val_accuracy"] = float("nan")
     board.to_csv(runs_dir / tid / "leaderboard.csv", index=False)
-    table = page().dataframe[0].proto.arrow_data
+    frame = page().dataframe[0]
+    assert list(frame.value["notes"]) == ["", ""]  # the data too: the browser draws a null cell as "None"
+    table = frame.proto.arrow_data
     shown = pa.ipc.open_stream(table.styler.display_values).read_all().to_pandas()
     assert list(shown["± std over seeds"]) == ["", ""] and list(shown["notes"]) == ["", ""]
     assert list(shown["mean validation accuracy"]) == ["0.8100", "0.7100"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from lrviz import compare
@@ -82,8 +83,9 @@ def _leaderboard(view, key: str) -> None:
     if not len(board):
         return
     shown = board[[c for c in LEADERBOARD_SHOWN if c in board.columns]].rename(columns=LEADERBOARD_SHOWN)
-    if "schedule" in shown:  # text from the folder: one bounded line a cell
-        shown["schedule"] = shown["schedule"].map(lambda s: shorten(s, 2 * NAME_CHARS))
+    for text in ("schedule", "notes"):  # text from the folder: one bounded line a cell; blank, not "None"
+        if text in shown:
+            shown[text] = shown[text].map(lambda s: "" if pd.isna(s) else shorten(s, 2 * NAME_CHARS))
     # blank, not "None", where there is no value (one seed has no spread; no trial done yet)
     st.dataframe(shown.style.format({k: f for k, f in FORMATS.items() if k in shown.columns}, na_rep=""),
                  hide_index=True, width="stretch")
