@@ -40,3 +40,31 @@ def runs_dir_with_two(tmp_path) -> tuple[Path, list[str]]:
     time.sleep(0.01)
     b = fabricate_run(tmp_path, factor=0.5, seed=2, accuracy=0.78)
     return tmp_path, [a, b]
+
+
+@pytest.fixture()
+def silent_server():
+    """A TCP server that accepts every connection and never answers (a hung tracking server or
+    database). Yields ``(port, accepted)``: ``accepted`` is set once a client is connected."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    held, accepted = [], threading.Event()
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:  # closed at teardown
+                return
+            held.append(conn)
+            accepted.set()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield srv.getsockname()[1], accepted
+    srv.close()
+    for conn in held:
+        conn.close()

@@ -90,34 +90,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture()
-def silent_server():
-    """A TCP server that accepts every connection and never answers (a hung tracking server).
-    Yields ``(port, accepted)``: ``accepted`` is set once a client is connected."""
-    import socket
-    import threading
-
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    held, accepted = [], threading.Event()
-
-    def serve():
-        while True:
-            try:
-                conn, _ = srv.accept()
-            except OSError:  # closed at teardown
-                return
-            held.append(conn)
-            accepted.set()
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield srv.getsockname()[1], accepted
-    srv.close()
-    for conn in held:
-        conn.close()
-
-
 def _train(tmp_path, uri, **env):
     """``python -m lrviz train`` (tiny) with MLflow at ``uri``; (result, wall seconds, run)."""
     runs_dir = tmp_path / "runs"

@@ -109,32 +109,6 @@ def test_rel_nothing_written_is_corrupted_when_status_cannot_be_written(tmp_path
     assert (path / "worker.log").read_text(errors="replace").startswith("Traceback")  # cut at the limit too
 
 
-@pytest.fixture()
-def silent_server():
-    """A TCP server that accepts connections and never answers; yields (port, accepted)."""
-    import socket
-    import threading
-
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    held, accepted = [], threading.Event()
-
-    def serve():
-        while True:
-            try:
-                held.append(srv.accept()[0])
-            except OSError:
-                return
-            accepted.set()
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield srv.getsockname()[1], accepted
-    srv.close()
-    for conn in held:
-        conn.close()
-
-
 def test_rel_sigterm_while_mlflow_does_not_answer_stops_gracefully(tmp_path, silent_server):
     """The user gave MLflow 60 s a request: a SIGTERM sent while the run waits on it (the
     server has the connection) still stops the run at once, evaluated, with every file."""
