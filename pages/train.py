@@ -255,9 +255,9 @@ if viewing:
     else:
         st.divider()
         if run.state in store.ACTIVE_STATES:
-            run_view.live(run.id, RUNS_DIR)
+            run_view.live(run.id, RUNS_DIR, page="tr")
         else:
-            run_view.results(run, RUNS_DIR, key="train")
+            run_view.results(run, RUNS_DIR, key="tr")
             st.link_button("Compare with other runs", f"runs?run={run.id}", icon=":material/compare_arrows:")
 else:
     st.info("No run yet. Set it up above and press **Launch training**; the default is the tutorial's step decay "

@@ -101,7 +101,7 @@ def test_lr_find_run_opens_with_its_curve(two):
     assert "LR range test" in set(at.dataframe[0].value["kind"])
     assert any("Start at 0.0085 (steepest descent rule)" in m.value for m in at.markdown)  # lr_finder.SUGGESTIONS
     # The same view as on the Train page: its "Use as lr" hands the value to the Train form.
-    at.button(key="find_apply_steepest").click().run()
+    at.button(key="runs_find_apply_steepest").click().run()
     assert at.session_state["_page_inbox"]["train"]["finder_lr"] == [0.0085]
     assert any("Sent 0.0085 to the Train page" in s.value for s in at.success)
 

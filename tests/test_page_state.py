@@ -54,3 +54,32 @@ def test_page_state_refuses_another_pages_keys():
 
     with pytest.raises(ValueError, match="must start with 'tr_'"):
         PageState("tr_", {"tr_epochs": 40, "ex_epochs": 40})
+
+
+@pytest.mark.parametrize("name, query", [("explorer", None), ("train", None), ("runs", "compare"), ("runs", "run"),
+                                         ("runs", "lr_find"), ("tournament", None)])
+def test_each_page_keeps_its_state_under_its_own_prefix(name, query, runs_dir_with_two, monkeypatch):
+    """Every key a page leaves in session state (its inputs' keys included) starts with that page's
+    prefix, or is the hand-off store: no page writes another page's keys."""
+    from fakes import fabricate_lr_find
+    from streamlit.testing.v1 import AppTest
+
+    from lrviz import runs as store
+    from ui.page_state import PREFIXES
+
+    runs_dir, (a, b) = runs_dir_with_two
+    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", runs_dir)
+    finder = fabricate_lr_find(runs_dir)
+    (runs_dir / a / "model.keras").write_bytes(b"stand-in")  # so its view offers "Continue training"
+    at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=30)
+    if query == "compare":
+        at.query_params["compare"] = f"{a},{b}"
+    elif query:
+        at.query_params["run"] = finder if query == "lr_find" else a
+    at.run()
+    if query == "lr_find":  # its buttons, then the note they leave
+        at.button(key="runs_find_apply_steepest").click().run()
+    assert not at.exception
+    own = PREFIXES[name] + ("_page_",)
+    foreign = [k for k in at.session_state.keys() if not k.startswith(own)]
+    assert foreign == []

@@ -117,8 +117,8 @@ def test_continue_training_starts_a_child_run_with_the_new_lr(runs_dir, monkeypa
     at = AppTest.from_file(PAGE, default_timeout=30)
     at.session_state["tr_run_id"] = rid
     at.run()
-    at.number_input(key=f"train_resume_{rid}_epochs").set_value(9).run()
-    at.number_input(key=f"train_resume_{rid}_lr").set_value(0.001).run()
+    at.number_input(key=f"tr_resume_{rid}_epochs").set_value(9).run()
+    at.number_input(key=f"tr_resume_{rid}_lr").set_value(0.001).run()
     next(b for b in at.button if b.label == "Continue").click().run()
     assert not at.exception
     assert seen["parent"] == rid and seen["epochs"] == 9
@@ -141,10 +141,10 @@ def test_lr_finder_result_and_apply_buttons(runs_dir):
     assert "valley: 0.0028" in other_texts and "minimum ÷ 10: 0.035" in other_texts
     assert "slope" not in texts and "lr=" not in texts  # no formula-speak
     assert any("diverged at lr=1.56" in shown(c.value) for c in at.caption)
-    at.button(key="find_apply_steepest").click().run()
+    at.button(key="tr_find_apply_steepest").click().run()
     assert at.number_input(key="tr_s_lr").value == 0.0085
     assert any("lr = 0.0085" in s.value for s in at.success)
-    at.button(key="find_cycle_valley").click().run()
+    at.button(key="tr_find_cycle_valley").click().run()
     assert at.selectbox(key="tr_s_name").value == "one_cycle"
     assert at.number_input(key="tr_s_max_lr").value == 0.0028
     assert at.session_state["_page_inbox"]["explorer"]["curve"][-1]["params"]["max_lr"] == 0.0028
@@ -334,7 +334,7 @@ def test_launch_says_the_active_run_before_and_after_a_click(runs_dir):
 def test_set_lr_rejects_what_the_schedules_reject_and_keeps_saying_so(runs_dir, mode, amount, message):
     rid = _running(runs_dir, lr=2.0)
     at = page()
-    key = f"ctl_{rid}"
+    key = f"tr_ctl_{rid}"
     if mode != "value":
         at.segmented_control(key=f"{key}_mode").set_value(mode).run()
     at.number_input(key=f"{key}_amount").set_value(amount).run()
@@ -410,7 +410,7 @@ def test_start_from_box_follows_the_applied_schedule(runs_dir):
     at = AppTest.from_file(PAGE, default_timeout=30)
     at.session_state["tr_find_id"] = rid
     at.run()
-    at.button(key="find_cycle_valley").click().run()
+    at.button(key="tr_find_cycle_valley").click().run()
     box = at.selectbox(key="tr_from")
     assert box.value == -1 and "max_lr=0.0028" in box.options[-1]
     assert not at.exception

@@ -112,7 +112,7 @@ def _result(run_id: str, runs_dir: Path) -> None:
         if run is None:
             return
         _progress(run)
-        st.plotly_chart(lr_find_figure(run.lr_find, None), key=f"find_live_{run_id}")
+        st.plotly_chart(lr_find_figure(run.lr_find, None), key=f"tr_find_live_{run_id}")
         if run.state not in store.ACTIVE_STATES:
             st.rerun(scope="app")
 
@@ -122,16 +122,17 @@ def _result(run_id: str, runs_dir: Path) -> None:
     if run.state in store.ACTIVE_STATES:
         _live()
         return
-    results(run, runs_dir, key="train")
+    results(run, runs_dir, key="tr")
 
 
 def results(run, runs_dir: Path, key: str = "runs") -> None:
     """A finished, stopped or failed LR range test: its curve and suggestions, each with the buttons
-    that hand it to the Train page (the view of this kind, ``ui/views.py``)."""
+    that hand it to the Train page (the view of this kind, ``ui/views.py``). ``key``: the page's
+    state prefix (``tr`` on the Train page), which every widget key here starts with."""
     if run.state == "failed":
         st.error(f"The LR range test failed: {plain(run.status.get('error') or 'no reason recorded')}")
     st.plotly_chart(lr_find_figure(run.lr_find, run.suggestions), key=f"{key}_find_{run.id}")
-    _suggestions(run, None if key == "train" else f"{key}_find_sent")
+    _suggestions(run, key)
 
 
 def _load(run_id: str, runs_dir: Path):
@@ -150,20 +151,22 @@ def _progress(run) -> None:
     st.progress(min(1.0, step / total), text=text)
 
 
-def _apply_buttons(key: str, lr: float, param: str | None, container, sent_key: str | None) -> None:
+def _apply_buttons(key: str, lr: float, param: str | None, container, page: str) -> None:
+    sent_key = None if page == "tr" else f"{page}_find_sent"  # off the Train page: say where it went
     c = container.columns([1, 1])
-    c[0].button(f"Use as {param or 'initial LR'}", key=f"find_apply_{key}", on_click=_send,
+    c[0].button(f"Use as {param or 'initial LR'}", key=f"{page}_find_apply_{key}", on_click=_send,
                 args=("finder_lr", lr, sent_key), disabled=param is None, width="stretch",
                 help="Sets it in the Train form's schedule." if param else
                      "This schedule has no single initial LR; edit its values.")
-    c[1].button("One-cycle at this max", key=f"find_cycle_{key}", on_click=_send,
+    c[1].button("One-cycle at this max", key=f"{page}_find_cycle_{key}", on_click=_send,
                 args=("finder_one_cycle", lr, sent_key), width="stretch",
                 help="Train with one-cycle peaking here; also adds the curve to the explorer.")
 
 
-def _suggestions(run, sent_key: str | None) -> None:
-    """``sent_key``: off the Train page, where to note that a value was sent there (then linked)."""
-    if sent_key and S.get(sent_key):
+def _suggestions(run, page: str) -> None:
+    """``page``: the page's state prefix; off the Train page a sent value is noted (then linked)."""
+    sent_key = f"{page}_find_sent"
+    if page != "tr" and S.get(sent_key):
         st.success(f"Sent {S.pop(sent_key)} to the Train page's form.")
         st.link_button("Open Train", "train", icon=":material/model_training:")
     sugg = run.suggestions or {}
@@ -182,11 +185,11 @@ def _suggestions(run, sent_key: str | None) -> None:
     st.markdown(f"#### Start at {lr:.3g} ({rule.name} rule)")
     st.caption(f"{rule.description[:1].upper()}{rule.description[1:]}"
                f"{f' ({rule.origin}’s rule)' if rule.origin else ''}.")
-    _apply_buttons(best, lr, param, st, sent_key)
+    _apply_buttons(best, lr, param, st, page)
     if others:
         with st.expander("Other rules", icon=":material/tune:"):
             for key in others:
                 other = SUGGESTIONS[key]
                 value = sugg[key]["lr"]
                 st.markdown(f"**{other.name}: {value:.3g}** — {other.description}.")
-                _apply_buttons(key, value, param, st, sent_key)
+                _apply_buttons(key, value, param, st, page)

@@ -24,6 +24,7 @@ import streamlit as st
 
 S = st.session_state
 
+PREFIXES = {"explorer": ("ex_",), "train": ("tr_",), "runs": ("runs_", "cmp_"), "tournament": ("tn_",)}
 KEEP: dict[str, Any] = {"persist_state": "session"}  # pass to every keyed input: st.number_input(..., **KEEP)
 _INBOX = "_page_inbox"  # page -> {topic: [values]}: hand-offs waiting for their page
 

@@ -211,9 +211,9 @@ def _on_mode_change(key: str, lr_now) -> None:
         S[f"{key}_amount"] = float(f"{lr_now:.3g}")
 
 
-def controls(run: store.Run, runs_dir: Path) -> None:
+def controls(run: store.Run, runs_dir: Path, page: str) -> None:
     """Stop, and Set LR now (absolute or ×factor), for an active run."""
-    key = f"ctl_{run.id}"
+    key = f"{page}_ctl_{run.id}"
     stopping = stop_requested(run)
     lr_now = run.status.get("lr")
     cols = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
@@ -250,7 +250,7 @@ def controls(run: store.Run, runs_dir: Path) -> None:
         st.error(problem)
 
 
-def live(run_id: str, runs_dir: Path) -> None:
+def live(run_id: str, runs_dir: Path, page: str) -> None:
     """Poll the run every second; when it ends, rerun the page to show the results."""
 
     @st.fragment(run_every=POLL_S)
@@ -262,8 +262,8 @@ def live(run_id: str, runs_dir: Path) -> None:
             return
         header(run)
         progress(run)
-        controls(run, runs_dir)
-        charts(run, key=f"live_{run_id}")
+        controls(run, runs_dir, page)
+        charts(run, key=f"{page}_live_{run_id}")
         if run.state not in store.ACTIVE_STATES:
             time.sleep(0.1)
             st.rerun(scope="app")
@@ -347,7 +347,7 @@ def resume(run: store.Run, runs_dir: Path, key: str) -> None:
                 st.error(plain_message(e, label.get(getattr(e, "field", None))))
             else:
                 send("train", "show_run", new_id)
-                if key == "train":
+                if key == "tr":
                     st.rerun()
                 st.switch_page("pages/train.py")
 

@@ -13,7 +13,7 @@ from ui import lr_finder_view, run_view, tournament_view
 
 def _training(run: store.Run, runs_dir: Path, key: str) -> None:
     if run.state in store.ACTIVE_STATES:
-        run_view.live(run.id, runs_dir)
+        run_view.live(run.id, runs_dir, page=key)
     else:
         run_view.results(run, runs_dir, key=key)
 

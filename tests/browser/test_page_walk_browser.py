@@ -43,13 +43,16 @@ def _go(page, name: str) -> None:
 
 
 def _problems(page, name: str) -> list[str]:
-    out = [f"{name}: exception: {e.inner_text()[:300]}" for e in page.locator('[data-testid="stException"]').all()]
+    out = []
     for label, value in LEFT.get(name, {}).items():
         box = page.get_by_label(label, exact=True)
-        if not box.count():
-            out.append(f"{name}: no input labelled {label!r}")
-        elif box.first.input_value() != value:
-            out.append(f"{name}: {label} shows {box.first.input_value()!r}, the user left {value!r}")
+        try:  # a page draws its inputs a moment after the run's status widget goes (placeholders first)
+            wait_until(lambda b=box, v=value: b.count() and b.first.input_value() == v, 10, f"{name}: {label}")
+        except AssertionError:
+            shown = box.first.input_value() if box.count() else None
+            out.append(f"{name}: {label} shows {shown!r}, the user left {value!r}" if box.count()
+                       else f"{name}: no input labelled {label!r}")
+    out += [f"{name}: exception: {e.inner_text()[:300]}" for e in page.locator('[data-testid="stException"]').all()]
     return out
 
 
