@@ -3,7 +3,8 @@
 A run folder may have been written by anyone (DESIGN.md, trust boundary): a name, a dataset, an
 error or a phase holding ``![x](http://host/x.png)`` made the browser fetch that URL, ``**bold**``
 and links rendered, and a 1 MB name became a 1 MB heading. Everything a page interpolates from a
-run's files goes through :func:`plain`: shortened to one line (``lrviz.text.shorten``), then every
+run's files goes through :func:`plain`: shortened to one line (``lrviz.text.shorten``, whose control-
+character rules are the CLI's too: ``lrviz.text.one_line``), then every
 ASCII punctuation character backslash-escaped, as CommonMark allows, which also disarms
 Streamlit's ``:color[...]``, ``:material/...:`` and ``$math$``. Never put it in a code span
 (backslashes show there): a run id in backticks is safe because the store only accepts ids
