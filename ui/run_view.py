@@ -84,22 +84,50 @@ def badge(run: store.Run) -> tuple[str, str, str]:
     return STATE_BADGE.get(run.state, (plain(str(run.state).title(), 20), "gray", ":material/help:"))
 
 
+ENDED_WORDS = {"finished": "Finished", "stopped": "Stopped", "failed": "Failed"}
+
+
 def progress_text(run: store.Run) -> str:
     """The line over the progress bar: the phase in plain words, or epoch, batch, elapsed and
-    ETA ("estimating…" until the worker has measured its pace after the first batch)."""
+    ETA ("estimating…" until the worker has measured its pace after the first batch).
+
+    It never goes back: once the last epoch is done it says so (not "Epoch 15/15 · batch 0/22"
+    again), and a run that ended says how it ended, not the batch it was at with "ETA estimating…"
+    (the live view draws that last status once before the results replace it)."""
     st_ = run.status
     if run.state == "queued":
         return "Starting the worker (loading TensorFlow and the data)…"
-    stopping = "Stopping after the current batch… · " if stop_requested(run) else ""
-    phase = st_.get("phase")
-    if run.state == "running" and phase in PHASES:
-        return stopping + PHASES[phase][0]
     epochs = int(st_.get("epochs") or run.config.get("epochs") or 1)
     spe = int(st_.get("steps_per_epoch") or run.config.get("steps_per_epoch") or 1)
+    epoch = int(st_.get("epoch") or 0)  # epochs finished
+    elapsed = fmt_duration(st_.get("elapsed_s"))
+    if run.state in ENDED_WORDS:
+        return f"{ENDED_WORDS[run.state]} · {min(epoch, epochs)}/{epochs} epochs done · elapsed {elapsed}"
+    phase = st_.get("phase")
+    stop = stop_requested(run)
+    if run.state == "running" and phase in PHASES:  # a stop during the evaluation: training has stopped
+        return ("Training stopped · " if stop and phase == "evaluating" else "") + PHASES[phase][0]
+    stopping = "Stopping after the current batch… · " if stop else ""
+    if epoch >= epochs:  # the last epoch ended; the evaluation comes next
+        return f"{stopping}All {epochs} epochs done · elapsed {elapsed} · evaluating next…"
     eta = st_.get("eta_s")
     eta_text = fmt_duration(eta) if isinstance(eta, (int, float)) and run.state == "running" else "estimating…"
-    return (f"{stopping}Epoch {min(int(st_.get('epoch') or 0) + 1, epochs)}/{epochs} · "
-            f"batch {int(st_.get('batch') or 0)}/{spe} · elapsed {fmt_duration(st_.get('elapsed_s'))} · ETA {eta_text}")
+    return (f"{stopping}Epoch {epoch + 1}/{epochs} · "
+            f"batch {int(st_.get('batch') or 0)}/{spe} · elapsed {elapsed} · ETA {eta_text}")
+
+
+def progress_fraction(run: store.Run) -> float:
+    """How far the run is, 0 to 1, for the progress bar: finished epochs and batches of the
+    current one; 1 once every epoch is done (evaluating, finished)."""
+    st_ = run.status
+    epochs = int(st_.get("epochs") or run.config.get("epochs") or 1)
+    spe = int(st_.get("steps_per_epoch") or run.config.get("steps_per_epoch") or 1)
+    epoch = int(st_.get("epoch") or 0)
+    if run.state == "finished" or epoch >= epochs:
+        return 1.0
+    if run.state == "queued":
+        return 0.0
+    return max(0.0, min(1.0, (epoch + min(int(st_.get("batch") or 0), spe) / spe) / epochs))
 
 
 def header(run: store.Run) -> None:
@@ -181,10 +209,7 @@ def progress(run: store.Run) -> None:
     st_ = run.status
     epochs = int(st_.get("epochs") or run.config.get("epochs") or 1)
     epoch = int(st_.get("epoch") or 0)
-    batch = int(st_.get("batch") or 0)
-    spe = int(st_.get("steps_per_epoch") or run.config.get("steps_per_epoch") or 1)
-    done = min(1.0, (epoch + batch / spe) / epochs) if run.state == "running" else epoch / epochs
-    st.progress(min(1.0, done), text=progress_text(run))
+    st.progress(progress_fraction(run), text=progress_text(run))
     last = run.history.iloc[-1] if len(run.history) else None
     m = st.columns(4)
     m[0].metric("Epochs done", f"{epoch}/{epochs}")
