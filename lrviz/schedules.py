@@ -96,6 +96,15 @@ class Param:
             what = "a comma-separated list of " + ("integers" if self.kind == "ints" else "numbers")
         return what + (" " + bounds if bounds else "")
 
+    def widget_help(self) -> str:
+        """Help for a page input: the description, the rule and the unit (one text, also the
+        core of the CLI flag's help)."""
+        return f"{self.help} Must be {self.rule()}." + (f" Unit: {self.unit}." if self.unit else "")
+
+    def cli_help(self) -> str:
+        """Help for the command-line flag: :meth:`widget_help` and the default."""
+        return f"{self.widget_help()} Default: {self.format(self.default)}."
+
     def _error(self, value: Any) -> FieldError:
         return FieldError(self.name, self.rule(), value, as_typed=True)
 
@@ -481,6 +490,11 @@ def get_spec(name: str) -> ScheduleSpec:
 # --------------------------------------------------------------------------- schedule objects
 
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+# What each boolean parameter (ScheduleSpec.flags) does: its help on a page and on the CLI.
+FLAG_HELP = {
+    "staircase": "Stairs: the exponent x / decay_epochs is floored, so the LR drops once every decay_epochs "
+                 "instead of smoothly.",
+}
 
 
 def _parse_flag(name: str, value: Any) -> bool:

@@ -102,6 +102,19 @@ class Setting:
         """Help for a page input: the description, then the rule (``Must be ...``)."""
         return f"{self.help} Must be {self.rule()}."
 
+    def cli_help(self) -> str:
+        """Help for the command-line flag: the description, the rule of a number and the default
+        (``SGD momentum. Must be a number >= 0 and < 1. Default: 0.9.``). A default of None is
+        left out: the description says what no value means (``all when empty``)."""
+        text = self.help
+        if self.kind in ("int", "float"):
+            text += f" Must be {self.rule().removesuffix(' or null')}."
+        if self.kind == "bool":
+            text += f" Default: {'on' if self.default else 'off'}."
+        elif self.default is not None:
+            text += f" Default: {self.default}."
+        return text
+
     # ------------------------------------------------------------------ checks
 
     def parse(self, value: Any) -> Any:
@@ -154,20 +167,20 @@ class Setting:
         return v
 
     def parse_flag(self, text: str) -> Any:
-        """A command-line value: text made into the setting's type, its lower bound checked
-        (the rest is checked with the whole config, so every bound has one message)."""
+        """A command-line value: text made into the setting's type and checked against the whole
+        rule, so ``--momentum abc`` and ``--momentum 1.5`` get the same message as a config file
+        (``Argument `momentum` must be a number >= 0 and < 1. Received: momentum=abc``), the value
+        shown as typed."""
         if self.kind not in ("int", "float"):
             return text
         try:
             v: Any = int(text) if self.kind == "int" else float(text)
         except ValueError:
-            v = None
-        low_ok = v is not None and (self.low is None or v > self.low or (v == self.low and not self.low_open))
-        if not low_ok:
-            what = self.what or ("an integer" if self.kind == "int" else "a number")
-            low = f" {'>' if self.low_open else '>='} {_num(self.low)}" if self.low is not None else ""
-            raise FieldError(self.name, what + low, text)
-        return v
+            raise FieldError(self.name, self.rule(), text, as_typed=True) from None
+        try:
+            return self.parse(v)
+        except FieldError:
+            raise FieldError(self.name, self.rule(), text, as_typed=True) from None
 
     def error(self, value: Any) -> FieldError:
         return FieldError(self.name, self.rule(), value)

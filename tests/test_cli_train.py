@@ -38,7 +38,8 @@ def test_train_prints_progress_and_report_then_resume_with_new_lr(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--epochs", "0"], "Argument `epochs` must be an integer >= 1. Received: epochs='0'"),
+    (["--epochs", "0"], "Argument `epochs` must be an integer >= 1 and <= 100000. Received: epochs=0"),
+    (["--momentum", "abc"], "Argument `momentum` must be a number >= 0 and < 1. Received: momentum=abc"),
     (["--factor", "0"], "Argument `factor` must be"),
     (["--schedule", "cosine", "--factor", "0.5"], "Flag --factor does not belong to schedule `cosine`"),
     (["--dataset", "cifar10", "--cifar-archive", "/no/such.tar.gz"], "cifar_archive"),
@@ -53,6 +54,24 @@ def test_bad_flags_are_one_line_exit_2(args, message, tmp_path, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("lrviz: error: ") and message in err and err.count("\n") == 1
+
+
+def test_train_help_gives_every_flag_its_description_rule_and_default(capsys):
+    """The help comes from the fields' one description (Setting / Param): the schedule's
+    default is step decay (not None), each schedule flag says what it is, its rule and default."""
+    from lrviz.schedules import REGISTRY
+
+    assert main(["train", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in out and "default None" not in out
+    assert "--schedule NAME One of: constant," in out and "Default: step (the tutorial's step decay)" in out
+    assert "--momentum FLOAT SGD momentum. Must be a number >= 0 and < 1. Default: 0.9." in out
+    step = REGISTRY["step"]
+    for p in step.params:
+        assert p.cli_help() in out, p.name
+    assert ("--factor V Drop factor F: the LR is multiplied by F at every drop. Must be a finite number > 0 and "
+            "< 1. Default: 0.5. Schedules: step.") in out
+    assert "--staircase Stairs:" in out and "Default: off. Schedules: exponential." in out
 
 
 def test_set_lr_and_stop_on_unknown_or_finished_runs(tmp_path, capsys):

@@ -65,9 +65,19 @@ def test_cli_flags_are_derived_from_the_settings(capsys):
     args = p.parse_args(["--n", "5", "--rate", "0.25", "--mode", "b", "--no-on", "--cap", "7"])
     assert (args.n, args.rate, args.mode, args.on, args.cap) == (5, 0.25, "b", False, 7)
     assert p.parse_args([]).n is None  # None = the job's default
+    for typed in ("0", "11", "abc"):  # every bound of the rule, and the value as typed
+        with pytest.raises(SystemExit):
+            p.parse_args(["--n", typed])
+        assert capsys.readouterr().err == \
+            f"lrviz: error: Argument `n` must be an integer >= 1 and <= 10. Received: n={typed}\n"
     with pytest.raises(SystemExit):
-        p.parse_args(["--n", "0"])
-    assert capsys.readouterr().err == "lrviz: error: Argument `n` must be an integer >= 1. Received: n='0'\n"
+        p.parse_args(["--rate", "abc"])  # the whole rule, "< 1" included
+    want = "lrviz: error: Argument `rate` must be a number >= 0 and < 1. Received: rate=abc\n"
+    assert capsys.readouterr().err == want
+    helps = {a.dest: " ".join((a.help or "").split()) for a in p._actions}
+    assert helps["rate"] == "A rate. Must be a number >= 0 and < 1. Default: 0.5."  # Setting.cli_help
+    assert helps["on"] == "Switch. Default: on." and helps["mode"] == "Mode. Default: a."
+    assert helps["cap"] == "Optional cap. Must be an integer >= 1."  # no "or null", no "default None"
     assert "--sched" not in p.format_help()  # a mapping (a schedule) has flags of its own
 
 

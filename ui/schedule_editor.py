@@ -63,7 +63,7 @@ def _step_for(p: Param) -> float:
 def _param_widget(prefix: str, p: Param, container) -> None:
     key = f"{prefix}_{p.name}"
     label = p.name.replace("_", " ")
-    help_text = f"{p.help} Rule: {p.rule()}." + (f" Unit: {p.unit}." if p.unit else "")
+    help_text = p.widget_help()
     if p.kind in ("floats", "ints"):
         container.text_input(label, key=key, help=help_text, **KEEP)
     elif p.slider and isinstance(S[key], (int, float)) and p.slider[0] <= S[key] <= p.slider[1]:
@@ -151,7 +151,7 @@ def schedule_editor(prefix: str, title: str, *, on_remove: Callable[[], None] | 
         for p in WARMUP_PARAMS:
             col = wgrid.container(width=PARAM_WIDTH)
             col.number_input(p.name.replace("_", " "), step=0.5 if p.name == "warmup" else 0.05,
-                             key=f"{prefix}_{p.name}", help=f"{p.help} Rule: {p.rule()}.", **KEEP)
+                             key=f"{prefix}_{p.name}", help=p.widget_help(), **KEEP)
             if p.name in errors:
                 col.error(errors[p.name])
     else:

@@ -57,23 +57,21 @@ def positive_int(name: str) -> Any:
 
 
 def add_setting_flags(parser: argparse.ArgumentParser, settings: Iterable[Setting]) -> None:
-    """One flag per setting (``--batch-size``), default None (= the job's default); its help
-    is the setting's, with the default. Booleans get ``--x/--no-x``; mappings (a schedule) and
-    settings marked ``cli=False`` get none."""
+    """One flag per setting (``--batch-size``), default None (= the job's default); its help is
+    :meth:`Setting.cli_help` (description, rule, default). Booleans get ``--x/--no-x``; mappings
+    (a schedule) and settings marked ``cli=False`` get none."""
     for s in settings:
         if not s.cli or s.kind == "mapping":
             continue
-        shown = "none" if s.default is None else s.default
         if s.kind == "bool":
-            parser.add_argument(s.flag, action=argparse.BooleanOptionalAction, default=None,
-                                help=f"{s.help} (default {'on' if s.default else 'off'})")
+            parser.add_argument(s.flag, action=argparse.BooleanOptionalAction, default=None, help=s.cli_help())
         elif s.kind == "choice":
-            parser.add_argument(s.flag, choices=s.choices, default=None, help=f"{s.help} (default {shown})")
+            parser.add_argument(s.flag, choices=s.choices, default=None, help=s.cli_help())
         elif s.kind == "path":
-            parser.add_argument(s.flag, metavar=s.metavar or "PATH", default=None, help=s.help)
+            parser.add_argument(s.flag, metavar=s.metavar or "PATH", default=None, help=s.cli_help())
         else:
             parser.add_argument(s.flag, type=_flag_type(s), default=None, metavar=s.metavar or s.kind.upper(),
-                                help=f"{s.help} (default {shown})")
+                                help=s.cli_help())
 
 
 def flags_into(config: dict[str, Any], args: argparse.Namespace, names: Iterable[str]) -> None:

@@ -47,7 +47,8 @@ def register(sub: Any) -> None:
                                     "tutorial's: step decay lr=0.01 factor=0.5 drop-every=5, 40 epochs, batch 64, "
                                     "SGD momentum 0.9 with Nesterov.")
     _add_data_flags(tp)
-    add_schedule_flags(tp, default_schedule=None)
+    add_schedule_flags(tp, default_schedule=None,
+                       default_words="step (the tutorial's step decay); with --resume, the parent's schedule")
     add_setting_flags(tp, [_TRAIN["epochs"], _TRAIN["mlflow"]])
     pg = tp.add_argument_group("ReduceLROnPlateau", "scale the rest of the schedule when the monitored value stops "
                                                     "improving (Keras' arguments and defaults)")

@@ -12,7 +12,7 @@ import sys
 
 from lrviz.cli.common import UsageError, positive_int
 from lrviz.errors import keras_message
-from lrviz.schedules import REGISTRY, WARMUP_PARAMS, Schedule, steps_per_epoch_for
+from lrviz.schedules import FLAG_HELP, REGISTRY, WARMUP_PARAMS, Schedule, steps_per_epoch_for
 
 __all__ = ["add_schedule_flags", "schedule_from_args", "register", "cmd_schedule"]
 
@@ -26,34 +26,48 @@ def _schedule_help() -> str:
     return "\n".join(lines)
 
 
-def add_schedule_flags(parser: argparse.ArgumentParser, default_schedule: str | None = "step") -> None:
-    """Add ``--schedule`` plus one flag per registry parameter (union over all schedules).
+def _grouped_help(entries: list[tuple[str, str]]) -> str:
+    """One flag's help over the schedules that take it: ``(schedule, help)`` pairs, the
+    schedules with the same help text named together (``--lr`` is the initial LR of nine
+    schedules and the peak LR of cosine)."""
+    groups: dict[str, list[str]] = {}
+    for schedule, text in entries:
+        groups.setdefault(text, []).append(schedule)
+    if len(groups) == 1:
+        ((text, names),) = groups.items()
+        return f"{text} Schedules: {', '.join(names)}."
+    return " | ".join(f"{', '.join(names)}: {text}" for text, names in groups.items())
+
+
+def add_schedule_flags(parser: argparse.ArgumentParser, default_schedule: str | None = "step",
+                       default_words: str | None = None) -> None:
+    """Add ``--schedule`` plus one flag per registry parameter (union over all schedules), each
+    with its parameter's help, rule and default (:meth:`Param.cli_help`).
 
     Values are kept as strings and validated by :meth:`Schedule.create`, so the error
-    message is the registry's (it names the field, the rule and the value).
+    message is the registry's (it names the field, the rule and the value). ``default_words``
+    says what no ``--schedule`` means where the default is not a fixed name (``train``: step
+    decay, or the parent's schedule with ``--resume``).
     """
     g = parser.add_argument_group("schedule", "flags of the chosen schedule; others are rejected")
     g.add_argument("--schedule", default=default_schedule, choices=None, metavar="NAME",
-                   help=f"one of: {', '.join(REGISTRY)} (default: {default_schedule})")
-    seen: dict[str, str] = {}
+                   help=f"One of: {', '.join(REGISTRY)}. Default: {default_words or default_schedule}.")
+    entries: dict[str, list[tuple[str, str]]] = {}
     for spec in REGISTRY.values():
         for p in spec.params:
-            if p.name in seen:
-                seen[p.name] += f", {spec.name}"
-                continue
-            seen[p.name] = spec.name
+            entries.setdefault(p.name, []).append((spec.name, p.cli_help()))
         for f in spec.flags:
-            seen.setdefault(f, spec.name)
-    for name in seen:
-        is_flag = any(name in s.flags for s in REGISTRY.values())
-        if is_flag:
+            entries.setdefault(f, []).append((spec.name, f"{FLAG_HELP.get(f, '')} Default: off.".strip()))
+    flags = {f for s in REGISTRY.values() for f in s.flags}
+    for name, found in entries.items():
+        if name in flags:
             g.add_argument("--" + name.replace("_", "-"), dest=f"sp_{name}", action="store_const", const=True,
-                           default=None, help=f"(schedules: {seen[name]})")
+                           default=None, help=_grouped_help(found))
         else:
             g.add_argument("--" + name.replace("_", "-"), dest=f"sp_{name}", default=None, metavar="V",
-                           help=f"(schedules: {seen[name]})")
+                           help=_grouped_help(found))
     for p in WARMUP_PARAMS:
-        g.add_argument(p.flag, dest=f"wu_{p.name}", default=None, metavar="V", help=p.help)
+        g.add_argument(p.flag, dest=f"wu_{p.name}", default=None, metavar="V", help=f"{p.cli_help()} Any schedule.")
 
 
 def schedule_from_args(args: argparse.Namespace) -> Schedule:
