@@ -24,6 +24,7 @@ from lrviz.schedules import (
     REGISTRY,
     TUTORIAL_BATCH_SIZE,
     Schedule,
+    distinct_labels,
     steps_per_epoch_for,
 )
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # pandas is imported where a table is built: the page's first
 
 MAX_CURVES = 6
 MAX_EPOCHS = 1000
+LINK_SAFE = ";=,:"  # kept as they are in a shared link's query values (see ExplorerState.share_link)
 
 
 def default_curves() -> list[Schedule]:
@@ -114,10 +116,14 @@ class ExplorerState:
         return q
 
     def share_link(self, page_url: str | None) -> str:
-        """The absolute link that reopens this view (``page_url`` without its query; relative if unknown)."""
-        from urllib.parse import urlencode
+        """The absolute link that reopens this view (``page_url`` without its query; relative if unknown),
+        readable as typed: ``?c=step;factor=0.25&c=time_keras2&epochs=30``. ``;``, ``=``, ``,`` and ``:``
+        mean nothing special inside a query value (RFC 3986 allows them there), so they stay as they
+        are; ``&``, ``+``, ``#``, ``%`` and spaces, which would change what the link says, are escaped."""
+        from urllib.parse import quote, urlencode
 
-        return f"{(page_url or '').split('?')[0]}?{urlencode(self.to_query(), doseq=True)}"
+        query = urlencode(self.to_query(), doseq=True, quote_via=quote, safe=LINK_SAFE)
+        return f"{(page_url or '').split('?')[0]}?{query}"
 
     @classmethod
     def from_query(cls, query: Mapping[str, Sequence[str]]) -> tuple[ExplorerState, list[str]]:
@@ -268,6 +274,47 @@ def first_epoch_at_or_below(schedule: Schedule, threshold: float, epochs: int, s
     return int(hits[0]) + peak + 1 if hits.size else None
 
 
+def threshold_readout(schedule: Schedule, threshold: float, epochs: int, steps_per_epoch: int) -> str:
+    """What the readout says about ``threshold``, true for every shape of schedule (LR at each
+    1-based epoch's first batch):
+
+    * ``LR ≤ 0.001 from epoch 9 on`` only when it stays at or below from there to the last
+      epoch (a warmup's low start before the peak is not what the question is about, so a
+      decay after a warmup reads the same);
+    * ``LR ≤ 0.001 only at epochs 1, 9, 17, 25 and 33`` for a schedule that rises above it
+      again (cyclical, restarts), or with more stretches than that ``only at 10 of 40 epochs
+      (first 1, last 40)``;
+    * ``LR stays above 0.001 for all 40 epochs`` (or ``from epoch 3 on`` after a warmup that
+      started below it).
+    """
+    lrs = schedule.per_epoch(epochs, steps_per_epoch)
+    below = lrs <= threshold * (1 + 1e-12)
+    t = format_lr(threshold)
+    if not below.any():
+        return f"LR stays above {t} for all {epochs} epochs"
+    first = first_epoch_at_or_below(schedule, threshold, epochs, steps_per_epoch)
+    if first is None:  # only before the peak (a warmup's start)
+        return f"LR stays above {t} from epoch {int(np.flatnonzero(below)[-1]) + 2} on"
+    if below[first - 1:].all():
+        return f"LR ≤ {t} from epoch {first} on"
+    return f"LR ≤ {t} only at {_stretches(below)}"
+
+
+def _stretches(mask: np.ndarray, most: int = 5) -> str:
+    """The 1-based epochs where ``mask`` holds, in words: ``epochs 1–2, 9 and from epoch 17 on``
+    (up to ``most`` stretches), else ``10 of 40 epochs (first 1, last 40)``."""
+    idx = np.flatnonzero(mask)
+    breaks = np.flatnonzero(np.diff(idx) > 1)
+    starts, ends = idx[np.r_[0, breaks + 1]] + 1, idx[np.r_[breaks, idx.size - 1]] + 1
+    if len(starts) > most:
+        return f"{idx.size} of {mask.size} epochs (first {idx[0] + 1}, last {idx[-1] + 1})"
+    words = [f"{a}" if a == b else f"{a}–{b}" for a, b in zip(starts, ends)]
+    if ends[-1] == mask.size and starts[-1] < ends[-1]:
+        words[-1] = f"from epoch {starts[-1]} on"
+    text = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return ("epochs " if "–" in words[0] or len(words) > 1 else "epoch ") + text
+
+
 def drop_epochs(values: np.ndarray) -> np.ndarray:
     """1-based epochs whose LR is lower than the previous epoch's (for stair markers)."""
     v = np.asarray(values, dtype=np.float64)
@@ -275,13 +322,10 @@ def drop_epochs(values: np.ndarray) -> np.ndarray:
 
 
 def curve_labels(curves: Sequence[Schedule]) -> list[str]:
-    """Unique, readable legend labels (``Step decay`` or ``Step decay #2`` for repeats)."""
-    labels, seen = [], {}
-    for c in curves:
-        title = c.spec.title
-        seen[title] = seen.get(title, 0) + 1
-        labels.append(title if seen[title] == 1 else f"{title} #{seen[title]}")
-    return labels
+    """Unique, readable legend labels: a schedule's title, and for two of one kind what differs
+    (``Step decay (factor=0.25)`` and ``Step decay (factor=0.5)``; see
+    :func:`lrviz.schedules.distinct_labels`)."""
+    return distinct_labels(curves)
 
 
 def lr_table(curves: Sequence[Schedule], epochs: int, steps_per_epoch: int) -> pd.DataFrame:
@@ -303,11 +347,11 @@ def legacy_decay_readings(lr: float = 0.01, decay: float = 0.01 / 40, epochs: in
     rows = []
     for name in ("time_keras2", "time_epoch", "time_recursive"):
         s = Schedule.create(name, {"lr": lr, "decay": decay})
-        rows.append({
+        rows.append({  # the LRs next to the reading: at 800 px a long text column pushed them out of view
             "reading": REGISTRY[name].title,
-            "formula": REGISTRY[name].summary,
             f"LR in epoch {epochs}": s.at_step((epochs - 1) * spe, spe),
             f"LR after {epochs} epochs": s.at_step(epochs * spe, spe),
+            "what it is": REGISTRY[name].summary,
         })
     return pd.DataFrame(rows)
 
@@ -323,6 +367,7 @@ def with_param(schedule: Schedule, **changes: Any) -> Schedule:
 
 __all__ = [
     "ExplorerState", "default_curves", "encode_curve", "decode_curve", "lr_at", "first_epoch_at_or_below",
+    "threshold_readout",
     "drop_epochs", "curve_labels", "lr_table", "legacy_decay_readings", "with_param", "keep_last_valid",
     "stale_note", "ReadoutEpoch", "resolve_readout_epoch", "format_lr",
 ]

@@ -23,7 +23,7 @@ No TensorFlow, Keras or Streamlit import here: this module must load in millisec
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +38,7 @@ __all__ = [
     "ScheduleSpec",
     "Schedule",
     "REGISTRY",
+    "distinct_labels",
     "get_spec",
     "steps_per_epoch_for",
     "KERAS2_STEPS_PER_EPOCH",
@@ -640,6 +641,16 @@ class Schedule:
             parts.append(f"warmup={_fmt(self.warmup)}ep")
         return spec.title + (f" ({', '.join(parts)})" if parts else "")
 
+    def _label_parts(self) -> dict[str, str | None]:
+        """What :func:`distinct_labels` may name, by key: every parameter as ``name=value``, each
+        flag, the warmup (and its start factor while there is one)."""
+        parts: dict[str, str | None] = {p.name: f"{p.name}={p.format(self.params[p.name])}" for p in self.spec.params}
+        parts.update({f: f if self.params.get(f) else f"no {f}" for f in self.spec.flags})
+        parts["warmup"] = f"warmup={_fmt(self.warmup)}ep" if self.warmup > 0 else "no warmup"
+        parts["warmup_start_factor"] = (f"warmup_start_factor={_fmt(self.warmup_start_factor)}"
+                                        if self.warmup > 0 else None)
+        return parts
+
     def keras_code(self, steps_per_epoch: int = KERAS2_STEPS_PER_EPOCH) -> str:
         """Self-contained Keras 3 code that defines ``optimizer`` and ``callbacks``
         reproducing this schedule, warmup included."""
@@ -648,3 +659,34 @@ class Schedule:
 
     def initial_lr(self) -> float:
         return self.at_step(0, 1)
+
+
+def distinct_labels(schedules: Sequence[Schedule]) -> list[str]:
+    """One label per schedule, all different, each saying what tells it apart from the others.
+
+    A schedule alone of its kind is its title (``Step decay``); two or more of one kind are
+    named by the parameters whose values differ between them, as the tutorial compares them::
+
+        Step decay (factor=0.25), Step decay (factor=0.5)
+
+    Schedules that are the same in every parameter are numbered (``Step decay #2``).
+    """
+    by_kind: dict[str, list[int]] = {}
+    for i, s in enumerate(schedules):
+        by_kind.setdefault(s.name, []).append(i)
+    labels = [s.spec.title for s in schedules]
+    for members in by_kind.values():
+        if len(members) < 2:
+            continue
+        parts = [schedules[i]._label_parts() for i in members]
+        differ = [k for k in parts[0] if len({p[k] for p in parts if p[k] is not None}) > 1]
+        for i, p in zip(members, parts):
+            named = [p[k] for k in differ if p[k] is not None]
+            if named:
+                labels[i] += f" ({', '.join(named)})"
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    return out

@@ -171,11 +171,8 @@ def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
         cards = st.container(horizontal=True, key="ex_readouts")
         for i, (label, sched) in enumerate(zip(labels, curves)):
             card = cards.container(key=f"ex_rcard_{i}", width="stretch")
-            first = ex.first_epoch_at_or_below(sched, state.threshold, epochs, spe)
-            threshold = ex.format_lr(state.threshold)
             card.metric(label, ex.format_lr(ex.lr_at(sched, readout.epoch, spe)), help=sched.label())
-            card.caption(f"LR ≤ {threshold} from epoch {first}" if first else
-                         f"LR stays above {threshold} for all {epochs} epochs")
+            card.caption(ex.threshold_readout(sched, state.threshold, epochs, spe))
             if stale[i]:
                 card.caption(f":orange[{ex.stale_note(titles[i])}]")
         # Filled after the editors: the browser paints the readout before Plotly's redraw.
@@ -223,8 +220,11 @@ def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
     if tab_decay.open:
         with tab_decay:
             st.markdown(DECAY_EXPLAINER)
-            st.dataframe(ex.legacy_decay_readings(epochs=epochs, steps_per_epoch=spe), hide_index=True,
-                         width="stretch")
+            # A static table: its cells wrap, so at 800 px every column reads whole (a dataframe
+            # scrolled the two LR columns out of view behind the long text).
+            readings = ex.legacy_decay_readings(epochs=epochs, steps_per_epoch=spe)
+            lr_columns = [c for c in readings.columns if c.startswith("LR ")]
+            st.table(readings.style.format({c: ex.format_lr for c in lr_columns}), hide_index=True)
 
     # The URL mirrors the view, so a copied link reproduces it.
     st.query_params.from_dict(state.to_query())

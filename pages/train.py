@@ -178,7 +178,9 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
                           "value edited, this reads the form's own schedule.", **KEEP)
         schedule = schedule_editor("tr_s", "Schedule", border=False)
         errors_at["schedule"] = st.empty()
-        preview = st.container()
+    # Under both columns, as wide as the form: in the right column (about 180 px at 800 px) Plotly
+    # turned the epoch ticks on their side and crammed them together.
+    preview = st.container(key="tr_preview_box")
 
     config = {
         "dataset": S.tr_dataset,

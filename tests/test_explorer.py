@@ -66,6 +66,35 @@ def test_first_epoch_at_or_below_and_drops():
         np.flatnonzero((np.arange(20) >= 3) & (lrs <= 0.001))[0])
 
 
+def test_threshold_readout_says_what_is_true_for_a_schedule_that_rises_again():
+    tri = Schedule.create("triangular", {"base_lr": 0.001, "max_lr": 0.01, "half_cycle_epochs": 4})
+    # independent: a triangle of period 8 epochs is at its base at 0-based epochs 0, 8, 16, ...
+    at_base = [e + 1 for e in range(40) if e % 8 == 0]
+    assert at_base == [1, 9, 17, 25, 33]
+    assert ex.threshold_readout(tri, 0.001, 40, 1) == "LR ≤ 0.001 only at epochs 1, 9, 17, 25 and 33"
+    step = Schedule.create("step")  # 0.00125 from 1-based epoch 15, never above it again
+    assert ex.threshold_readout(step, 0.00125, 40, 1) == "LR ≤ 0.00125 from epoch 15 on"
+    assert ex.threshold_readout(step, 1e-9, 40, 1) == "LR stays above 1e-09 for all 40 epochs"
+    sgdr = Schedule.create("cosine_restarts", {"first_decay_epochs": 2, "t_mul": 1.0})  # 0.01, 0.005, 0.01, ...
+    assert ex.threshold_readout(sgdr, 0.005, 7, 1) == "LR ≤ 0.005 only at epochs 2, 4 and 6"
+    assert ex.threshold_readout(sgdr, 0.005, 40, 1) == "LR ≤ 0.005 only at 20 of 40 epochs (first 2, last 40)"
+    warm = Schedule.create("cosine", {"lr": 0.01, "alpha": 0.5, "warmup_epochs": 3, "warmup_start_lr": 0.0005})
+    assert ex.threshold_readout(warm, 0.001, 20, 1) == "LR stays above 0.001 from epoch 2 on"  # 0.0005 at epoch 1
+
+
+def test_share_link_reads_as_typed_and_reopens_the_view():
+    from urllib.parse import parse_qs, urlsplit
+
+    state = ex.ExplorerState(curves=[Schedule.create("step", {"factor": 0.25}), Schedule.create("time_keras2")],
+                             epochs=30)
+    link = state.share_link("http://localhost:8501/explorer?c=old")
+    assert link == "http://localhost:8501/explorer?c=step;factor=0.25&c=time_keras2&epochs=30"
+    back, warnings = ex.ExplorerState.from_query(parse_qs(urlsplit(link).query))
+    assert not warnings and back.to_query() == state.to_query()
+    piecewise = ex.ExplorerState(curves=[Schedule.create("piecewise", {"boundaries": "3,6", "values": "1,0.5,0.1"})])
+    assert "c=piecewise;boundaries=3,6;values=1,0.5,0.1" in piecewise.share_link(None)
+
+
 def test_lr_table_and_csv():
     curves = ex.default_curves()
     t = ex.lr_table(curves, 40, 782)
@@ -80,13 +109,17 @@ def test_lr_table_and_csv():
     np.testing.assert_allclose(back.iloc[:, 1:].to_numpy(), t.iloc[:, 1:].to_numpy(), rtol=1e-12)
 
 
-def test_duplicate_titles_get_distinct_labels():
-    curves = [Schedule.create("step"), Schedule.create("step", {"factor": 0.25})]
-    assert ex.curve_labels(curves) == ["Step decay", "Step decay #2"]
+def test_two_schedules_of_one_kind_are_named_by_what_differs():
+    """The tutorial's comparison, F=0.25 against F=0.5: the legend says which is which."""
+    curves = [Schedule.create("step", {"factor": 0.25}), Schedule.create("step"), Schedule.create("time_keras2")]
+    assert ex.curve_labels(curves) == ["Step decay (factor=0.25)", "Step decay (factor=0.5)",
+                                       "Time-based decay (Keras 2, per batch)"]
+    assert list(ex.lr_table(curves, 3, 1).columns[1:]) == ex.curve_labels(curves)
 
 
 def test_legacy_decay_readings_match_the_design_numbers():
     t = ex.legacy_decay_readings()
+    assert list(t.columns) == ["reading", "LR in epoch 40", "LR after 40 epochs", "what it is"]  # LRs first
     after = dict(zip(t["reading"], t["LR after 40 epochs"]))
     assert after["Time-based decay (Keras 2, per batch)"] == pytest.approx(0.00113, abs=5e-6)
     assert after["Time-based decay (per epoch)"] == pytest.approx(0.0099, abs=1e-4)

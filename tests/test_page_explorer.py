@@ -206,3 +206,18 @@ def test_an_error_at_the_input_says_it_in_plain_words_first(at):
     (err,) = [e.value for e in at.error if "lr" in e.value]
     assert err.startswith("lr must be above 0 and at most 10.")
     assert "Argument `lr` must be a finite number > 0 and <= 10. Received: lr=0.0" in err  # Keras' words after
+
+
+def test_the_tutorials_comparison_is_named_by_its_factors_and_a_cycle_is_read_truly():
+    """Issue 19: two step decays read "Step decay" and "Step decay #2"; a triangular cycle
+    that rises again read "LR ≤ 0.001 from epoch 9"."""
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["c"] = ["step;factor=0.25", "step", "triangular"]
+    at.run()
+    assert not at.exception
+    assert metrics(at) == {"Step decay (factor=0.25)": "0.00015625", "Step decay (factor=0.5)": "0.00125",
+                           "Triangular cyclical (CLR)": "0.0055"}  # epoch 15: x = 14, 0.001 + 0.009 * 0.5
+    captions = [c.value for c in at.caption]
+    assert "LR ≤ 0.001 only at epochs 1, 9, 17, 25 and 33" in captions
+    assert "LR ≤ 0.001 from epoch 10 on" in captions  # F=0.25: 0.01 * 0.25 ** 2 = 0.000625 from epoch 10
+    assert "LR ≤ 0.001 from epoch 20 on" in captions  # F=0.5: 0.01 * 0.5 ** 4 = 0.000625 from epoch 20

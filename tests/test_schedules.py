@@ -357,3 +357,19 @@ def test_labels():
     assert Schedule.create("step").short_label() == "Step decay"
     assert Schedule.create("exponential", {"staircase": True}, warmup=2).short_label() == \
         "Exponential decay (staircase, warmup=2ep)"
+
+
+def test_distinct_labels_name_what_differs_and_number_only_twins():
+    from lrviz.schedules import distinct_labels
+
+    step = Schedule.create("step")
+    assert distinct_labels([step]) == ["Step decay"]  # alone of its kind: the title
+    assert distinct_labels([Schedule.create("step", {"factor": 0.25, "drop_every": 10}),
+                            Schedule.create("step", {"factor": 0.5, "drop_every": 10})]) == \
+        ["Step decay (factor=0.25)", "Step decay (factor=0.5)"]  # drop_every is the same: not named
+    assert distinct_labels([Schedule.create("exponential", {"staircase": True}),
+                            Schedule.create("exponential", warmup=2)]) == \
+        ["Exponential decay (staircase, no warmup)", "Exponential decay (no staircase, warmup=2ep)"]
+    assert distinct_labels([step, Schedule.create("step", {"factor": 0.25}), step]) == \
+        ["Step decay (factor=0.5)", "Step decay (factor=0.25)", "Step decay (factor=0.5) #2"]
+

@@ -8,13 +8,16 @@ out, so these checks measure the rendered elements:
 * every input shows its whole value (``scrollWidth <= clientWidth + 1``);
 * no widget label is narrower than its longest word, nor taller than two lines;
 * every button and readout (label and value) shows its whole text, inside its own card;
-* each readout carries a colour swatch equal to its curve's colour in the chart.
+* each readout carries a colour swatch equal to its curve's colour in the chart;
+* the "What happened to decay=?" table shows both LR columns whole (issue 19).
 """
 
 from __future__ import annotations
 
 import pytest
 from browser_kit import LABEL_PROBLEMS, shot, wait_app_idle
+
+from lrviz import explorer as ex
 
 # Each entry: what was cut, as a readable line; [] when nothing is.
 MEASURE = """(problems) => {
@@ -65,6 +68,24 @@ SWATCHES = """() => {
 }"""
 
 
+# Each text that is not shown whole inside the main area: missing, cut, or outside the window.
+SHOWN_WHOLE = """(texts) => {
+  const main = document.querySelector('[data-testid="stMain"]').getBoundingClientRect();
+  const all = [...document.querySelectorAll('[data-testid="stMain"] td, [data-testid="stMain"] th, '
+                                            + '[data-testid="stMain"] p, [data-testid="stMain"] div')];
+  const out = [];
+  for (const text of texts) {
+    const e = all.find(x => x.innerText && x.innerText.trim() === text && x.offsetParent !== null);
+    if (!e) { out.push(`"${text}" is not on the page as text`); continue; }
+    const r = e.getBoundingClientRect();
+    if (r.left < main.left - 1 || r.right > Math.min(main.right, window.innerWidth) + 1)
+      out.push(`"${text}" is outside the window (${Math.round(r.left)}-${Math.round(r.right)} px)`);
+    if (e.scrollWidth > e.clientWidth + 1) out.push(`"${text}" is cut: ${e.scrollWidth} > ${e.clientWidth}`);
+  }
+  return out;
+}"""
+
+
 def _rgb(colour: str) -> tuple[int, int, int]:
     """'#1f77b4' or 'rgb(31, 119, 180)' -> (31, 119, 180)."""
     if colour.startswith("#"):
@@ -94,5 +115,15 @@ def test_explorer_fits_the_window(app_server, browser, width):
         assert len(swatches) == 3
         for label, (swatch, trace) in swatches.items():
             assert trace is not None and _rgb(swatch) == _rgb(trace), (label, swatch, trace)
+        # The three readings of Keras 2's decay: both LR columns on screen next to their reading
+        # (issue 19: at 800 px a scrolling grid showed the long text column and hid both).
+        page.get_by_role("tab", name="What happened to decay=?").click()
+        wait_app_idle(page)
+        readings = ex.legacy_decay_readings()
+        values = [ex.format_lr(v) for c in readings.columns if c.startswith("LR ") for v in readings[c]]
+        page.get_by_text(values[0], exact=True).first.wait_for()
+        shot(page, f"explorer-decay-{width}px")
+        hidden = page.evaluate(SHOWN_WHOLE, values)
+        assert not hidden, "\n".join(hidden)
     finally:
         context.close()

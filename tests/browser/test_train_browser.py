@@ -27,6 +27,32 @@ def launch(page, epochs: int) -> str:
                       and current_run_id(page), 30, "the new run's header")
 
 
+# The schedule preview's epoch tick labels: [text, rotated?, left, right] each.
+PREVIEW_TICKS = """() => [...document.querySelectorAll('.st-key-tr_preview .xtick text')].map(t => {
+  const r = t.getBoundingClientRect();
+  return [t.textContent, /rotate\\((?!0[,)])/.test(t.getAttribute('transform') || ''), r.left, r.right];
+})"""
+
+
+def test_the_schedule_preview_reads_its_epochs_at_800_px(app_server, browser):
+    """Issue 19: in the form's right column (~180 px) Plotly turned the preview's epoch ticks
+    on their side and crammed them; under the form they read flat and apart."""
+    context = browser.new_context(viewport={"width": 800, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(app_server.url + "/train")
+        page.wait_for_selector(".st-key-tr_preview .xtick text", timeout=60_000)
+        wait_app_idle(page)
+        page.locator(".st-key-tr_preview").scroll_into_view_if_needed()
+        shot(page, "train-preview-800px")
+        ticks = page.evaluate(PREVIEW_TICKS)
+        assert [t[0] for t in ticks] == ["5", "10", "15", "20", "25", "30", "35", "40"]  # 40 epochs, every 5
+        assert not [t[0] for t in ticks if t[1]], f"rotated tick labels: {ticks}"
+        assert all(a[3] + 4 <= b[2] for a, b in zip(ticks, ticks[1:])), f"tick labels too close: {ticks}"
+    finally:
+        context.close()
+
+
 def test_launch_watch_reload_report_download(app_server, page, runs_dir):
     page.goto(app_server.url + "/train")
     wait_app_idle(page)
