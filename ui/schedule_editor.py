@@ -79,10 +79,11 @@ def _param_widget(prefix: str, p: Param, container) -> None:
 
 
 def _at_input(error: ValueError, name: str) -> str:
-    """Plain words first (labelled as the input is), then Keras' exact wording for those who
-    copy the value into code (the same text the CLI prints)."""
+    """Plain words first (labelled as the input is), then lrviz's own message in the Keras style,
+    the one ``Schedule.create`` raises and the CLI prints, for those who copy the value into code.
+    Not Keras' words: Keras never sees these values."""
     plain = plain_message(error, name.replace("_", " "))
-    return plain if plain == str(error) else f"{plain}  \n*In Keras' words:* {error}"
+    return plain if plain == str(error) else f"{plain}  \n*The same error in Python and on the command line:* {error}"
 
 
 def schedule_from_state(prefix: str) -> tuple[Schedule | None, dict[str, str]]:
