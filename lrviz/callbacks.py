@@ -170,7 +170,10 @@ class RunLogger(keras.callbacks.Callback):
     ``on_row(row)`` is called after each row is written.
     A row holds the 1-based ``epoch``, Keras' logs (``loss, accuracy, val_loss,
     val_accuracy``, and ``lr, lr_planned, lr_last`` when a :class:`ScheduleSetter` ran
-    first), ``epoch_time_s`` and ``ended_at``. An epoch cut short by a stop is not a row.
+    first; with ``all_logs`` every other number in the logs too: a user's own metrics),
+    ``epoch_time_s`` and ``ended_at``. An epoch cut short by a stop is not a row.
+    ``steps_per_epoch`` 0: not known before the first epoch ends (then set it, and
+    ``total_batches``, from :attr:`batch`); no ETA until then.
     The ETA is measured from the end of the first batch, which carries the graph tracing.
     """
 
@@ -178,9 +181,10 @@ class RunLogger(keras.callbacks.Callback):
 
     def __init__(self, status: Any, history_path: Path, steps_per_epoch: int, total_batches: int,
                  lr_now: Callable[[], tuple[float, float]] | None = None,
-                 on_row: Callable[[dict[str, Any]], Any] | None = None):
+                 on_row: Callable[[dict[str, Any]], Any] | None = None, all_logs: bool = False):
         super().__init__()
         self.on_row = on_row
+        self.all_logs = all_logs
         self.status = status
         self.history_path = Path(history_path)
         self.spe = int(steps_per_epoch)
@@ -213,7 +217,7 @@ class RunLogger(keras.callbacks.Callback):
 
     def _eta(self) -> float | None:
         """Seconds left at the pace since the first batch ended (None until that pace is known)."""
-        if self.batches_run < 2 or self._rate_t0 is None:
+        if self.batches_run < 2 or self._rate_t0 is None or self.total_batches <= 0:
             return None
         pace = (time.monotonic() - self._rate_t0) / (self.batches_run - 1)
         return pace * max(self.total_batches - self.batches_run, 0)
@@ -225,6 +229,8 @@ class RunLogger(keras.callbacks.Callback):
         row: dict[str, Any] = {"epoch": epoch + 1}
         for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "lr_planned", "lr_last"):
             row[key] = _float(logs.get(key, NAN))
+        if self.all_logs:
+            row.update({k: _float(v) for k, v in logs.items() if k not in row and _is_number(v)})
         row["epoch_time_s"] = time.monotonic() - self._epoch_t0
         row["ended_at"] = time.time()
         self.rows.append(row)
@@ -236,6 +242,14 @@ class RunLogger(keras.callbacks.Callback):
         self.status.write(epoch=row["epoch"], batch=0, last=row, eta_s=self._eta())
         if self.on_row is not None:
             self.on_row(row)
+
+
+def _is_number(v: Any) -> bool:
+    try:
+        float(v)
+        return not isinstance(v, (bool, str))
+    except (TypeError, ValueError):
+        return False
 
 
 def _float(v: Any) -> float:
@@ -298,7 +312,12 @@ class TensorBoardWriter(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-        self._batch_lrs.append((self.epoch * self.spe + batch, self.lr_now()))
+        self.record(self.epoch * self.spe + batch, self.lr_now())
+
+    def record(self, step: int, lr: float) -> None:
+        """The LR of one batch (0-based global ``step``), written at the end of its epoch (a
+        caller that knows its batches' LRs only later calls this instead of the batch hook)."""
+        self._batch_lrs.append((int(step), float(lr)))
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         logs = logs or {}

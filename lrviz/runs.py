@@ -97,7 +97,7 @@ def create_run(config: Mapping[str, Any], runs_dir: Path | str = DEFAULT_RUNS_DI
     cfg = job.validate({k: v for k, v in config.items() if k != "group"} if isinstance(config, Mapping) else config)
     store = store_at(runs_dir)
     return store.create(cfg, status=job.initial_status, id_hint=job.id_hint, launch=launch,
-                        prepare=lambda c: job.prepare(c, store), group=group)
+                        prepare=lambda c: job.prepare(c, store), group=group, exclusive=job.exclusive)
 
 
 def start_run(config: Mapping[str, Any], runs_dir: Path | str = DEFAULT_RUNS_DIR) -> str:

@@ -6,6 +6,7 @@ kind       module                                 writes
 train      :mod:`lrviz.jobs.training`             history.csv, report, model, ...
 lr_find    :mod:`lrviz.jobs.lr_find`              lr_find.csv, suggestions.json
 tournament :mod:`lrviz.jobs.tournament`           leaderboard.csv, trials.csv, ...
+fit        :mod:`lrviz.jobs.fit`                  a user's own fit (lrviz.keras.Dashboard)
 =========  =====================================  ================================
 
 Adding a kind: a module with a :class:`lrviz.jobs.base.Job` subclass, and its line in
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lrviz.jobs.base import Job, WorkerContext
+from lrviz.jobs.fit import FitJob
 from lrviz.jobs.lr_find import LRFindJob
 from lrviz.jobs.tournament import TournamentJob
 from lrviz.jobs.training import TrainingJob
@@ -28,6 +30,7 @@ JOBS: dict[str, type[Job]] = {
     TrainingJob.kind: TrainingJob,
     LRFindJob.kind: LRFindJob,
     TournamentJob.kind: TournamentJob,
+    FitJob.kind: FitJob,
 }
 DEFAULT_KIND = TrainingJob.kind  # runs written before kinds existed are training runs
 

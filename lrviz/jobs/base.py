@@ -57,6 +57,9 @@ class Job:
     files: ClassVar[tuple[str, ...]] = ("config.json",)  # downloadable files it writes
     progress_keys: ClassVar[tuple[str, str]] = ("epoch", "epochs")  # status keys: done, total
     progress_unit: ClassVar[str] = "epoch"
+    # False: its runs train in a process lrviz does not own (a user's fit): they neither wait for
+    # nor block lrviz's own runs (see :meth:`lrviz.store.RunStore.create`)
+    exclusive: ClassVar[bool] = True
 
     # ------------------------------------------------------------------ config
 

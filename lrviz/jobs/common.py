@@ -23,7 +23,7 @@ from lrviz.store.files import atomic_write_json, read_json
 
 __all__ = ["DataSettings", "DATA_KEYS", "check_data", "StatusWriter", "versions", "load_data", "configure_backend",
            "seed_everything", "build_model", "STATUS_INTERVAL_S", "BACKENDS", "installed_backends", "resolve_backend",
-           "select_backend", "Placement"]
+           "select_backend", "Placement", "device_words"]
 
 STATUS_INTERVAL_S = 0.25  # status.json is rewritten at most 4 times per second
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -179,9 +179,8 @@ def configure_backend(backend: str | None = None) -> Placement:
         if threads:
             tf.config.threading.set_intra_op_parallelism_threads(int(threads))
             tf.config.threading.set_inter_op_parallelism_threads(int(threads))
-        gpus = tf.config.list_physical_devices("GPU")
-        names = [tf.config.experimental.get_device_details(g).get("device_name", g.name) for g in gpus]
-        strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+        names = _gpu_names(backend)
+        strategy = tf.distribute.MirroredStrategy() if len(names) > 1 else tf.distribute.get_strategy()
         return Placement(backend, _device_words(names), strategy)
     import keras
 
@@ -191,11 +190,28 @@ def configure_backend(backend: str | None = None) -> Placement:
         gpus = [d for d in jax.devices() if d.platform != "cpu"]
         if len(gpus) > 1:
             keras.distribution.set_distribution(keras.distribution.DataParallel(devices=gpus))
-        return Placement(backend, _device_words([d.device_kind for d in gpus]))
+    return Placement(backend, _device_words(_gpu_names(backend)))
+
+
+def device_words(backend: str) -> str:
+    """The device a process that runs Keras on ``backend`` trains on, in words ("CPU", or the
+    GPU's name, with a count when there are several)."""
+    return _device_words(_gpu_names(backend))
+
+
+def _gpu_names(backend: str) -> list[str]:
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [tf.config.experimental.get_device_details(g).get("device_name", g.name)
+                for g in tf.config.list_physical_devices("GPU")]
+    if backend == "jax":
+        import jax
+
+        return [d.device_kind for d in jax.devices() if d.platform != "cpu"]
     import torch
 
-    names = [torch.cuda.get_device_name(0)] if torch.cuda.is_available() else []
-    return Placement(backend, _device_words(names))
+    return [torch.cuda.get_device_name(0)] if torch.cuda.is_available() else []  # Keras on torch: one device
 
 
 def _device_words(gpu_names: list[str]) -> str:

@@ -11,7 +11,9 @@ queued -> running -> finished | stopped | failed, plus whatever the job reports)
 
 **One run at a time.** On a 2-core machine two runs would each go at half speed, so
 :meth:`RunStore.create` while a run is queued or running raises :class:`RunBusyError` (it
-names the active run) instead of queueing. The check, the creation and the worker's start
+names the active run) instead of queueing. A run created with ``exclusive=False`` trains in
+a process the store does not own (a user's own ``fit``): it neither waits for nor blocks
+another run. The check, the creation and the worker's start
 happen under an ``fcntl.flock`` on ``<runs_dir>/.lock``: concurrent starts give one run.
 
 **Liveness.** The worker (``python -m lrviz.worker <run_dir>``) runs in its own session, with
@@ -183,6 +185,8 @@ class RunStore:
                 status = read_json(child / "status.json")
             except (OSError, ValueError):
                 continue
+            if status.get("exclusive") is False:  # trains in a process of its own: never busy
+                continue
             status = self._checked(child, status)
             if status.get("state") not in ACTIVE_STATES:
                 continue
@@ -201,7 +205,8 @@ class RunStore:
 
     def create(self, config: dict[str, Any], *, status: Callable[[dict[str, Any]], dict[str, Any]],
                id_hint: Callable[[dict[str, Any]], str], launch: Launch | None = None,
-               prepare: Callable[[dict[str, Any]], None] | None = None, group: str | None = None) -> str:
+               prepare: Callable[[dict[str, Any]], None] | None = None, group: str | None = None,
+               exclusive: bool = True) -> str:
         """Create ``<root>/<stamp>-<id_hint(config)>-<rand>/`` holding ``config`` and
         ``status(config)`` (state queued), and return its id.
 
@@ -211,9 +216,12 @@ class RunStore:
         ``group``: the id of an active run this one belongs to (e.g. a tournament creating its
         trials): runs of that group do not make it busy, and the new run joins the group
         (``group`` in its config and status).
+        ``exclusive=False``: a run that trains in a process of its own, not lrviz's (a user's
+        ``fit``): it is never refused because another run is active, and it never makes the
+        store busy (``"exclusive": false`` in its status; :meth:`active` passes over it).
         """
         with self.lock():
-            active = self.active(except_group=group)
+            active = self.active(except_group=group) if exclusive else None
             if active is not None:
                 raise self.busy_error(*active, "stop it or wait for it to finish before starting another.")
             if prepare is not None:
@@ -229,6 +237,8 @@ class RunStore:
                       "eta_s": None, "error": None, "pid": None, **status(config)}
             if group is not None:
                 status["group"] = group
+            if not exclusive:
+                status["exclusive"] = False
             atomic_write_json(path / "config.json", config)
             atomic_write_json(path / "status.json", status)
             if launch is not None:

@@ -1,0 +1,128 @@
+"""A user's own training script, run for real in its own process on TensorFlow and on JAX, with
+``lrviz.keras.Dashboard`` as its one lrviz line: its run lists while it trains, ``lrviz set-lr``
+changes its LR from the next batch (the history, TensorBoard's reader and the optimizer's own
+value agree), ``lrviz stop`` ends the fit after the current batch and the script's next line
+runs; a killed script's run is failed with its epochs kept."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrviz import runs
+from lrviz.cli import main as cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = textwrap.dedent("""
+    import numpy as np, keras
+    import lrviz.keras
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 6)).astype("float32")
+    y = (x[:, 0] > 0).astype("int32")
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, activation="relu"),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=32, epochs=100000, validation_split=0.25, verbose=0,
+                        callbacks=[lrviz.keras.Dashboard(name="my script")])
+    print("AFTER FIT", len(history.history["loss"]),
+          float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)), flush=True)
+""")
+
+
+def _start(tmp_path: Path, backend: str) -> subprocess.Popen:
+    (tmp_path / "train.py").write_text(SCRIPT)
+    env = {**os.environ, "KERAS_BACKEND": backend, "LRVIZ_RUNS_DIR": str(tmp_path / "runs"),
+           "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    return subprocess.Popen([sys.executable, "train.py"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _wait(what, ok, proc, timeout=90.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = ok()
+        if value:
+            return value
+        if proc.poll() is not None:
+            pytest.fail(f"the script ended while waiting for {what}:\n{proc.stdout.read()[-3000:]}")
+        time.sleep(0.05)
+    proc.kill()
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def _history(runs_dir: Path, rid: str):
+    try:
+        return runs.load_run(rid, runs_dir).history
+    except (OSError, ValueError):
+        return None
+
+
+def _listed(runs_dir: Path):
+    found = [s for s in runs.list_runs(runs_dir) if s.kind == "fit" and s.state == "running"]
+    return found[0].id if found else None
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_a_script_is_listed_steered_and_stopped_and_goes_on_after_fit(tmp_path, backend):
+    runs_dir = tmp_path / "runs"
+    proc = _start(tmp_path, backend)
+    try:
+        rid = _wait("the run to list as running", lambda: _listed(runs_dir), proc)
+        assert runs.active_run(runs_dir) is None  # a fit never makes lrviz busy
+        _wait("two epochs", lambda: (h := _history(runs_dir, rid)) is not None and len(h) >= 2, proc)
+        assert cli(["set-lr", rid, "--value", "0.004", "--runs-dir", str(runs_dir)]) == 0
+        _wait("an epoch at the new LR", lambda: (h := _history(runs_dir, rid)) is not None
+              and np.isclose(h["lr"].iloc[-1], 0.004), proc)
+        assert cli(["stop", rid, "--runs-dir", str(runs_dir)]) == 0
+        out, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out[-3000:]
+    after = [line for line in out.splitlines() if line.startswith("AFTER FIT")]
+    assert after, out[-3000:]  # the script's next line ran
+    _, _, epochs_run, optimizer_lr = after[0].split()
+    run = runs.load_run(rid, runs_dir)
+    assert run.state == "stopped" and run.name == "my script" and run.config["backend"] == backend
+    hist = run.history
+    (override,) = run.config["lr_overrides"]
+    changed = override["epoch"]  # the 1-based epoch of the first batch at the new LR
+    before, after_rows = hist[hist["epoch"] < changed], hist[hist["epoch"] > changed]
+    np.testing.assert_allclose(before[["lr", "lr_last"]].to_numpy(), 0.01, rtol=1e-6)
+    np.testing.assert_allclose(after_rows[["lr", "lr_last"]].to_numpy(), 0.004, rtol=1e-6)
+    assert float(optimizer_lr) == pytest.approx(0.004)  # the optimizer's own value agrees
+    # Keras counts a stopped epoch too; lrviz keeps finished epochs only
+    assert int(epochs_run) in (len(hist), len(hist) + 1)
+    # every batch from the override's on ran at the new LR, every one before at the old
+    from test_own_fit import _batch_lrs
+
+    lrs = _batch_lrs(run.dir)
+    step = override["step"]
+    assert all(np.isclose(lrs[s], 0.01) for s in lrs if s < step)
+    assert all(np.isclose(lrs[s], 0.004) for s in lrs if s >= step)
+
+
+def test_a_killed_script_leaves_a_failed_run_with_its_epochs(tmp_path):
+    runs_dir = tmp_path / "runs"
+    proc = _start(tmp_path, "jax")
+    try:
+        rid = _wait("the run to list", lambda: _listed(runs_dir), proc)
+        _wait("an epoch", lambda: (h := _history(runs_dir, rid)) is not None and len(h) >= 1, proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    run = runs.load_run(rid, runs_dir)
+    assert run.state == "failed" and "ended unexpectedly" in run.status["error"]
+    assert len(run.history) >= 1 and list(run.history["epoch"]) == list(range(1, len(run.history) + 1))
