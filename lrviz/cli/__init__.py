@@ -1,4 +1,5 @@
-"""Command line: ``python -m lrviz {schedule,train,find-lr,runs,stop,set-lr}``.
+"""Command line: ``lrviz`` (installed by ``pip install .``) or ``python -m lrviz``, with
+``{schedule,train,find-lr,runs,stop,set-lr,tournament,...}``.
 
 One module per group of sub-commands, each with a ``register(subparsers)``:
 :mod:`lrviz.cli.schedule` (schedules, no TensorFlow) and :mod:`lrviz.cli.engine` (runs).
@@ -19,13 +20,20 @@ __all__ = ["build_parser", "main", "UsageError"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="python -m lrviz", description="See, run and compare Keras learning-rate schedules.",
+    parser = Parser(prog=_prog(), description="See, run and compare Keras learning-rate schedules.",
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     schedule.register(sub)
     engine.register(sub)
     tournament.register(sub)
     return parser
+
+
+def _prog() -> str:
+    """``lrviz`` when run as the installed command, ``python -m lrviz`` otherwise."""
+    import os
+
+    return "lrviz" if os.path.basename(sys.argv[0] or "") == "lrviz" else "python -m lrviz"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
