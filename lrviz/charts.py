@@ -192,6 +192,26 @@ def confusion_figure(confusion) -> go.Figure:
     return fig
 
 
+LEGEND_LINE_CHARS = 30  # about 200 px of legend text: a half-width chart in an 800 px window
+
+
+def legend_lines(text: str, width: int = LEGEND_LINE_CHARS, sep: str = " · ") -> str:
+    """``text`` (already escaped for Plotly) broken into lines of about ``width`` characters at its
+    ``sep`` marks (``<br>``), so a long run label wraps inside its legend instead of running out
+    of a narrow chart. A part longer than ``width`` (a person's name) breaks at its spaces."""
+    import textwrap
+
+    parts = [line for part in text.split(sep)
+             for line in (textwrap.wrap(part, width, break_long_words=False, break_on_hyphens=False) or [part])]
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + len(sep) + len(part) <= width:
+            lines[-1] += sep + part
+        else:
+            lines.append(part)
+    return "<br>".join(lines)
+
+
 def compare_figure(histories: dict, key: str, title: str, y_title: str, *, log_y: bool = False) -> go.Figure:
     """One line per run for the history column ``key`` (run i in ``PALETTE[i]``). ``log_y``: a
     log axis, so one run's loss at 1e10 does not flatten every other curve to a line at 0."""
@@ -200,7 +220,7 @@ def compare_figure(histories: dict, key: str, title: str, y_title: str, *, log_y
     for i, (label, hist) in enumerate(histories.items()):
         if hist is None or key not in hist or not len(hist):
             continue
-        label = plotly_text(label)  # a run's name, from its files
+        label = legend_lines(plotly_text(label))  # a run's name, from its files
         last = max(last, int(hist["epoch"].max()))
         fig.add_trace(go.Scatter(x=hist["epoch"], y=hist[key], name=label, mode="lines+markers",
                                  line=dict(color=PALETTE[i % len(PALETTE)], width=2.5,
@@ -216,28 +236,38 @@ def compare_figure(histories: dict, key: str, title: str, y_title: str, *, log_y
     return fig
 
 
-def class_delta_figure(deltas, base: str, metric: str = "f1-score") -> go.Figure:
-    """Bars of ``Δ metric`` per class for each run against ``base`` (the first run).
+GAIN, LOSS, NO_CHANGE = "#3a9a3a", "#cc3b3b", "#b0b0b0"  # the report table's green and red
+_PATTERNS = ("", "/", "x", ".", "+", "\\", "-", "|")  # one per run when several are compared
+
+
+def class_delta_figure(deltas, base: str, metric: str = "f1-score", noticeable: float = 0.005) -> go.Figure:
+    """Bars of ``Δ metric`` per class for each run against ``base`` (the first run): green where
+    the run is better, red where it is worse, grey where the difference rounds to 0.00 (below
+    ``noticeable``), as the report table colours them. With several runs each has its bars'
+    pattern and a legend entry ("C − A").
 
     Args:
-        deltas: rows are classes, one column per compared run (its label) holding that run's
-            metric minus the base run's (``lrviz.compare.class_deltas``). Column j is run j+1
-            of the comparison, so it gets the colour it has in :func:`compare_figure`.
-        base: the label of the run the differences are taken against.
+        deltas: rows are classes, one column per compared run (its label, e.g. "B") holding that
+            run's metric minus the base run's (``lrviz.compare.class_deltas``).
+        base: the label of the run the differences are taken against (e.g. "A").
     """
     fig = go.Figure()
     classes = [plotly_text(c) for c in deltas.index]
+    base = plotly_text(base, 24)
+    many = len(deltas.columns) > 1
     for j, column in enumerate(deltas.columns):
-        label = plotly_text(column)  # a run's name, from its files
-        fig.add_trace(go.Bar(x=classes, y=deltas[column], name=label,
-                             marker_color=PALETTE[(j + 1) % len(PALETTE)],
-                             hovertemplate="class %{x}: Δ %{y:+.3f}<extra>%{fullData.name}</extra>"))
+        y = np.asarray(deltas[column], dtype=float)
+        colours = [NO_CHANGE if not np.isfinite(v) or abs(v) < noticeable else GAIN if v > 0 else LOSS for v in y]
+        fig.add_trace(go.Bar(x=classes, y=y, name=f"{plotly_text(column, 24)} − {base}", showlegend=many,
+                             marker=dict(color=colours, pattern=dict(shape=_PATTERNS[j % len(_PATTERNS)])),
+                             hovertemplate="class %{x}: %{y:+.3f}<extra>%{fullData.name}</extra>"))
     fig.add_hline(y=0, line=dict(color="#888", width=1))
-    # A short title: the chart sits beside the table, ~250 px wide in an 800 px window.
-    fig.update_layout(title=f"Δ {metric} per class", height=380, barmode="group",
-                      **{**_RUN_LAYOUT, "hovermode": "closest"})
+    # Short titles: the chart is ~330 px wide in an 800 px window; the letters' legend is above it.
+    title = f"Δ {metric} per class: {plotly_text(deltas.columns[0], 24)} − {base}" if not many else \
+        f"Δ {metric} per class, minus {base}"
+    fig.update_layout(title=title, height=380, barmode="group", **{**_RUN_LAYOUT, "hovermode": "closest"})
     fig.update_xaxes(title="class", type="category")
-    fig.update_yaxes(title=f"minus {plotly_text(base)}", tickformat="+.2f")
+    fig.update_yaxes(title=f"Δ {metric}", tickformat="+.2f", automargin=True)
     return fig
 
 

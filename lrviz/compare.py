@@ -147,34 +147,42 @@ def _overrides_text(overrides: Any) -> str:
     return "; ".join(bits) or "none"
 
 
-def _settings(config: Mapping[str, Any]) -> dict[str, str]:
-    """A run's settings as ``{name: short text}``, the schedule's parameters flattened."""
-    out: dict[str, str] = {}
+_UNSET = "–"  # a setting a run does not have (a time-based decay has no factor)
+
+
+def _settings(config: Mapping[str, Any]) -> dict[str, tuple[str, bool]]:
+    """A run's settings as ``{name: (short text, set)}``, the schedule's parameters flattened.
+    ``set`` is False for what the run leaves at "nothing" (no override, a fresh start, no
+    warmup): worth saying only when nothing else tells the run apart."""
+    out: dict[str, tuple[str, bool]] = {}
     for key, value in config.items():
         if key in _NOT_SETTINGS:
             continue
         if key == "schedule" and isinstance(value, Mapping):
-            out["schedule"] = str(value.get("name"))
+            out["schedule"] = (str(value.get("name")), True)
             for p, v in (value.get("params") or {}).items():
-                out[str(p)] = f"{p}={_fmt(v)}"
+                out[str(p)] = (f"{p}={_fmt(v)}", True)
             for w in ("warmup", "warmup_start_factor"):
-                out[w] = f"{w}={_fmt(value.get(w, 0))}"
+                out[w] = (f"{w}={_fmt(value.get(w, 0))}", bool(value.get("warmup")))
         elif key == "lr_overrides":
-            out[key] = f"overrides: {_overrides_text(value)}"
+            out[key] = (f"overrides: {_overrides_text(value)}", bool(value))
         elif key == "parent":
-            out[key] = f"from {_short_id(value)}" if value else "fresh start"
+            out[key] = (f"from {_short_id(value)}" if value else "fresh start", bool(value))
         elif key == "limit":
-            out[key] = f"subset {value}" if value else "all images"
+            out[key] = (f"subset {value}" if value else "all images", True)
         elif key == "batch_size":
-            out[key] = f"batch {value}"
+            out[key] = (f"batch {value}", True)
         else:
-            out[key] = f"{key}={_fmt(value)}"
+            out[key] = (f"{key}={_fmt(value)}", value is not None)
     return out
 
 
 def config_differences(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
-    """For each run id, the settings whose value is not the same in every config, as one short
-    line (``"factor=0.25 · batch 32"``); ``""`` when nothing differs or there is one run.
+    """For each run id, the settings whose value is not the same in every config and that the
+    run sets, as one short line (``"factor=0.25 · batch 32"``); ``""`` when nothing differs or
+    there is one run. A setting the run does not have ("factor=–" on a time-based decay) is never
+    said; one it leaves at nothing ("overrides: none", "fresh start") only when the run has no
+    other difference to show.
 
     Args:
         configs: run id -> its ``config.json`` (runs of one kind: an LR range test and a
@@ -186,8 +194,20 @@ def config_differences(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, st
     keys: list[str] = []
     for s in settings.values():
         keys += [k for k in s if k not in keys]
-    varying = [k for k in keys if len({s.get(k, "–") for s in settings.values()}) > 1]
-    return {rid: " · ".join(s.get(k, f"{k}=–") for k in varying) for rid, s in settings.items()}
+    # a schedule's parameters right after its name, whichever config named them first
+    of_schedule = {"schedule", "warmup", "warmup_start_factor"} | {
+        str(p) for cfg in configs.values() if isinstance(cfg.get("schedule"), Mapping)
+        for p in (cfg["schedule"].get("params") or {})}
+    position = {k: i for i, k in enumerate(keys)}
+    first = position.get("schedule", 0)
+    keys.sort(key=lambda k: first if k in of_schedule else position[k])  # stable: parameters keep their order
+    varying = [k for k in keys if len({s.get(k, (_UNSET, False))[0] for s in settings.values()}) > 1]
+    out = {}
+    for rid, s in settings.items():
+        present = [s[k] for k in varying if k in s]
+        shown = [text for text, is_set in present if is_set] or [text for text, _ in present]
+        out[rid] = " · ".join(shown)
+    return out
 
 
 def comparison_labels(configs: Mapping[str, Mapping[str, Any]],
@@ -205,6 +225,15 @@ def comparison_labels(configs: Mapping[str, Mapping[str, Any]],
     seen = pd.Series(list(out.values())).value_counts() if out else {}
     # a name may read like another run's differences ("factor=0.25"): labels key the curves, so each is unique
     return {rid: label if seen[label] == 1 else f"{label} [{rid}]" for rid, label in out.items()}
+
+
+def run_letters(run_ids: Sequence[str]) -> dict[str, str]:
+    """Short names for compared runs, in order: A, B, ..., Z, AA, AB, ... (a table header of a
+    few pixels instead of a 500-pixel label; the legend says what each letter is)."""
+    def letter(i: int) -> str:
+        return (letter(i // 26 - 1) if i >= 26 else "") + chr(ord("A") + i % 26)
+
+    return {rid: letter(i) for i, rid in enumerate(run_ids)}
 
 
 def share_link(page_url: str | None, *, run: str | None = None, compare: Sequence[str] = ()) -> str:
@@ -311,10 +340,27 @@ def class_deltas(comparison: pd.DataFrame, metric: str = "f1-score") -> pd.DataF
     return comparison.loc[rows, cols].rename(columns=lambda c: c[len(prefix):])
 
 
+DIFF = " − "  # "B − A": that run minus the first
+
+
+def metric_table(comparison: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """One metric of :func:`report_comparison` as its own small table: a column per run (its
+    label), then ``"<run> − <first run>"`` for every run after the first."""
+    prefix, dprefix = f"{metric} · ", f"Δ {metric} · "
+    labels = [c[len(prefix):] for c in comparison.columns if c.startswith(prefix)]
+    out = pd.DataFrame(index=comparison.index)
+    for label in labels:
+        out[label] = comparison[prefix + label]
+    for label in labels[1:]:
+        out[f"{label}{DIFF}{labels[0]}"] = comparison[dprefix + label]
+    return out
+
+
 def style_comparison(frame: pd.DataFrame):
     """A pandas Styler over text: the class as a first column, 2 decimals, blank (not "None")
-    where a value is missing, Δ columns green where better, red where worse."""
-    delta_cols = [c for c in frame.columns if c.startswith("Δ")]
+    where a value is missing, difference columns ("Δ ...", "B − A") green where better, red
+    where worse."""
+    delta_cols = [c for c in frame.columns if c.startswith("Δ") or DIFF in c]
     text = pd.DataFrame(index=frame.index)
     for c in frame.columns:
         fmt = "{:+.2f}" if c in delta_cols else "{:.2f}"
@@ -330,11 +376,12 @@ def style_comparison(frame: pd.DataFrame):
 
 BETTER = "background-color: #d8f0d8; color: #135e13"
 WORSE = "background-color: #f7dada; color: #8a1616"
+NOTICEABLE = 0.005  # a difference that rounds to 0.00 is no difference on screen
 
 
 def delta_colour(v: float) -> str:
     """CSS for a difference: green above +0.005, red below -0.005 (what rounds to 0.00 stays plain)."""
-    if v is None or not np.isfinite(v) or abs(v) < 0.005:
+    if v is None or not np.isfinite(v) or abs(v) < NOTICEABLE:
         return ""
     return BETTER if v > 0 else WORSE
 

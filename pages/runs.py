@@ -22,6 +22,9 @@ ensure_app_navigation()
 S = st.session_state
 RUNS_DIR = store.DEFAULT_RUNS_DIR
 POLL_S = 2.0  # table refresh period while a run is queued or running
+# Report tables per metric, in px: "weighted avg", a value ("0.78"), a difference ("+0.30").
+CLASS_W, VALUE_W, DIFF_W = 104, 52, 66
+DELTA_CHART_W = 420  # the Δ per class chart beside (or, in a narrow window, below) the tables
 
 
 def _dismiss_delete() -> None:
@@ -154,9 +157,12 @@ if len(selected) >= 2:
         loaded[rid] = r
     labels = compare.comparison_labels({rid: r.config for rid, r in loaded.items()},
                                        {rid: r.name for rid, r in loaded.items()})
-    st.caption("Each run is named by what differs between them: "
-               + " · ".join(f"**{plain(labels[rid], NAME_CHARS)}** = `{rid}`" for rid in loaded))
-    histories = {labels[rid]: r.history for rid, r in loaded.items()}
+    letters = compare.run_letters(list(loaded))  # short names: table headers a few pixels wide
+    st.markdown("  \n".join(f"**{letters[rid]}** · {plain(labels[rid], 2 * NAME_CHARS)} · `{rid}`"
+                             for rid in loaded))
+    st.caption("Each run is named by a letter and by what sets it apart from the others (its name, if you gave "
+               "it one).")
+    histories = {f"{letters[rid]} · {labels[rid]}": r.history for rid, r in loaded.items()}
     log_loss = st.toggle("Log scale for loss", key="cmp_log_loss",
                          value=compare.loss_spans_decades(histories, "val_loss"),
                          help="One run whose loss explodes (1e10) flattens every other curve on a linear axis.", **KEEP)
@@ -169,17 +175,30 @@ if len(selected) >= 2:
     c2.plotly_chart(compare_figure(histories, "loss", "Training loss", "training loss", log_y=log_loss),
                     key="cmp_loss")
     st.plotly_chart(compare_figure(histories, "lr", "Learning rate used", "learning rate"), key="cmp_lr")
-    reports = {labels[rid]: r.report for rid, r in loaded.items() if r.report is not None}
+    reports = {letters[rid]: r.report for rid, r in loaded.items() if r.report is not None}
     if len(reports) >= 2:
         table_cmp = compare.report_comparison(reports)
-        base = next(iter(reports))
+        base, other = list(reports)[:2]
         st.markdown("##### Classification reports side by side (test set)")
-        st.caption(f"Δ columns: each run minus **{plain(base, NAME_CHARS)}**; green is better, red is worse.")
-        left, right = st.columns([3, 2])
-        left.dataframe(compare.style_comparison(table_cmp), width="stretch", hide_index=True,
-                       height=35 * (len(table_cmp) + 1) + 3,  # header + rows, no empty row below
-                       column_config={"class": st.column_config.TextColumn(width=110, pinned=True)})
-        right.plotly_chart(class_delta_figure(compare.class_deltas(table_cmp), base), key="cmp_class_delta")
+        st.caption(f"One table per metric, a column per run; **{other} − {base}** is run {other} minus run {base}: "
+                   f"green where it is better than {base}, red where it is worse (a difference below 0.005 stays "
+                   "plain). The chart shows the f1-score's differences.")
+        # A table per metric, as wide as its columns; the row wraps at narrow widths (no side scrolling).
+        # f1-score first, with its chart beside it: the one number that weighs precision and recall.
+        row = st.container(horizontal=True, gap="small")
+        n = len(reports)
+        for metric in ("f1-score", "precision", "recall"):
+            frame = compare.metric_table(table_cmp, metric)
+            with row.container(width=CLASS_W + VALUE_W * n + DIFF_W * (n - 1) + 4, gap="small"):
+                st.markdown(f"**{metric}**")
+                st.dataframe(compare.style_comparison(frame), hide_index=True, key=f"cmp_report_{metric}",
+                             height=35 * (len(frame) + 1) + 3,  # header + rows, no empty row below
+                             column_config={"class": st.column_config.TextColumn(width=CLASS_W - 6, pinned=True)},
+                             width="stretch")
+            if metric == "f1-score":
+                row.plotly_chart(class_delta_figure(compare.class_deltas(table_cmp), base,
+                                                    noticeable=compare.NOTICEABLE),
+                                 key="cmp_class_delta", width=DELTA_CHART_W)
     else:
         st.info("Reports appear here once at least two of the selected runs have finished or stopped.")
     _link(compare.share_link(st.context.url, compare=list(loaded) or selected), "this comparison")

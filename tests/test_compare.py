@@ -94,11 +94,43 @@ def test_config_differences_names_only_what_varies():
                    lr_overrides=[{"epoch": 3, "batch": 1, "kind": "factor", "value": 0.5}]),
     }
     d = compare.config_differences(configs)
-    assert d["a"] == "subset 300 · batch 64 · fresh start · factor=0.5 · overrides: none"
-    assert d["b"] == "subset 300 · batch 32 · fresh start · factor=0.25 · overrides: none"
+    # what a run leaves at nothing ("fresh start", "overrides: none") is not a difference worth a label
+    assert d["a"] == "subset 300 · batch 64 · factor=0.5"
+    assert d["b"] == "subset 300 · batch 32 · factor=0.25"
     assert d["c"] == "all images · batch 64 · from 212500-3d6c · factor=0.5 · overrides: LR×0.5 at epoch 3"
     assert compare.config_differences({"a": configs["a"], "a2": _with(id="a2")}) == {"a": "", "a2": ""}
     assert compare.config_differences({"a": configs["a"]}) == {"a": ""}
+
+
+def test_labels_say_only_what_differs_and_is_set():
+    """Issue 19: "time_keras2 · decay=0.00025 · overrides: none · factor=– · drop_every=–"."""
+    from lrviz.schedules import Schedule
+
+    time_based = {**_with(), "schedule": Schedule.create("time_keras2", {"decay": 0.00025}).to_config()}
+    step = _with(factor=0.5, lr_overrides=[{"epoch": 3, "batch": 1, "kind": "value", "value": 0.002}])
+    labels = compare.comparison_labels({"t": time_based, "s": step})
+    assert labels == {"t": "time_keras2 · decay=0.00025",
+                      "s": "step · factor=0.5 · drop_every=5 · overrides: LR=0.002 at epoch 3"}
+    # a run whose only difference is leaving something at nothing still says so
+    assert compare.config_differences({"a": _with(), "b": step}) == {
+        "a": "overrides: none", "b": "overrides: LR=0.002 at epoch 3"}
+
+
+def test_run_letters_and_one_table_per_metric(runs_dir_with_two):
+    assert compare.run_letters(["x", "y", "z"]) == {"x": "A", "y": "B", "z": "C"}
+    many = compare.run_letters([str(i) for i in range(28)])
+    assert (many["0"], many["25"], many["26"], many["27"]) == ("A", "Z", "AA", "AB")
+    runs_dir, (a, b) = runs_dir_with_two
+    ra, rb = store.load_run(a, runs_dir).report, store.load_run(b, runs_dir).report
+    f1 = compare.metric_table(compare.report_comparison({"A": ra, "B": rb}), "f1-score")
+    assert list(f1.columns) == ["A", "B", "B − A"]  # headers a few pixels wide, not whole labels
+    assert f1.loc["3", "B − A"] == pytest.approx(rb.loc["3", "f1-score"] - ra.loc["3", "f1-score"])
+    assert f1.loc["accuracy", "A"] == pytest.approx(ra.loc["accuracy", "f1-score"])
+    shown = compare.style_comparison(f1)
+    assert shown.data.columns[0] == "class"
+    html = shown.to_html()
+    assert ("#d8f0d8" in html) == bool((f1["B − A"] >= 0.005).any())  # the difference column is coloured
+    assert ("#f7dada" in html) == bool((f1["B − A"] <= -0.005).any())
 
 
 def test_comparison_labels_fall_back_to_the_short_id():

@@ -61,9 +61,9 @@ def test_compare_two_runs(two):
     assert not at.exception
     assert any("Compare 2 runs" in h.value for h in at.subheader)
     assert len(at.get("plotly_chart")) == 6  # 5 curves + Δ per class
-    # the side-by-side report is the second dataframe; it has a delta column per metric
-    cols = list(at.dataframe[1].value.columns)
-    assert any(c.startswith("Δ f1-score") for c in cols)
+    # the side-by-side report: one small table per metric (f1-score first), a column per run
+    assert len(at.dataframe) == 4  # the runs table, then f1-score, precision, recall
+    assert all(list(df.value.columns) == ["class", "A", "B", "B − A"] for df in at.dataframe[1:])
 
 
 def test_corrupt_run_listed_as_unreadable_others_still_open(two):
@@ -176,14 +176,35 @@ def test_comparison_table_blank_cells_whole_class_names_and_labels(two):
     at.query_params["compare"] = f"{a},{b}"
     at.run()
     assert not at.exception
-    cmp = at.dataframe[1].value.set_index("class")
-    assert list(cmp.index[-3:]) == ["accuracy", "macro avg", "weighted avg"]  # a column, full names
-    acc = cmp.loc["accuracy"]
-    assert acc["precision · factor=0.25"] == "" and acc["recall · factor=0.5"] == ""  # not "None"
-    assert float(acc["f1-score · factor=0.25"]) > 0
-    # legends name runs by what differs between them, not by ids
+    f1, precision = (df.value.set_index("class") for df in at.dataframe[1:3])  # f1-score first
+    assert list(f1.index[-3:]) == ["accuracy", "macro avg", "weighted avg"]  # a column, full names
+    assert precision.loc["accuracy", "A"] == "" and precision.loc["accuracy", "B − A"] == ""  # not "None"
+    assert float(f1.loc["accuracy", "A"]) > 0
+    # legends name runs by a letter and what differs between them, not by ids
     names = [t["name"] for t in _chart(at, "Validation accuracy")["data"]]
-    assert names == ["factor=0.25", "factor=0.5"]
+    assert names == ["A · factor=0.25", "B · factor=0.5"]
+
+
+def test_compared_runs_are_letters_with_a_legend_of_what_sets_them_apart(tmp_path, monkeypatch):
+    """Issue 19: the report's headers were whole labels ("precision · time_keras2 · decay=0.00025 ·
+    overrides: none · factor=– · drop_every=–"), ~500 px each. Now a letter a run, and the letters'
+    legend says only what differs and is set."""
+    from fakes import fabricate_run
+
+    from lrviz.schedules import Schedule
+
+    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    a = fabricate_run(tmp_path, schedule=Schedule.create("time_keras2", {"decay": 0.00025}).to_config())
+    b = fabricate_run(tmp_path, factor=0.5)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["compare"] = f"{a},{b}"
+    at.run()
+    assert not at.exception
+    legend = next(shown(m.value) for m in at.markdown if a in m.value)
+    assert legend == f"**A** · time_keras2 · decay=0.00025 · `{a}`  \n**B** · step · factor=0.5 · drop_every=2 · `{b}`"
+    for df in at.dataframe[1:]:  # f1-score, precision, recall
+        assert list(df.value.columns) == ["class", "A", "B", "B − A"]
+    assert "–" not in legend and "overrides" not in legend
 
 
 def test_per_class_delta_chart_beside_the_table(two):
@@ -193,12 +214,18 @@ def test_per_class_delta_chart_beside_the_table(two):
     at.run()
     bars = _chart(at, "Δ f1-score per class")
     (trace,) = bars["data"]
-    assert trace["type"] == "bar" and trace["name"] == "factor=0.5"
+    assert trace["type"] == "bar" and trace["name"] == "B − A"
     ra, rb = store.load_run(a, runs_dir).report, store.load_run(b, runs_dir).report
     classes = [str(i) for i in range(10)]
     assert list(trace["x"]) == classes
     expected = (rb["f1-score"] - ra["f1-score"]).loc[classes].to_numpy()
     assert _values(trace["y"]) == pytest.approx(list(expected))
+    from lrviz.charts import GAIN, LOSS
+
+    colours = trace["marker"]["color"]
+    assert all(c == GAIN for c, d in zip(colours, expected) if d >= 0.005)
+    assert all(c == LOSS for c, d in zip(colours, expected) if d <= -0.005)
+    assert any("green where it is better than A, red where it is worse" in c.value for c in at.caption)
 
 
 def test_lr_range_test_can_be_deleted(two):

@@ -190,3 +190,54 @@ CUT = """() => {
 CELLS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')].map(
   t => [...t.querySelectorAll('[role="gridcell"]')].map(c => c.innerText))"""
 
+
+
+# What is cut or overlaps inside the main area's charts, as readable lines ([] when nothing is): a y
+# title taller than its chart or over the chart's title, a bar outside its chart or the page.
+CHART_OVERLAPS = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const m = main.getBoundingClientRect();
+  const out = [];
+  const meet = (a, b) => a.top < b.bottom && a.bottom > b.top && a.left < b.right && a.right > b.left;
+  for (const plot of main.querySelectorAll('.js-plotly-plot')) {
+    const r = plot.getBoundingClientRect();
+    const frame = (plot.closest('[data-testid="stPlotlyChart"]') || plot).getBoundingClientRect();
+    const title = plot.querySelector('.gtitle');
+    const name = title ? title.textContent : '(untitled)';
+    const t = title && title.getBoundingClientRect();
+    for (const y of plot.querySelectorAll('.ytitle')) {
+      const q = y.getBoundingClientRect();
+      if (q.top < r.top - 1 || q.bottom > r.bottom + 1)
+        out.push(`"${name}": y title "${y.textContent}" is ${Math.round(q.height)}px`
+                 + ` in a ${Math.round(r.height)}px chart`);
+      if (t && meet(q, t)) out.push(`"${name}": y title "${y.textContent}" runs into the title`);
+    }
+    const right = Math.min(r.right, frame.right, m.right, document.documentElement.clientWidth);
+    const left = Math.max(r.left, frame.left, m.left, 0);
+    for (const bar of plot.querySelectorAll('.barlayer .point path')) {
+      const q = bar.getBoundingClientRect();
+      if (q.width && (q.right > right + 1 || q.left < left - 1))
+        out.push(`"${name}": a bar at x=${Math.round(q.left)}..${Math.round(q.right)}`
+                 + ` outside ${Math.round(left)}..${Math.round(right)}`);
+    }
+  }
+  return out;
+}"""
+
+
+# Tables in the main area (from the ``first``-th on) that do not show whole: wider than the main
+# area, or scrolling sideways.
+TABLES_SCROLL = """(first) => {
+  const main = document.querySelector('[data-testid="stMain"]').getBoundingClientRect();
+  const out = [];
+  document.querySelectorAll('[data-testid="stMain"] [data-testid="stDataFrame"]').forEach((t, i) => {
+    if (i < first) return;
+    const r = t.getBoundingClientRect();
+    if (r.right > main.right + 1)
+      out.push(`table ${i}: its right edge ${Math.round(r.right)} > ${Math.round(main.right)}`);
+    for (const s of t.querySelectorAll('.dvn-scroller'))
+      if (s.scrollWidth > s.clientWidth + 1)
+        out.push(`table ${i}: scrolls sideways (${s.scrollWidth} > ${s.clientWidth})`);
+  });
+  return out;
+}"""

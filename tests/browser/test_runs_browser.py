@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_kit import CELLS, CUT, AppServer, shot, wait_app_idle
+from browser_kit import CELLS, CHART_OVERLAPS, CUT, TABLES_SCROLL, AppServer, shot, wait_app_idle
 from fakes import fabricate_lr_find, fabricate_run
 
 from lrviz import runs as store
+from lrviz.schedules import Schedule
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,9 @@ def _open(page, url: str, selector: str = '[data-testid="stMain"]') -> None:
 
 
 def _fabricate(runs: Path) -> tuple[str, str]:
-    a = fabricate_run(runs, factor=0.25, seed=1, accuracy=0.75)
+    # the issue's pair: a time-based decay (no factor, no drop_every) against a step decay
+    time_based = Schedule.create("time_keras2", {"decay": 0.00025}).to_config()
+    a = fabricate_run(runs, seed=1, accuracy=0.75, schedule=time_based)
     for name in ("model.keras", "training.png"):  # all five downloads, as a real run has them
         (runs / a / name).write_bytes(b"not really")
     time.sleep(0.01)
@@ -85,6 +88,13 @@ def test_runs_page_fits_the_window(runs_server, browser, width):
         report = page.locator('[data-testid="stDataFrame"]').nth(1)
         rows = 13  # 10 digits + accuracy, macro avg, weighted avg
         assert report.bounding_box()["height"] <= 35 * (rows + 1) + 3 + 2  # header + rows, no empty row
+        # Issue 19: the differences read at a glance: every report table whole, no sideways scroll (the
+        # headers were whole labels, ~500 px each), the f1-score's differences among the cells drawn
+        # (Glide exposes only the columns in view); the Δ chart's y title and bars inside it.
+        assert page.evaluate(TABLES_SCROLL, 1) == []
+        f1 = cells[1]
+        assert len(f1) == 13 * 4 and sum(c[:1] in "+-" and c[1:2] == "0" for c in f1) >= 10, f1
+        assert page.evaluate(CHART_OVERLAPS) == []
     finally:
         context.close()
 
