@@ -61,7 +61,20 @@ _SPLIT_SEED = 42  # digits' train/test split never changes with the run's seed
 
 
 class DataError(ValueError):
-    """Missing or unreadable dataset; the message says where we looked and what to do."""
+    """Missing or unreadable dataset; the message says where we looked and what to do.
+
+    ``reason`` is what is wrong; with ``supply`` (a CIFAR-10 that is missing or unusable) the
+    message goes on with how to supply one, in words that fit where it is read:
+    :meth:`worded` ``("cli")`` names the flag, the default (a page, a run's status, Python) the
+    setting's label, "the CIFAR-10 archive".
+    """
+
+    def __init__(self, reason: str, *, supply: bool = False):
+        self.reason, self.supply = reason, supply
+        super().__init__(self.worded())
+
+    def worded(self, where: str = "") -> str:
+        return f"{self.reason} {how_to_supply_cifar(where)}" if self.supply else self.reason
 
 
 @dataclass(frozen=True)
@@ -233,7 +246,7 @@ def _arrays_from_tar(archive: Path) -> tuple[np.ndarray, ...]:
                     found.setdefault(base, m)
             missing = sorted(wanted - set(found))
             if missing:
-                raise DataError(f"CIFAR-10 archive {archive} lacks {', '.join(missing)}. {HOW_TO_SUPPLY_CIFAR}")
+                raise DataError(f"CIFAR-10 archive {archive} lacks {', '.join(missing)}.", supply=True)
 
             def get(name: str) -> bytes:
                 f = tar.extractfile(found[name])
@@ -243,7 +256,7 @@ def _arrays_from_tar(archive: Path) -> tuple[np.ndarray, ...]:
     except DataError:
         raise
     except (tarfile.TarError, OSError, EOFError) as e:
-        raise DataError(f"CIFAR-10 archive {archive} is corrupt or not a tar.gz ({e}). {HOW_TO_SUPPLY_CIFAR}") from None
+        raise DataError(f"CIFAR-10 archive {archive} is corrupt or not a tar.gz ({e}).", supply=True) from None
 
 
 def _arrays_from_dir(folder: Path) -> tuple[np.ndarray, ...]:
@@ -253,14 +266,23 @@ def _arrays_from_dir(folder: Path) -> tuple[np.ndarray, ...]:
     for name in (*_TRAIN_BATCHES, _TEST_BATCH):
         f = folder / name
         if not f.is_file():
-            raise DataError(f"CIFAR-10 folder {folder} lacks {name}. {HOW_TO_SUPPLY_CIFAR}")
+            raise DataError(f"CIFAR-10 folder {folder} lacks {name}.", supply=True)
         if not f.resolve().is_relative_to(root):
             raise DataError(f"refusing {f}: it links outside {folder}")
     return _assemble(lambda name: (folder / name).read_bytes(), str(folder))
 
 
-HOW_TO_SUPPLY_CIFAR = (f"Download cifar-10-python.tar.gz from {CIFAR_URL} and pass its path with --cifar-archive "
-        "(or the `cifar_archive` field), or pass the extracted cifar-10-batches-py folder.")
+def how_to_supply_cifar(where: str = "") -> str:
+    """What to do about a missing CIFAR-10, in the words of where the message is read: ``"cli"``
+    names the flag; anywhere else (the Train page, a run's status, Python) the setting's label."""
+    if where == "cli":
+        return (f"Download cifar-10-python.tar.gz from {CIFAR_URL} and pass its path with --cifar-archive "
+                "(or the path of the extracted cifar-10-batches-py folder).")
+    return (f"Download cifar-10-python.tar.gz from {CIFAR_URL} and give its path as the CIFAR-10 archive "
+            "(or the path of the extracted cifar-10-batches-py folder).")
+
+
+HOW_TO_SUPPLY_CIFAR = how_to_supply_cifar()  # where the words of a page are right
 
 
 def keras_cache_candidates() -> list[Path]:
@@ -279,9 +301,9 @@ def load_cifar10(archive: str | os.PathLike | None = None, limit: int | None = N
         elif path.is_file():
             arrays = _arrays_from_tar(path)
         else:
-            raise DataError(f"CIFAR-10 archive not found at {path}. {HOW_TO_SUPPLY_CIFAR}")
+            raise DataError(f"CIFAR-10 archive not found at {path}.", supply=True)
     else:
-        arrays = None
+        arrays, download = None, ""
         for cand in keras_cache_candidates():
             looked.append(str(cand))
             if cand.is_dir() and (cand / _TEST_BATCH).exists():
@@ -291,19 +313,29 @@ def load_cifar10(archive: str | os.PathLike | None = None, limit: int | None = N
                 arrays = _arrays_from_tar(cand)
                 break
         if arrays is None and os.environ.get("LRVIZ_CIFAR_DOWNLOAD", "1") != "0":
-            looked.append(CIFAR_URL)
             try:
                 import keras
 
                 (xtr, ytr), (xte, yte) = keras.datasets.cifar10.load_data()
                 arrays = (xtr, ytr.reshape(-1).astype(np.int64), xte, yte.reshape(-1).astype(np.int64))
             except Exception as e:  # noqa: BLE001 - offline machines end up here
-                looked[-1] += f" (download failed: {type(e).__name__})"
+                download = _download_failure(e)
         if arrays is None:
-            raise DataError(f"CIFAR-10 not found; looked in: {'; '.join(looked)}. {HOW_TO_SUPPLY_CIFAR}")
+            raise DataError(f"CIFAR-10 is not in the Keras cache (looked in: {'; '.join(looked)})"
+                            + (f" and {download}" if download else "") + ".", supply=True)
     x_train, y_train, x_test, y_test = arrays
     ds = Dataset("cifar10", x_train, y_train, x_test, y_test, CIFAR10_CLASSES)
     return _limit(ds, limit, seed)
+
+
+def _download_failure(error: BaseException) -> str:
+    """Why Keras' download failed, in words: its own reason when it gives one (Keras words a
+    network error "URL fetch failure on <url>: None -- <reason>"), never just the exception's
+    class name ("Exception" told nobody anything)."""
+    text = " ".join(str(error).split())
+    reason = text.rsplit(" -- ", 1)[-1].strip() if " -- " in text else text
+    reason = reason if len(reason) <= 120 else reason[:119] + "…"
+    return f"downloading it failed ({reason or 'no reason given'}: this machine may be offline)"
 
 
 def load_dataset(name: str = "digits", *, cifar_archive: str | None = None, limit: int | None = None,

@@ -108,4 +108,4 @@ def plain_message(error: BaseException, label: str | None = None) -> str:
         text += f" (not {shown(v)[:_SHOWN_ON_PAGE]})"
     if error.hint:
         text += f". {error.hint}"
-    return text + "."
+    return text if text.endswith((".", "!", "?")) else text + "."  # a hint ends its own sentence

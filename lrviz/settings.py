@@ -29,7 +29,7 @@ from typing import Any
 
 from lrviz.errors import FieldError
 
-__all__ = ["Setting", "setting", "settings_of", "defaults_of", "validate_settings", "RUN_ID_PATTERN"]
+__all__ = ["Setting", "setting", "settings_of", "defaults_of", "validate_settings", "field_errors", "RUN_ID_PATTERN"]
 
 RUN_ID_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,80}\Z")  # \Z: no trailing newline
 
@@ -221,6 +221,23 @@ def settings_of(config_cls: type) -> dict[str, Setting]:
 
 def defaults_of(config_cls: type) -> dict[str, Any]:
     return {name: copy.deepcopy(s.default) for name, s in settings_of(config_cls).items()}
+
+
+def field_errors(settings: Mapping[str, Setting], values: Mapping[str, Any]) -> dict[str, FieldError]:
+    """Each value checked on its own against the setting under the same key: the error of every
+    field that breaks its rule, by the setting's name (the field a page shows it under). Where a
+    validation stops at the first bad field, a form shows all of them at once (keys without a
+    setting are skipped)."""
+    out: dict[str, FieldError] = {}
+    for key, value in values.items():
+        spec = settings.get(key)
+        if spec is None:
+            continue
+        try:
+            spec.parse(value)
+        except FieldError as e:
+            out[spec.name] = e
+    return out
 
 
 def validate_settings(config_cls: type, config: Mapping[str, Any], *, what: str,

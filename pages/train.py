@@ -15,10 +15,12 @@ from lrviz.availability import cifar_availability
 from lrviz.charts import preview_steps_per_epoch, schedule_preview_figure
 from lrviz.data import DATASETS
 from lrviz.errors import plain_message
+from lrviz.explorer import per_batch_decay_note
 from lrviz.jobs.common import installed_backends
 from lrviz.jobs.training import TrainingJob
 from lrviz.plateau import plateau_settings
 from lrviz.schedules import Schedule
+from lrviz.settings import field_errors
 from ui import lr_finder_view, run_view
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.page_state import KEEP, PageState, published, receive
@@ -51,7 +53,7 @@ STATE = PageState("tr_", {  # this page's keys and their defaults (ui/page_state
     "tr_epochs": float(DEFAULTS["epochs"]), "tr_batch_size": float(DEFAULTS["batch_size"]),
     "tr_momentum": DEFAULTS["momentum"], "tr_nesterov": DEFAULTS["nesterov"], "tr_seed": float(DEFAULTS["seed"]),
     "tr_backend": lambda: store.validate_config({})["backend"],  # $KERAS_BACKEND, else tensorflow
-    "tr_mlflow": lambda: bool(os.environ.get("MLFLOW_TRACKING_URI")), "tr_plateau": False,
+    "tr_mlflow": lambda: bool(os.environ.get("MLFLOW_TRACKING_URI")), "tr_plateau": False, "tr_cifar_download": False,
     **{f"tr_pl_{name}": float(s.default) if s.kind == "int" else s.default for name, s in PLATEAU.items()},
     "tr_from": lambda: len(_explorer_choices()) - 1,
 })
@@ -134,7 +136,10 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
                           help=f"{SET['cifar_archive'].help} Empty: the Keras cache (~/.keras/datasets), "
                                "then a download.", **KEEP)
             found = cifar_availability(S.tr_cifar_archive or None)
-            (st.success if found.ok else st.warning)(found.message)
+            cifar_note = st.empty()  # filled below, unless the field's own error says it already
+            if not found.ok and not S.tr_cifar_archive:  # nothing here: a download is the one way left
+                st.toggle("Download it when the run starts", key="tr_cifar_download",
+                          help="About 170 MB from the CIFAR-10 page, through Keras; needs the internet.", **KEEP)
         errors_at["cifar_archive"] = st.empty()
         # The toggle on its own row: in a narrow column beside the input it lost its label at 800 px.
         st.toggle("Subset", key="tr_use_limit", help="Train on a stratified subset (faster).", **KEEP)
@@ -178,6 +183,7 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
                           "value edited, this reads the form's own schedule.", **KEEP)
         schedule = schedule_editor("tr_s", "Schedule", border=False)
         errors_at["schedule"] = st.empty()
+        schedule_note = st.empty()  # what this schedule does on this data, where it is chosen
     # Under both columns, as wide as the form: in the right column (about 180 px at 800 px) Plotly
     # turned the epoch ticks on their side and crammed them together.
     preview = st.container(key="tr_preview_box")
@@ -196,14 +202,23 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
         "mlflow": S.tr_mlflow,
         "plateau": {name: S[f"tr_pl_{name}"] for name in PLATEAU} if S.tr_plateau else None,
     }
-    problem = None
-    if schedule is None:
+    # Every field's error under its own input at once (a whole-config check stops at the first),
+    # then the rules that span fields (the archive exists, the backend is installed, the schedule).
+    bad = field_errors(SET, {k: v for k, v in config.items() if k not in ("schedule", "plateau")})
+    if S.tr_plateau:
+        bad.update(field_errors(PLATEAU, config["plateau"]))
+    for field, e in bad.items():
+        (errors_at[field] if field in errors_at else st).error(plain_message(e, LABELS.get(field)))
+    problem, problem_field = None, None
+    if bad:
+        problem = "Fix the highlighted values first: " + ", ".join(LABELS.get(f, f) for f in bad) + "."
+    elif schedule is None:
         problem = "Fix the schedule's highlighted values first."
     else:
         try:
             valid = store.validate_config(config)
         except ValueError as e:
-            field = getattr(e, "field", None)  # lrviz.errors.FieldError says which input it is about
+            field = problem_field = getattr(e, "field", None)  # a FieldError says which input it is about
             problem = plain_message(e, LABELS.get(field))
             if field in errors_at:
                 errors_at[field].error(problem)
@@ -215,6 +230,15 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
                             f"({spe} batches per epoch).")
             preview.plotly_chart(schedule_preview_figure(schedule, valid["epochs"], spe), key="tr_preview",
                                  config={"displaylogo": False, "displayModeBar": False})
+            note = per_batch_decay_note(schedule, valid["epochs"], spe)
+            if note:
+                schedule_note.info(note, icon=":material/info:")
+    if S.tr_dataset == "cifar10" and "cifar_archive" not in bad and problem_field != "cifar_archive":
+        (cifar_note.success if found.ok else cifar_note.warning)(found.message)
+    if S.tr_dataset == "cifar10" and not found.ok and problem is None and not S.get("tr_cifar_download"):
+        # the page says the data is missing: a launch would only fail in the worker
+        problem = ("CIFAR-10 is not on this machine: give the path of its archive above, or switch on "
+                   "“Download it when the run starts”.")
     # One run at a time: said before the click (help and caption); the button stays enabled so a
     # click anyway gets the store's busy answer, naming the run, next to it.
     busy = f"Run {active} is still running: stop it below or wait for it to finish." if active else None
@@ -224,9 +248,6 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
               help=problem or busy or "Starts a worker process; you can leave or reload this page.", key="tr_launch",
               on_click=_launch_pressed)
     launch = bool(S.pop("tr_launch_pressed", False))
-    if active:
-        st.caption(f":material/hourglass_top: Launch waits: run `{active}` is still running. Stop it below or wait "
-                   "for it to finish.")
     launch_error = None
     if launch:
         try:
@@ -234,6 +255,9 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
             st.rerun()
         except (store.RunBusyError, ValueError) as e:
             launch_error = e
+    if active and not isinstance(launch_error, store.RunBusyError):  # said once: the answer below says it
+        st.caption(f":material/hourglass_top: Launch waits: run `{active}` is still running. Stop it below or wait "
+                   "for it to finish.")
 
 # Outside the expander: another tab may have started a run since this page was drawn, and
 # the expander collapses while a run is active, which would hide the answer.

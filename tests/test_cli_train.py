@@ -43,6 +43,7 @@ def test_train_prints_progress_and_report_then_resume_with_new_lr(tmp_path):
     (["--factor", "0"], "Argument `factor` must be"),
     (["--schedule", "cosine", "--factor", "0.5"], "Flag --factor does not belong to schedule `cosine`"),
     (["--dataset", "cifar10", "--cifar-archive", "/no/such.tar.gz"], "cifar_archive"),
+    (["--dataset", "cifar10", "--cifar-archive", "/no/such.tar.gz"], "pass its path with --cifar-archive"),
     (["--momentum", "1.5"], "Argument `momentum` must be a number >= 0 and < 1"),
     (["--resume", ".."], "run_id"),
     (["--resume", "../etc"], "No run 'etc'"),

@@ -85,16 +85,38 @@ def test_cifar_limit_is_stratified(tmp_path):
 def test_missing_archive_says_where_and_how(tmp_path):
     with pytest.raises(DataError) as e:
         load_cifar10(tmp_path / "nope.tar.gz")
-    msg = str(e.value)
-    assert "nope.tar.gz" in msg and "--cifar-archive" in msg and "cifar-10-python.tar.gz" in msg
+    msg = str(e.value)  # what a run's status and the Train page show: the field's label, no flag
+    assert "nope.tar.gz" in msg and "give its path as the CIFAR-10 archive" in msg and "cifar-10-python.tar.gz" in msg
+    assert "--cifar-archive" not in msg and "`cifar_archive`" not in msg
+    assert "pass its path with --cifar-archive" in e.value.worded("cli")  # the command line's words
     assert isinstance(e.value, ValueError)
 
 
 def test_nothing_cached_lists_the_places_looked(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
     monkeypatch.setenv("LRVIZ_CIFAR_DOWNLOAD", "0")
-    with pytest.raises(DataError, match="looked in: .*kh.datasets.*--cifar-archive"):
+    with pytest.raises(DataError, match="looked in: .*kh.datasets.*as the CIFAR-10 archive"):
         load_cifar10()
+
+
+def test_a_failed_download_says_why_in_words_not_an_exception_class(tmp_path, monkeypatch):
+    """Issue 19: the message read "(download failed: Exception)"."""
+    import sys
+    import types
+
+    def offline():  # what Keras raises for a network error
+        raise Exception("URL fetch failure on https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz: None -- "
+                        "[Errno -3] Temporary failure in name resolution")
+
+    fake = types.SimpleNamespace(datasets=types.SimpleNamespace(cifar10=types.SimpleNamespace(load_data=offline)))
+    monkeypatch.setitem(sys.modules, "keras", fake)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
+    monkeypatch.setenv("LRVIZ_CIFAR_DOWNLOAD", "1")
+    with pytest.raises(DataError) as e:
+        load_cifar10()
+    msg = str(e.value)
+    assert "downloading it failed ([Errno -3] Temporary failure in name resolution: this machine may be offline)" in msg
+    assert "Exception" not in msg and msg.count("..") == 0
 
 
 def test_keras_cache_is_used(tmp_path, monkeypatch):

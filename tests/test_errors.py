@@ -46,3 +46,10 @@ def test_other_errors_keep_their_text():
     assert plain_message(ValueError("Run X is running")) == "Run X is running"
     whole = FieldError("foo", "", 1, message="Argument `foo` is not a training setting (known: a, b).")
     assert plain_message(whole) == str(whole)
+
+
+def test_a_hint_ends_its_own_sentence():
+    e = FieldError("cifar_archive", "an existing file or folder", "/no", hint="Download it first.")
+    want = "CIFAR-10 archive must be an existing file or folder. Download it first."  # not "first.."
+    assert plain_message(e, "CIFAR-10 archive") == want
+

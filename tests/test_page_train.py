@@ -322,6 +322,8 @@ def test_launch_says_the_active_run_before_and_after_a_click(runs_dir):
     launch_button(at).click().run()
     assert any(f"Run {rid} is" in e.value for e in at.error)
     assert {p.name for p in runs_dir.iterdir()} == before
+    # said once: the answer, not the answer and the caption (issue 19)
+    assert not any("still running" in c.value for c in at.caption)
 
 
 @pytest.mark.parametrize("mode,amount,message", [
@@ -463,3 +465,52 @@ def test_a_schedule_sent_by_the_tournament_fills_the_form(runs_dir):
     assert not at.exception
     assert at.session_state["tr_s_name"] == "step" and at.session_state["tr_s_factor"] == 0.25
     assert at.session_state["_page_inbox"]["train"] == {}  # taken once
+
+
+def test_every_bad_field_shows_its_error_next_to_it_at_once(runs_dir):
+    """Issue 19: Epochs 0 and Momentum 1.5 showed only momentum's error."""
+    at = page()
+    at.number_input(key="tr_epochs").set_value(0).run()
+    at.number_input(key="tr_momentum").set_value(1.5).run()
+    errors = [e.value for e in at.error]
+    assert "Epochs must be a whole number of at least 1 and at most 100000." in errors
+    assert "Momentum must be at least 0 and below 1." in errors
+    assert launch_button(at).disabled and launch_button(at).help == \
+        "Fix the highlighted values first: Epochs, Momentum."
+
+
+def test_cifar10_without_its_data_cannot_launch_and_says_why_in_page_words(runs_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
+    at = page()
+    at.selectbox(key="tr_dataset").set_value("cifar10").run()
+    (warning,) = [w.value for w in at.warning if "CIFAR-10" in w.value]
+    assert "give its path as the CIFAR-10 archive" in warning
+    assert "--cifar-archive" not in warning and "cifar_archive" not in warning  # no command-line words here
+    assert launch_button(at).disabled and "CIFAR-10 is not on this machine" in launch_button(at).help
+    at.toggle(key="tr_cifar_download").set_value(True).run()  # online: Keras may download it
+    assert not launch_button(at).disabled
+    at.text_input(key="tr_cifar_archive").set_value(str(tmp_path / "nope.tar.gz")).run()
+    (error,) = [e.value for e in at.error]  # the field's error, once, and no second warning saying it
+    assert error.startswith("CIFAR-10 archive must be an existing file or folder.") and not error.endswith("..")
+    assert not [w for w in at.warning if "CIFAR-10" in w.value] and launch_button(at).disabled
+
+
+def test_a_reload_shows_the_last_lr_range_tests_suggestions(runs_dir):
+    from fakes import fabricate_lr_find
+
+    fabricate_lr_find(runs_dir)
+    at = page()  # a fresh session: nothing in its state points at the test
+    assert not at.exception
+    assert "Start at 0.0085 (steepest descent rule)" in " ".join(m.value for m in at.markdown)
+
+
+def test_keras2_decay_says_it_barely_moves_on_digits(runs_dir):
+    at = page()
+    at.selectbox(key="tr_s_name").set_value("time_keras2").run()
+    (note,) = [i.value for i in at.info if "Keras 2" in i.value]
+    # digits: 1,347 training images, batch 64 -> 22 batches per epoch; 40 epochs = 880 batches
+    assert "22 batches per epoch" in note and f"to {0.01 / (1 + 0.00025 * 880):.6g} in 40 epochs" in note
+    assert f"reaches {0.01 / (1 + 0.00025 * 782 * 40):.6g}" in note and f"decay = {0.00025 * 782 / 22:.6g}" in note
+    at.selectbox(key="tr_s_name").set_value("step").run()
+    assert not [i for i in at.info if "Keras 2" in i.value]
+

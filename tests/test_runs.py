@@ -42,7 +42,7 @@ def test_defaults_are_the_tutorials():
     ({"schedule": {"name": "nope"}}, "Argument `schedule` must be one of"),
     ({"parent": "../x"}, "Argument `parent` must be a run id"),
     ({"epoch": 3}, "Argument `epoch` is not a run setting"),
-    ({"dataset": "cifar10", "cifar_archive": "/no/such.tar.gz"}, "cifar_archive.*--cifar-archive"),
+    ({"dataset": "cifar10", "cifar_archive": "/no/such.tar.gz"}, "cifar_archive.*as the CIFAR-10 archive"),
 ])
 def test_bad_config_names_field_rule_value(config, message):
     with pytest.raises(ValueError, match=message):

@@ -62,6 +62,8 @@ def take_applied() -> None:
 
 
 def section(form_config: dict, problem: str | None, runs_dir: Path) -> None:
+    if "tr_find_id" not in S:  # a reload, a new tab: the latest LR range test and its suggestions, as before
+        S.tr_find_id = store.latest_run(runs_dir, kind=LRFindJob.kind)
     with st.expander("Find a starting LR (LR range test)", icon=":material/search:",
                      expanded=bool(S.get("tr_find_id"))):
         st.markdown(

@@ -21,6 +21,7 @@ from typing import Any
 from lrviz import runs, worker
 from lrviz.cli.common import UsageError, add_runs_dir_flag, add_setting_flags, flags_into, plain, runs_dir_of, warn
 from lrviz.cli.schedule import add_schedule_flags, schedule_from_args
+from lrviz.errors import FieldError
 from lrviz.jobs import common
 from lrviz.jobs.common import DATA_KEYS
 from lrviz.jobs.lr_find import LRFindJob
@@ -118,7 +119,7 @@ def _create(config: dict[str, Any], runs_dir: Any, start: Any, detach: bool) -> 
     """With ``--detach``: spawn the worker, print the id, return None. Otherwise create the run for
     this process to work on in the foreground and return its id. Busy or bad config, or a CIFAR-10
     archive that cannot be read: UsageError, and no run folder."""
-    from lrviz.data import DataError
+    from lrviz.data import HOW_TO_SUPPLY_CIFAR, DataError, how_to_supply_cifar
 
     try:
         if config.get("dataset") == "cifar10" or config.get("cifar_archive"):
@@ -127,8 +128,12 @@ def _create(config: dict[str, Any], runs_dir: Any, start: Any, detach: bool) -> 
             print(start(config, runs_dir))
             return None
         return runs.create_run(config, runs_dir, launch=lambda path: (os.getpid(), None))
-    except DataError as e:
-        raise UsageError(str(e).replace("\n", " ")) from None
+    except DataError as e:  # in the command line's words: "pass its path with --cifar-archive"
+        raise UsageError(e.worded("cli").replace("\n", " ")) from None
+    except FieldError as e:
+        if e.hint == HOW_TO_SUPPLY_CIFAR:
+            e = FieldError(e.field, e.rule, e.value, hint=how_to_supply_cifar("cli"))
+        raise UsageError(str(e)) from None
     except (runs.RunBusyError, ValueError) as e:
         raise UsageError(str(e)) from None
 
