@@ -9,6 +9,7 @@ names each run by the settings that set it apart ("factor=0.25" vs "factor=0.5")
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from lrviz.text import NAME_CHARS, shorten
 # What tells runs apart first (state, what differs, how far, how good), then the details.
 RUN_TABLE_COLUMNS = ["run", "name", "state", "differs", "progress", "best validation accuracy",
                      "final validation accuracy", "schedule", "kind", "dataset", "duration (s)", "started at",
-                     "problem"]
+                     "problem", "tournament"]
 
 # What a progress step is called in the table, per job kind's ``progress_unit``: an LR range
 # test step is one batch.
@@ -39,11 +40,13 @@ def runs_table(runs_dir: Path | str = store.DEFAULT_RUNS_DIR) -> pd.DataFrame:
     """One row per run on disk, newest first. Unreadable runs are rows with ``problem`` set
     (``None`` when the run reads fine). ``differs`` names the settings that vary across runs of
     the same kind (:func:`config_differences`); ``state`` says "· diverged" after a run that
-    ended but diverged (:func:`divergence`)."""
+    ended but diverged (:func:`divergence`); ``tournament`` is the id of the tournament a trial
+    run belongs to (its group), ``""`` for every other run."""
     rows, configs = [], {}
     for summary in store.list_runs(runs_dir):
         best = final = duration = None
         started = None
+        group = ""
         problem = summary.error
         state = summary.state
         try:
@@ -58,6 +61,8 @@ def runs_table(runs_dir: Path | str = store.DEFAULT_RUNS_DIR) -> pd.DataFrame:
             duration = run.status.get("elapsed_s")
             started = run.status.get("started_at")
             problem = problem or run.error
+            group = run.config.get("group") or run.status.get("group") or ""
+            group = group if isinstance(group, str) and store.RUN_ID_PATTERN.fullmatch(group) else ""
         except (OSError, ValueError) as e:
             problem = problem or str(e)
         when = started or summary.created_at
@@ -77,6 +82,7 @@ def runs_table(runs_dir: Path | str = store.DEFAULT_RUNS_DIR) -> pd.DataFrame:
             "duration (s)": round(float(duration), 1) if isinstance(duration, (int, float)) else None,
             "started at": _when(when),
             "problem": None if problem is None else shorten(problem),
+            "tournament": group,
         })
     kinds: dict[str, dict[str, Mapping[str, Any]]] = {}
     for row in rows:
@@ -101,6 +107,40 @@ def runs_table_display(table: pd.DataFrame) -> pd.DataFrame:
     out["duration (s)"] = [f"{v:.1f}" if pd.notna(v) else "" for v in table["duration (s)"]]
     out["started at"] = [v.strftime("%Y-%m-%d %H:%M:%S") if pd.notna(v) else "" for v in table["started at"]]
     return out
+
+
+def hide_trials(table: pd.DataFrame) -> pd.DataFrame:
+    """The runs table without the trial runs of the tournaments it lists (one tournament adds a
+    run per schedule and seed: 35 rows after one session). A trial whose tournament is gone
+    stays: nothing else would show it."""
+    listed = set(table["run"])
+    return table[~table["tournament"].isin(listed)]
+
+
+def trials_of(table: pd.DataFrame, run_ids: Sequence[str]) -> list[str]:
+    """The trial runs (as listed in ``table``) of those of ``run_ids`` that are tournaments."""
+    return table.loc[table["tournament"].isin(set(run_ids)), "run"].tolist()
+
+
+@dataclass
+class DeletionPlan:
+    """What deleting some ticked runs does: ``runs`` to delete, ``active`` ones kept (queued or
+    running: the store refuses them), ``trials`` of ticked tournaments (deleted only if asked)."""
+
+    runs: list[str]
+    active: list[str]
+    trials: list[str]
+
+
+def deletion_plan(table: pd.DataFrame, ticked: Sequence[str]) -> DeletionPlan:
+    """Split ``ticked`` run ids (rows of ``table``) for a bulk delete; ids not in the table
+    (deleted meanwhile) are left out."""
+    state = dict(zip(table["run"], table["state"]))
+    present = [r for r in dict.fromkeys(ticked) if r in state]
+    active = [r for r in present if state[r] in store.ACTIVE_STATES]
+    runs = [r for r in present if r not in active]
+    trials = [r for r in trials_of(table, runs) if r not in runs and state[r] not in store.ACTIVE_STATES]
+    return DeletionPlan(runs, active, trials)
 
 
 # --------------------------------------------------------------------------- what differs

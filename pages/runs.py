@@ -25,6 +25,7 @@ POLL_S = 2.0  # table refresh period while a run is queued or running
 # Report tables per metric, in px: "weighted avg", a value ("0.78"), a difference ("+0.30").
 CLASS_W, VALUE_W, DIFF_W = 104, 52, 66
 DELTA_CHART_W = 420  # the Δ per class chart beside (or, in a narrow window, below) the tables
+ACCURACY_W = 190  # px: "final validation accuracy" whole in its header
 
 
 def _dismiss_delete() -> None:
@@ -84,25 +85,45 @@ if table.empty:
 active_at_start = tuple(table.loc[table["state"].isin(store.ACTIVE_STATES), "run"])
 
 
+def _forget_ticks() -> None:
+    """The table's rows change (trials shown or hidden, runs deleted): no tick may land on another run."""
+    S.pop("runs_table", None)
+    S.runs_ticked = []
+
+
 @st.fragment(run_every=POLL_S if active_at_start else None)
 def _runs_table() -> None:
     """The table; it refreshes itself while a run is queued or running (the rest of the page
     reruns when a run starts or ends, or when the ticked rows change)."""
     fresh = compare.runs_table(RUNS_DIR)
+    shown = fresh if S.get("runs_show_trials") else compare.hide_trials(fresh)
+    hidden = len(fresh) - len(shown)
     st.caption(f"{len(fresh)} run(s) in `{RUNS_DIR}/`. Click a column header to sort; tick two or more rows to "
                "compare. **differs**: the settings that set a run apart from the others of its kind. Validation "
                "accuracy is measured on the held-out test split.")
+    if hidden or S.get("runs_show_trials"):
+        st.toggle("Show tournament trials", key="runs_show_trials", on_change=_forget_ticks,
+                  help=f"A tournament trains one run per schedule and seed. {hidden} trial run(s) are listed under "
+                       "their tournament: open it to see its trials, its leaderboard and its verdict." if hidden else
+                       "Each trial run is listed with its tournament's id in the **tournament** column.", **KEEP)
+    display = compare.runs_table_display(shown)
+    if not S.get("runs_show_trials"):
+        display = display.drop(columns=["tournament"])
     event = st.dataframe(
-        compare.runs_table_display(fresh), key="runs_table", hide_index=True, width="stretch", on_select="rerun",
+        display, key="runs_table", hide_index=True, width="stretch", on_select="rerun",
         selection_mode="multi-row",
         column_config={
-            "best validation accuracy": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0),
-            "final validation accuracy": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0),
+            # wide enough for their headers: "final validation accuracy" read "final validation acc" at 1440 px
+            "best validation accuracy": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0,
+                                                                        width=ACCURACY_W),
+            "final validation accuracy": st.column_config.ProgressColumn(format="%.3f", min_value=0.0, max_value=1.0,
+                                                                         width=ACCURACY_W),
             "differs": st.column_config.TextColumn(width="medium"),
             "problem": st.column_config.TextColumn(width="medium"),
         },
     )
-    ticked = [fresh.iloc[i]["run"] for i in event.selection.rows] if event and event.selection else []
+    ticked = [shown.iloc[i]["run"] for i in event.selection.rows if i < len(shown)] \
+        if event and event.selection else []
     active = tuple(fresh.loc[fresh["state"].isin(store.ACTIVE_STATES), "run"])
     changed = S.get("runs_ticked") is not None and S.runs_ticked != ticked
     S.runs_ticked = ticked
@@ -110,8 +131,62 @@ def _runs_table() -> None:
         st.rerun(scope="app")
 
 
+def _dismiss_bulk() -> None:
+    S.pop("runs_bulk_confirm", None)
+
+
+@st.dialog("Delete the ticked runs?", on_dismiss=_dismiss_bulk)
+def _confirm_bulk_delete(ticked: list[str]) -> None:
+    plan = compare.deletion_plan(compare.runs_table(RUNS_DIR), ticked)
+    if plan.active:
+        st.warning("Kept, because they are queued or running (stop them first): "
+                   + ", ".join(f"`{r}`" for r in plan.active))
+    with_trials = False
+    if plan.trials:
+        with_trials = st.checkbox(f"Also delete the {len(plan.trials)} trial run(s) of the ticked tournament(s)",
+                                  value=True, key="runs_bulk_trials",
+                                  help="Without them a tournament's trials are listed on their own.")
+    doomed = plan.runs + (plan.trials if with_trials else [])
+    if not doomed:
+        st.info("Nothing to delete.")
+    else:
+        st.write(f"{len(doomed)} run(s) and all their files (history, report, model) will be removed from disk. "
+                 "This cannot be undone.")
+        st.markdown("  \n".join(f"`{r}`" for r in doomed[:12]) + (f"  \n… and {len(doomed) - 12} more"
+                                                                  if len(doomed) > 12 else ""))
+    c = st.columns(2)
+    if c[0].button(f"Delete {len(doomed)} run(s)", type="primary", icon=":material/delete_forever:",
+                   key="runs_bulk_delete_go", disabled=not doomed):
+        problems = []
+        for rid in doomed:
+            try:
+                store.delete_run(rid, RUNS_DIR)
+            except (store.RunBusyError, ValueError, OSError) as e:  # started meanwhile, or gone
+                problems.append(f"{rid}: {plain(e)}")
+        if problems:
+            S.runs_bulk_problems = problems
+        st.query_params.pop("compare", None)
+        if st.query_params.get("run") in doomed:
+            st.query_params.pop("run", None)
+        _forget_ticks()
+        _dismiss_bulk()
+        st.rerun()
+    if c[1].button("Cancel", key="runs_bulk_cancel"):
+        _dismiss_bulk()
+        st.rerun()
+
+
 _runs_table()
-selected = list(S.get("runs_ticked") or [])
+ticked_now = list(S.get("runs_ticked") or [])
+if ticked_now:
+    if st.button(f"Delete ticked runs ({len(ticked_now)})…", icon=":material/delete:", key="runs_bulk_delete",
+                 help="Asks first. Runs that are queued or running are kept."):
+        S.runs_bulk_confirm = ticked_now
+if S.get("runs_bulk_confirm"):  # kept open across reruns until answered
+    _confirm_bulk_delete(S.runs_bulk_confirm)
+for problem in S.pop("runs_bulk_problems", None) or []:
+    st.error(f"Not deleted: {problem}")
+selected = ticked_now
 if not selected and st.query_params.get("compare"):  # a shared comparison: ?compare=<id>,<id>
     selected = [r for r in st.query_params.get("compare").split(",") if r]
 
