@@ -379,7 +379,8 @@ class Dashboard(keras.callbacks.Callback):
         total = (epochs - initial_epoch) * self._spe
         self._logger = RunLogger(self._status, path / "history.csv", self._spe, total, lr_now=lr_now, all_logs=True)
         self._logger.rows = rows
-        self._tb = TensorBoardWriter(path / "tensorboard", self._spe, lambda: NAN, keras.backend.backend())
+        self._tb = TensorBoardWriter(path / "tensorboard", self._spe, lambda: NAN, keras.backend.backend(),
+                                     tensorflow_writer=False)  # tensorboardX's: a scalar in microseconds
         self._parts = [p for p in (self._poller, self._setter, self._logger, self._tb) if p is not None]
         for part in self._parts:
             part.set_model(model)

@@ -14,6 +14,7 @@ import warnings
 import keras
 import numpy as np
 import pytest
+from fit_fakes import batch_lrs, drive_fit, small_model
 from sklearn.metrics import classification_report, confusion_matrix
 
 import lrviz.keras
@@ -27,37 +28,12 @@ Y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5).astype(int)  # three classes
 XT, YT, XV, YV = X[:256], Y[:256], X[256:], Y[256:]
 
 
-def _model(lr=0.05, metric="accuracy", **compile_kw):
-    keras.utils.set_random_seed(1)
-    m = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
-                          keras.layers.Dense(3, activation="softmax")])
-    m.compile(optimizer=keras.optimizers.SGD(lr), loss="sparse_categorical_crossentropy", metrics=[metric],
-              **compile_kw)
-    return m
+_model = small_model
 
 
 def _fit(model, dash, **kw):
     kw = {"epochs": 2, "batch_size": 32, "validation_data": (XV, YV), "verbose": 0, **kw}
     return model.fit(XT, YT, callbacks=[dash, *kw.pop("more", [])], **kw)
-
-
-def _batch_lrs(run_dir):
-    """The per-batch LR as TensorBoard's own reader sees it."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    acc = EventAccumulator(str(run_dir / "tensorboard" / "train"), size_guidance={"tensors": 0, "scalars": 0})
-    acc.Reload()
-    tag = "batch_learning_rate"
-    if tag in acc.Tags().get("tensors", []):
-        return {e.step: float(np.asarray(keras.ops.convert_to_numpy(_tensor(e.tensor_proto))))
-                for e in acc.Tensors(tag)}
-    return {e.step: e.value for e in acc.Scalars(tag)}
-
-
-def _tensor(proto):
-    import tensorflow as tf
-
-    return tf.make_ndarray(proto)
 
 
 def test_a_fit_becomes_a_finished_run_with_the_lr_of_every_batch_from_keras_cosine_decay(tmp_path):
@@ -74,7 +50,7 @@ def test_a_fit_becomes_a_finished_run_with_the_lr_of_every_batch_from_keras_cosi
     assert run.config["batch_size"] == 32 and run.config["backend"] == keras.backend.backend()
     # 24 batches: the optimizer's own schedule at each iteration, float32 as the optimizer holds it
     oracle = [float(keras.ops.convert_to_numpy(decay(i))) for i in range(24)]
-    recorded = _batch_lrs(run.dir)
+    recorded = batch_lrs(run.dir)
     assert sorted(recorded) == list(range(24))
     np.testing.assert_allclose([recorded[i] for i in range(24)], oracle, rtol=1e-6)
     assert list(run.history["epoch"]) == [1, 2, 3]
@@ -100,7 +76,7 @@ def test_schedule_sets_every_batch_like_the_engine_and_lrviz_schedule_gives_the_
     spe = run.config["steps_per_epoch"]
     assert spe == 6 and run.config["lr_source"] == "lrviz" and run.config["schedule"] == sched.to_config()
     np.testing.assert_allclose(run.history["lr"], sched.per_epoch(3, spe), rtol=1e-6)
-    np.testing.assert_allclose([_batch_lrs(run.dir)[i] for i in range(18)], sched.per_step(3, spe), rtol=1e-6)
+    np.testing.assert_allclose([batch_lrs(run.dir)[i] for i in range(18)], sched.per_step(3, spe), rtol=1e-6)
     assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(0.005)
     # a metric named otherwise is also the charts' accuracy; validation_split's data gets the report
     assert list(run.history["accuracy"]) == list(run.history["sparse_categorical_accuracy"])
@@ -109,7 +85,8 @@ def test_schedule_sets_every_batch_like_the_engine_and_lrviz_schedule_gives_the_
     table = lrviz.keras.schedule("step", lr=0.04, factor=0.5, drop_every=1, steps_per_epoch=spe, epochs=3)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(table(np.arange(20))),
                                np.r_[sched.per_step(3, spe), sched.per_step(3, spe)[-1:].repeat(2)], rtol=1e-6)
-    assert float(keras.ops.convert_to_numpy(lrviz.keras.schedule("step:factor=0.25", steps_per_epoch=3)(7))) == pytest.approx(
+    quarter = lrviz.keras.schedule("step:factor=0.25", steps_per_epoch=3)
+    assert float(keras.ops.convert_to_numpy(quarter(7))) == pytest.approx(
         Schedule.create("step", {"factor": 0.25}).at_step(7, 3))
     model = _model()
     model.compile(optimizer=keras.optimizers.SGD(table), loss="sparse_categorical_crossentropy")
@@ -145,9 +122,9 @@ def test_two_fits_are_two_runs_initial_epoch_continues_and_no_run_makes_the_othe
 class _Boom(keras.Sequential):
     """A model whose training step raises at a given step (eagerly: the step is plain Python)."""
 
-    def __init__(self, *a, at=5, error=RuntimeError("disk on fire"), **kw):
+    def __init__(self, *a, at=5, error=None, **kw):
         super().__init__(*a, **kw)
-        self.at, self.error, self.n = at, error, 0
+        self.at, self.error, self.n = at, error or RuntimeError("disk on fire"), 0
 
     def train_step(self, data):
         self.n += 1
@@ -249,3 +226,48 @@ def test_a_schedule_on_an_optimizer_with_its_own_schedule_is_refused_and_so_is_s
     with pytest.raises(ValueError, match="computes its LR with ExponentialDecay inside the compiled step"):
         runs.set_lr(rid, tmp_path, value=0.01)
     assert FitJob.exclusive is False and json.loads((tmp_path / rid / "status.json").read_text())["exclusive"] is False
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def test_the_runs_page_shows_a_fit_live_stops_it_and_compares_it_with_a_training_run(runs_dir):
+    from fakes import fabricate_run, shown
+    from streamlit.testing.v1 import AppTest
+
+    page = str(__import__("pathlib").Path(__file__).resolve().parents[1] / "pages" / "runs.py")
+    dash, model = drive_fit(runs_dir, 2)
+    at = AppTest.from_file(page, default_timeout=30)
+    at.query_params["run"] = dash.run_id
+    at.run()
+    assert not at.exception
+    captions = " ".join(shown(c.value) for c in at.caption)
+    assert "your fit on your data" in captions and "Sequential" in captions and "83 parameters" in captions
+    assert "lrviz's own runs go on beside it" in captions
+    assert "Epoch 3/5" in at.get("progress")[0].proto.text
+    assert {"Stop", "Apply"} <= {b.label for b in at.button}
+    next(b for b in at.button if b.label == "Stop").click().run()
+    dash.on_epoch_begin(2)
+    dash.on_train_batch_begin(0)
+    assert model.stop_training  # the page's stop reached the fit from its next batch
+    dash.on_train_end()
+    assert store_state(runs_dir, dash.run_id) == "stopped"
+    # a fit whose optimizer computes its LR: Stop only, and why
+    decayed, _ = drive_fit(runs_dir, 1, optimizer=keras.optimizers.SGD(
+        keras.optimizers.schedules.CosineDecay(0.1, 100)), name="decayed")
+    at = AppTest.from_file(page, default_timeout=30)
+    at.query_params["run"] = decayed.run_id
+    at.run()
+    assert not at.exception and "Apply" not in {b.label for b in at.button}
+    assert any("comes from a Keras CosineDecay inside the compiled step" in shown(c.value) for c in at.caption)
+    decayed.on_train_end()
+    # a finished fit beside a training run of lrviz's own: one comparison
+    ours = fabricate_run(runs_dir, factor=0.5)
+    at = AppTest.from_file(page, default_timeout=30)
+    at.query_params["compare"] = f"{dash.run_id},{ours}"
+    at.run()
+    assert not at.exception and not [i for i in at.info if "open it on its own" in shown(i.value)]
+
+
+def store_state(runs_dir, rid):
+    return runs.load_run(rid, runs_dir).state

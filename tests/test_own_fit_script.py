@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fit_fakes import batch_lrs
 
 from lrviz import runs
 from lrviz.cli import main as cli
@@ -104,9 +105,7 @@ def test_a_script_is_listed_steered_and_stopped_and_goes_on_after_fit(tmp_path, 
     # Keras counts a stopped epoch too; lrviz keeps finished epochs only
     assert int(epochs_run) in (len(hist), len(hist) + 1)
     # every batch from the override's on ran at the new LR, every one before at the old
-    from test_own_fit import _batch_lrs
-
-    lrs = _batch_lrs(run.dir)
+    lrs = batch_lrs(run.dir)
     step = override["step"]
     assert all(np.isclose(lrs[s], 0.01) for s in lrs if s < step)
     assert all(np.isclose(lrs[s], 0.004) for s in lrs if s >= step)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -184,6 +185,10 @@ def parent_history(run: store.Run):
 
 
 RUN_CHART_W = 310  # px: a run's loss, accuracy and LR charts
+REPORT_W, REPORT_CLASS_W = 470, 110  # px: the report table ("weighted avg" and four numbers), its class column
+CONFUSION_W = 460  # px: the confusion matrix beside it
+LR_INPUT_W = 170  # px: the Set LR value or factor
+METRIC_W = 170  # px: "Validation accuracy" and its value
 
 
 def charts(run: store.Run, key: str) -> None:
@@ -210,11 +215,19 @@ def progress(run: store.Run) -> None:
     epochs = int(st_.get("epochs") or run.config.get("epochs") or 1)
     epoch = int(st_.get("epoch") or 0)
     st.progress(progress_fraction(run), text=progress_text(run))
-    last = run.history.iloc[-1] if len(run.history) else None
-    m = st.columns(4)
+    last = run.history.iloc[-1] if len(run.history) else {}
+
+    def latest(column: str) -> str:  # a fit without validation data has no val_ columns
+        value = last.get(column) if hasattr(last, "get") else None
+        return f"{value:.4f}" if isinstance(value, (int, float)) and math.isfinite(value) else "–"
+
+    # A wrapping row of metrics as wide as their labels: four equal columns cut "Validation accuracy"
+    # to "Validation accu…" at 800 px.
+    row = st.container(horizontal=True, gap="small")
+    m = [row.container(width=METRIC_W) for _ in range(4)]
     m[0].metric("Epochs done", f"{epoch}/{epochs}")
-    m[1].metric("Validation accuracy", f"{last['val_accuracy']:.4f}" if last is not None else "–")
-    m[2].metric("Validation loss", f"{last['val_loss']:.4f}" if last is not None else "–")
+    m[1].metric("Validation accuracy", latest("val_accuracy"))
+    m[2].metric("Validation loss", latest("val_loss"))
     lr_now = st_.get("lr")
     m[3].metric("LR now", f"{lr_now:.6g}" if isinstance(lr_now, (int, float)) else "–")
 
@@ -236,25 +249,31 @@ def _on_mode_change(key: str, lr_now) -> None:
         S[f"{key}_amount"] = float(f"{lr_now:.3g}")
 
 
-def controls(run: store.Run, runs_dir: Path, page: str) -> None:
-    """Stop, and Set LR now (absolute or ×factor), for an active run."""
+def controls(run: store.Run, runs_dir: Path, page: str, *, no_set_lr: str | None = None) -> None:
+    """Stop, and Set LR now (absolute or ×factor), for an active run; ``no_set_lr``: why this run's
+    LR cannot be set (then only Stop, and that reason)."""
     key = f"{page}_ctl_{run.id}"
     stopping = stop_requested(run)
     lr_now = run.status.get("lr")
-    cols = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
-    cols[0].button("Stop", icon=":material/stop:", key=f"{key}_stop", type="primary", disabled=stopping,
+    # One row as wide as its parts, wrapping in a narrow window: four equal columns cut the switch
+    # to "value | × fa" at 800 px.
+    row = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")
+    row.button("Stop", icon=":material/stop:", key=f"{key}_stop", type="primary", disabled=stopping,
                    on_click=_stop, args=(run.id, runs_dir),  # before the rerun: the badge says Stopping… at once
                    help="Stop requested: the run finishes its current batch, then writes its report."
                         if stopping else
                         "Finish the current batch, evaluate, write the report. Nothing trained is lost.")
-    mode = cols[1].segmented_control("Set LR now", ["value", "× factor"], default="value", key=f"{key}_mode",
+    if no_set_lr:
+        row.caption(no_set_lr)
+        return
+    mode = row.segmented_control("Set LR now", ["value", "× factor"], default="value", key=f"{key}_mode",
                                      on_change=_on_mode_change, args=(key, lr_now),
                                      help="From the next batch. A value sets the LR now and the rest of the "
                                           "schedule continues from it; a factor scales the rest of the schedule.",
                                      **KEEP)
     field = "factor" if mode == "× factor" else "value"
     S.setdefault(f"{key}_amount", 0.001)
-    cols[2].number_input(SET_LR[field].label, key=f"{key}_amount", format="%.6g",
+    row.number_input(SET_LR[field].label, key=f"{key}_amount", format="%.6g", width=LR_INPUT_W,
                          step=0.0001 if field == "value" else 0.1,
                          on_change=_on_lr_input_change, args=(key,), **KEEP)
     amount = S[f"{key}_amount"]
@@ -263,7 +282,7 @@ def controls(run: store.Run, runs_dir: Path, page: str) -> None:
         problem = None
     except ValueError as e:
         problem = plain_message(e, SET_LR[field].label)
-    if cols[3].button("Apply", key=f"{key}_apply", icon=":material/tune:", disabled=problem is not None or stopping,
+    if row.button("Apply", key=f"{key}_apply", icon=":material/tune:", disabled=problem is not None or stopping,
                       help=problem):
         try:
             store.set_lr(run.id, runs_dir, **{field: amount})
@@ -275,8 +294,11 @@ def controls(run: store.Run, runs_dir: Path, page: str) -> None:
         st.error(problem)
 
 
-def live(run_id: str, runs_dir: Path, page: str) -> None:
-    """Poll the run every second; when it ends, rerun the page to show the results."""
+def live(run_id: str, runs_dir: Path, page: str, *, head: Callable[[store.Run], None] | None = None,
+         no_set_lr: Callable[[store.Run], str | None] | None = None) -> None:
+    """Poll the run every second; when it ends, rerun the page to show the results. ``head``
+    draws its header (a kind's own; default :func:`header`), ``no_set_lr(run)`` says why its LR
+    cannot be set, if it cannot."""
 
     @st.fragment(run_every=POLL_S)
     def _panel() -> None:
@@ -285,9 +307,9 @@ def live(run_id: str, runs_dir: Path, page: str) -> None:
         except (ValueError, OSError) as e:
             st.error(f"Run {run_id} can no longer be read: {plain(e)}")
             return
-        header(run)
+        (head or header)(run)
         progress(run)
-        controls(run, runs_dir, page)
+        controls(run, runs_dir, page, no_set_lr=no_set_lr(run) if no_set_lr else None)
         charts(run, key=f"{page}_live_{run_id}")
         if run.state not in store.ACTIVE_STATES:
             time.sleep(0.1)
@@ -296,9 +318,11 @@ def live(run_id: str, runs_dir: Path, page: str) -> None:
     _panel()
 
 
-def results(run: store.Run, runs_dir: Path, key: str = "res") -> None:
-    """A finished, stopped or failed run: what happened, charts, report, confusion, downloads."""
-    header(run)
+def results(run: store.Run, runs_dir: Path, key: str = "res", *,
+            head: Callable[[store.Run], None] | None = None) -> None:
+    """A finished, stopped or failed run: what happened, charts, report, confusion, downloads
+    (``head``: its header, default :func:`header`)."""
+    (head or header)(run)
     epochs_done = len(run.history)
     why = diverged(run)
     if why:
@@ -319,17 +343,18 @@ def results(run: store.Run, runs_dir: Path, key: str = "res") -> None:
         st.warning(f"Some files of this run could not be read: {plain(run.error)}")
     charts(run, key=f"{key}_{run.id}")
     if run.report is not None:
-        left, right = st.columns([1, 1])
-        with left:
+        # Side by side where they fit, one under the other in a narrow window: in two equal columns
+        # at 800 px the report showed only "class" and the start of "precision".
+        row = st.container(horizontal=True, gap="medium")
+        with row.container(width=REPORT_W):
             st.markdown("##### Classification report (test set)")
             st.caption(HELD_OUT)
             st.dataframe(report_display_frame(run.report), width="stretch", hide_index=True,
                          height=min(600, 38 + 35 * len(run.report)),
-                         column_config={"class": st.column_config.TextColumn(width="medium")})
-        with right:
-            if run.confusion is not None:
-                st.plotly_chart(confusion_figure(run.confusion), key=f"{key}_cm_{run.id}",
-                                config={"displaylogo": False})
+                         column_config={"class": st.column_config.TextColumn(width=REPORT_CLASS_W)})
+        if run.confusion is not None:
+            row.plotly_chart(confusion_figure(run.confusion), key=f"{key}_cm_{run.id}",
+                             config={"displaylogo": False}, width=CONFUSION_W)
     downloads(run, key)
     if run.state in ("finished", "stopped") and "model.keras" in run.files:
         resume(run, runs_dir, key)

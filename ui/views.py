@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lrviz import runs as store
-from ui import lr_finder_view, run_view, tournament_view
+from ui import fit_view, lr_finder_view, run_view, tournament_view
 
 
 def _training(run: store.Run, runs_dir: Path, key: str) -> None:
@@ -31,10 +31,11 @@ VIEWS: dict[str, Callable[[store.Run, Path, str], None]] = {
     "train": _training,
     "lr_find": _lr_find,
     "tournament": _tournament,
+    "fit": fit_view.show,
 }
 
 
-COMPARED = {"train"}  # kinds whose runs overlay on the Runs page (they have epochs of history)
+COMPARED = {"train", "fit"}  # kinds whose runs overlay on the Runs page (they have epochs of history)
 KIND_WORDS = {"lr_find": "an LR range test", "tournament": "a tournament"}
 
 
