@@ -125,3 +125,53 @@ def test_a_killed_script_leaves_a_failed_run_with_its_epochs(tmp_path):
     run = runs.load_run(rid, runs_dir)
     assert run.state == "failed" and "ended unexpectedly" in run.status["error"]
     assert len(run.history) >= 1 and list(run.history["epoch"]) == list(range(1, len(run.history) + 1))
+
+
+NOTEBOOK = [
+    """import os, psutil, numpy as np, keras
+import lrviz.keras
+from lrviz import runs
+rng = np.random.default_rng(0)
+x = rng.normal(size=(128, 6)).astype("float32"); y = (x[:, 0] > 0).astype("int32")
+def model():
+    m = keras.Sequential([keras.Input((6,)), keras.layers.Dense(2, activation="softmax")])
+    m.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return m""",
+    """first = lrviz.keras.Dashboard(name="cell 2")
+h = model().fit(x, y, epochs=2, batch_size=32, validation_split=0.25, verbose=0, callbacks=[first])
+print("CHILDREN", len(psutil.Process().children(recursive=True)), "PID", os.getpid())""",
+    """class Raises(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise ValueError("my callback broke")
+second = lrviz.keras.Dashboard(name="cell 3")
+model().fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[second, Raises()])""",
+    """for d in (first, second):
+    r = runs.load_run(d.run_id)
+    print("RUN", d.run_id, r.state, r.status.get("pid"), "|", r.status.get("error"))""",
+]
+
+
+def test_in_a_jupyter_notebook_a_fit_is_a_run_of_the_kernel_and_a_failed_cell_fails_its_run(tmp_path):
+    """A real Jupyter kernel (nbclient): no worker process, no fork; a cell whose fit raised
+    outside the training step (the user's callback) leaves a failed run with that reason."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in NOTEBOOK])
+    env_before = dict(os.environ)
+    os.environ.update(KERAS_BACKEND="jax", LRVIZ_RUNS_DIR=str(tmp_path), CUDA_VISIBLE_DEVICES="",
+                      PYTHONPATH=str(ROOT))
+    try:
+        NotebookClient(nb, timeout=180, kernel_name="python3", allow_errors=True, cwd=str(tmp_path)).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+    out = "\n".join(o.get("text", "") for cell in nb.cells for o in cell.get("outputs", []) if o.get("text"))
+    errors = [o for o in nb.cells[2].outputs if o.output_type == "error"]
+    assert errors and errors[0].ename == "ValueError", out
+    children, kernel_pid = out.split("CHILDREN ")[1].split()[0], out.split("PID ")[1].split()[0]
+    assert children == "0"  # nothing forked, no worker: the kernel trained it
+    lines = [line.split() for line in out.splitlines() if line.startswith("RUN ")]
+    (_, _, state1, pid1, *_), (_, _, state2, pid2, *_) = lines
+    assert (state1, pid1) == ("finished", kernel_pid) and (state2, pid2) == ("failed", kernel_pid)
+    assert "ValueError: my callback broke" in out.splitlines()[-1]
