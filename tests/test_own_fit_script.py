@@ -40,8 +40,9 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def _start(tmp_path: Path, backend: str) -> subprocess.Popen:
-    (tmp_path / "train.py").write_text(SCRIPT)
+def _start(tmp_path: Path, backend: str, *, write: bool = True) -> subprocess.Popen:
+    if write:
+        (tmp_path / "train.py").write_text(SCRIPT)
     env = {**os.environ, "KERAS_BACKEND": backend, "LRVIZ_RUNS_DIR": str(tmp_path / "runs"),
            "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     return subprocess.Popen([sys.executable, "train.py"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
@@ -109,6 +110,25 @@ def test_a_script_is_listed_steered_and_stopped_and_goes_on_after_fit(tmp_path, 
     step = override["step"]
     assert all(np.isclose(lrs[s], 0.01) for s in lrs if s < step)
     assert all(np.isclose(lrs[s], 0.004) for s in lrs if s >= step)
+
+
+def test_a_script_ended_by_an_exception_outside_the_step_fails_its_run_with_the_reason(tmp_path):
+    """The user's own callback raises after epoch 2: nothing in the training step sees it, the
+    script ends on it (sys.excepthook), and the run says why, its 2 epochs kept."""
+    script = SCRIPT.replace("callbacks=[lrviz.keras.Dashboard(name=\"my script\")]",
+                            "callbacks=[lrviz.keras.Dashboard(name=\"my script\"), Breaks()]")
+    script = script.replace("rng = np.random", "class Breaks(keras.callbacks.Callback):\n"
+                            "    def on_epoch_end(self, epoch, logs=None):\n"
+                            "        if epoch == 1:\n            raise OSError(\"my disk is full\")\n"
+                            "rng = np.random")
+    assert "Breaks()" in script
+    (tmp_path / "train.py").write_text(script)
+    proc = _start(tmp_path, "jax", write=False)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "OSError: my disk is full" in out
+    (run,) = [runs.load_run(s.id, tmp_path / "runs") for s in runs.list_runs(tmp_path / "runs")]
+    assert run.state == "failed" and run.status["error"] == "OSError: my disk is full"
+    assert list(run.history["epoch"]) == [1, 2]
 
 
 def test_a_killed_script_leaves_a_failed_run_with_its_epochs(tmp_path):
