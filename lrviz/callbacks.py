@@ -260,7 +260,7 @@ def history_csv(rows: list[dict[str, Any]]) -> str:
 def _cell(v: Any) -> str:
     if v is None or isinstance(v, float) and v != v:
         return ""
-    return "%.15g" % v if isinstance(v, float) else str(v)
+    return f"{v:.15g}" if isinstance(v, float) else str(v)
 
 
 def _is_number(v: Any) -> bool:

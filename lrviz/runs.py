@@ -39,7 +39,7 @@ __all__ = [
     "RunBusyError", "Run", "RunSummary", "store_at",
     "validate_config", "default_config", "validate_lr_find_config", "default_lr_find_config", "validate_config_of",
     "create_run", "start_run", "start_lr_find", "list_runs", "load_run", "stop_run", "set_lr", "delete_run",
-    "active_run", "latest_run", "run_path", "run_kind", "set_run_name", "RUN_NAME",
+    "active_run", "latest_run", "run_path", "run_kind", "set_run_name", "RUN_NAME", "lr_fixed",
     "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "read_json",
 ]
 
@@ -265,13 +265,19 @@ def set_lr(run_id: str, runs_dir: Path | str = DEFAULT_RUNS_DIR, *, value: float
     (see :mod:`lrviz.callbacks` for how an override combines with the schedule)."""
     store = store_at(runs_dir)
     try:
-        job = jobs.job_for(read_json(store.existing(run_id) / "config.json"))
+        config = read_json(store.existing(run_id) / "config.json")
     except (OSError, ValueError):
-        job = jobs.job_for(jobs.DEFAULT_KIND)
-    steer = getattr(job, "set_lr", None)
-    if steer is None:
-        raise ValueError(f"Run {run_id} is an {job.title}; its LR cannot be changed while it runs.")
-    steer(store, run_id, value=value, factor=factor)
+        config = {}
+    job = jobs.job_for(config)
+    refusal = job.lr_fixed({**config, "id": run_id})
+    if refusal is not None:
+        raise ValueError(refusal)
+    job.set_lr(store, run_id, value=value, factor=factor)
+
+
+def lr_fixed(run: Run) -> str | None:
+    """Why ``run``'s LR cannot be set while it runs (its kind's one message), or None."""
+    return run.job.lr_fixed({**run.config, "id": run.id})
 
 
 RUN_NAME = Setting("name", None, "A name to recognise the run by in tables and comparisons.", kind="text",

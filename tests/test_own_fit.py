@@ -223,7 +223,7 @@ def test_a_schedule_on_an_optimizer_with_its_own_schedule_is_refused_and_so_is_s
     with pytest.raises(ValueError, match="Argument `steps_per_epoch` must be an integer >= 1"):
         lrviz.keras.schedule("step", steps_per_epoch=0)
     rid = runs.create_run({"kind": "fit", "epochs": 3, "lr_source": "ExponentialDecay"}, tmp_path)
-    with pytest.raises(ValueError, match="computes its LR with ExponentialDecay inside the compiled step"):
+    with pytest.raises(ValueError, match="computes its LR with a Keras ExponentialDecay inside the compiled step"):
         runs.set_lr(rid, tmp_path, value=0.01)
     assert FitJob.exclusive is False and json.loads((tmp_path / rid / "status.json").read_text())["exclusive"] is False
 
@@ -259,7 +259,7 @@ def test_the_runs_page_shows_a_fit_live_stops_it_and_compares_it_with_a_training
     at.query_params["run"] = decayed.run_id
     at.run()
     assert not at.exception and "Apply" not in {b.label for b in at.button}
-    assert any("comes from a Keras CosineDecay inside the compiled step" in shown(c.value) for c in at.caption)
+    assert any("computes its LR with a Keras CosineDecay inside the compiled step" in shown(c.value) for c in at.caption)
     decayed.on_train_end()
     # a finished fit beside a training run of lrviz's own: one comparison
     ours = fabricate_run(runs_dir, factor=0.5)

@@ -10,7 +10,6 @@ from pathlib import Path
 import streamlit as st
 
 from lrviz import runs as store
-from lrviz.jobs.fit import STEERABLE_SOURCES
 from lrviz.schedules import Schedule
 from ui import run_view
 from ui.text import NAME_CHARS, plain
@@ -71,11 +70,8 @@ def _number(value: object) -> str:
 
 def no_set_lr(run: store.Run) -> str | None:
     """Why this fit's LR cannot be set from here (its optimizer computes it), or None."""
-    source = run.config.get("lr_source")
-    if source in STEERABLE_SOURCES:
-        return None
-    return (f"Its LR comes from a Keras {plain(source, NAME_CHARS)} inside the compiled step, so it cannot be set "
-            "from here; give the optimizer a float LR, or pass schedule= to the Dashboard, to steer it.")
+    refusal = store.lr_fixed(run)
+    return None if refusal is None else plain(refusal)
 
 
 def show(run: store.Run, runs_dir: Path, key: str) -> None:

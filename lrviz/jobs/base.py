@@ -123,6 +123,14 @@ class Job:
         return {}
 
     @classmethod
+    def lr_fixed(cls, config: Mapping[str, Any]) -> str | None:
+        """Why the LR of a run of this kind cannot be set while it runs (None: it can, through the
+        kind's ``set_lr``). The one message of the refusal: the runs API raises it, pages show it."""
+        if getattr(cls, "set_lr", None) is None:
+            return f"Run {config.get('id', '?')} is an {cls.title}; its LR cannot be changed while it runs."
+        return None
+
+    @classmethod
     def run(cls, ctx: WorkerContext) -> str:
         """The worker: do the job, write its files; return the final state (finished or stopped).
         Exceptions propagate: the worker marks the run failed."""

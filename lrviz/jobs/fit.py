@@ -120,14 +120,19 @@ class FitJob(Job):
     # ------------------------------------------------------------------ control
 
     @classmethod
+    def lr_fixed(cls, config: Mapping[str, Any]) -> str | None:
+        source = config.get("lr_source")
+        if source in STEERABLE_SOURCES:
+            return None
+        return (f"Run {config.get('id', '?')} is a fit whose optimizer computes its LR with a Keras {source} inside "
+                "the compiled step, so lrviz cannot set it; give the optimizer a float learning rate, or pass "
+                "schedule= to the Dashboard, to steer it.")
+
+    @classmethod
     def set_lr(cls, store: Any, run_id: str, *, value: float | None = None, factor: float | None = None) -> None:
         """Change the fit's LR from its next batch (the same rules and files as a training run's);
-        refused for a fit whose optimizer computes its LR with a Keras ``LearningRateSchedule``."""
-        source = store.read(run_id).config.get("lr_source")
-        if source not in STEERABLE_SOURCES:
-            raise ValueError(f"Run {run_id} is a fit whose optimizer computes its LR with {source} inside the "
-                             "compiled step; lrviz can change the LR of a fit whose optimizer has a float learning "
-                             "rate, or of one it schedules itself (Dashboard(schedule=...)).")
+        refused (:meth:`lr_fixed`) for a fit whose optimizer computes its LR with a Keras
+        ``LearningRateSchedule``."""
         TrainingJob.set_lr(store, run_id, value=value, factor=factor)
 
     @classmethod
