@@ -259,7 +259,7 @@ def test_the_runs_page_shows_a_fit_live_stops_it_and_compares_it_with_a_training
     at.query_params["run"] = decayed.run_id
     at.run()
     assert not at.exception and "Apply" not in {b.label for b in at.button}
-    assert any("computes its LR with a Keras CosineDecay inside the compiled step" in shown(c.value) for c in at.caption)
+    assert any("with a Keras CosineDecay inside the compiled step" in shown(c.value) for c in at.caption)
     decayed.on_train_end()
     # a finished fit beside a training run of lrviz's own: one comparison
     ours = fabricate_run(runs_dir, factor=0.5)
