@@ -39,7 +39,7 @@ from lrviz.jobs.common import StatusWriter
 from lrviz.store.control import Control
 from lrviz.store.files import read_json
 
-__all__ = ["run_worker", "main"]
+__all__ = ["run_worker", "main", "failure_text"]
 
 
 def run_worker(run_dir: str | Path, *, verbose: int | str = 2, install_signals: bool = True,
@@ -67,10 +67,22 @@ def run_worker(run_dir: str | Path, *, verbose: int | str = 2, install_signals: 
     except BaseException as e:  # noqa: BLE001 - every failure must end up in status.json
         traceback.print_exc()
         status.reload()  # keep the progress the job wrote
-        status.write(state="failed", error=f"{type(e).__name__}: {e}", eta_s=None, phase=None)
+        status.write(state="failed", error=failure_text(e), eta_s=None, phase=None)
         if isinstance(e, (KeyboardInterrupt, SystemExit)):
             raise
         return "failed"
+
+
+def failure_text(error: BaseException) -> str:
+    """What a failed run's status says: a bad value or missing data (a ``ValueError`` lrviz
+    worded for people: ``FieldError``, ``DataError``) as its message; anything else with its type
+    (``RuntimeError: disk on fire``), which says where to look."""
+    from lrviz.data import DataError
+    from lrviz.errors import FieldError
+
+    if isinstance(error, (FieldError, DataError)):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
 
 
 def main(argv: list[str] | None = None) -> int:
