@@ -1,7 +1,8 @@
 """A schedule tournament, the pure part: which schedules, and who won.
 
 A tournament trains MiniVGGNet once per (schedule, seed) and ranks the schedules by their
-mean final validation accuracy over the seeds (:mod:`lrviz.jobs.tournament` runs it on Optuna).
+mean final validation accuracy over the seeds (the package :mod:`lrviz.jobs.tournament` runs it on
+Optuna).
 This module holds what needs no Optuna, no Keras and no files:
 
 * :func:`parse_spec` reads ``'step:factor=0.5,drop_every=5'`` into a schedule config, and a
@@ -33,7 +34,7 @@ from lrviz.errors import FieldError
 from lrviz.schedules import REGISTRY, Schedule
 
 __all__ = ["PRESETS", "BOOK_ACCURACY", "LEADERBOARD_COLUMNS", "ALPHA", "MIN_SEEDS", "TrialRecord", "Verdict",
-           "eta_seconds", "parse_spec",
+           "eta_seconds", "parse_spec", "leaderboard_columns",
            "grid", "schedule_labels", "preset", "book_accuracy", "leaderboard", "verdict", "winner_schedule",
            "trial_pairs"]
 
@@ -60,6 +61,14 @@ BOOK_ACCURACY: dict[str, float] = {
 LEADERBOARD_COLUMNS = ["rank", "schedule", "mean_val_accuracy", "std_val_accuracy", "trials", "best_epoch",
                        "min_val_accuracy", "max_val_accuracy", "running", "waiting", "pruned", "failed", "retried",
                        "stopped", "mean_time_s", "notes", "schedule_index"]
+
+
+
+def leaderboard_columns(dataset: str = "digits") -> list[str]:
+    """The columns of ``leaderboard.csv``: :data:`LEADERBOARD_COLUMNS`, and ``book_accuracy``
+    on CIFAR-10 (the book's figures are for its test set)."""
+    return [*LEADERBOARD_COLUMNS, *(["book_accuracy"] if dataset == "cifar10" else [])]
+
 
 _PAIR = re.compile(r",\s*(?=[A-Za-z_]\w*\s*=)")  # a comma that starts the next name=value
 

@@ -212,7 +212,7 @@ def test_a_twice_resumed_trial_reports_the_whole_curve(tmp_path):
     epochs, so the epochs a trial continues from come from the whole chain of parents."""
     from fakes import fabricate_run
 
-    from lrviz.cli.tournament import _lineage_curve
+    from lrviz.jobs.tournament.worker import _lineage_curve
 
     first = fabricate_run(tmp_path, epochs=6, state="stopped")  # epochs 1-3
     second = fabricate_run(tmp_path, epochs=6, state="finished", accuracy=0.9)

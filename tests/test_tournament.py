@@ -393,3 +393,45 @@ def test_a_grid_too_big_for_a_tournament_is_refused_before_it_is_built(monkeypat
     assert built == []
     monkeypatch.undo()
     assert len(grid("step", {"factor": [0.5] * 10, "drop_every": list(range(1, MAX_TRIALS // 10 + 1))})) == MAX_TRIALS
+
+
+def test_the_trial_worker_is_engine_code_the_cli_only_calls():
+    """The engine used to start its workers as `python -m lrviz tournament-worker` (its own command
+    line, where the import-cycle test cannot see the edge); now the engine's own module, which the
+    CLI's command imports."""
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    from lrviz.cli import tournament as cli_tournament
+    from lrviz.jobs.tournament import worker_command
+    from lrviz.jobs.tournament.worker import work
+
+    cmd = worker_command("sqlite:///x.db", "s", "/runs", "g")
+    assert cmd[1:3] == ["-m", "lrviz.jobs.tournament.worker"] and importlib.util.find_spec(cmd[2]) is not None
+    assert cli_tournament.work is work
+    jobs = Path(__file__).resolve().parents[1] / "lrviz" / "jobs"
+    for f in jobs.rglob("*.py"):
+        tree = ast.parse(f.read_text())
+        strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+        assert "tournament-worker" not in strings, f
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and (n.module or "").startswith(
+            "lrviz.cli")], f
+
+
+def test_leaderboard_csv_is_the_csv_modules_and_reads_back_whole():
+    """The hand-written writer quoted a cell with a quote without doubling it (the row then read
+    as other columns); normal values are written as before: floats in full, None and NaN empty."""
+    import csv
+    import io
+
+    from lrviz.jobs.tournament.job import csv_text
+
+    rows = [{"rank": 1, "schedule": "Step decay (lr=0.01, factor=0.5)", "mean": 0.1 + 0.2, "notes": None},
+            {"rank": None, "schedule": 'say "hi",\nthen go', "mean": math.nan, "notes": "1 failed, 1 retried"}]
+    text = csv_text(rows, ["rank", "schedule", "mean", "notes"])
+    assert text.splitlines()[:2] == ["rank,schedule,mean,notes",
+                                     '1,"Step decay (lr=0.01, factor=0.5)",0.30000000000000004,']
+    back = list(csv.DictReader(io.StringIO(text)))
+    assert [r["schedule"] for r in back] == [rows[0]["schedule"], rows[1]["schedule"]]
+    assert back[1] == {"rank": "", "schedule": 'say "hi",\nthen go', "mean": "", "notes": "1 failed, 1 retried"}

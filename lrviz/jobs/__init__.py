@@ -11,6 +11,12 @@ fit        :mod:`lrviz.jobs.fit`                  a user's own fit (lrviz.keras.
 
 Adding a kind: a module with a :class:`lrviz.jobs.base.Job` subclass, and its line in
 :data:`JOBS`. The store, the worker and the runs API find it through :func:`job_for`.
+
+A kind with several concerns is a package, one concern a module: :mod:`lrviz.jobs.tournament`
+holds ``config`` (its settings), ``job`` (the Job and its run), ``resume``, ``storage`` (Optuna
+storage, claim lock, heartbeat), ``study`` (recorded settings, trials, enqueueing), ``pool``
+(local worker processes), ``worker`` (the trial worker, ``python -m lrviz.jobs.tournament.worker``)
+and ``read`` (the page's read API).
 """
 
 from __future__ import annotations
