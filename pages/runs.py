@@ -145,7 +145,7 @@ def _confirm_bulk_delete(ticked: list[str]) -> None:
     if plan.trials:
         with_trials = st.checkbox(f"Also delete the {len(plan.trials)} trial run(s) of the ticked tournament(s)",
                                   value=True, key="runs_bulk_trials",
-                                  help="Without them a tournament's trials are listed on their own.")
+                                  help="Without them a tournament's trials are listed on their own.", **KEEP)
     doomed = plan.runs + (plan.trials if with_trials else [])
     if not doomed:
         st.info("Nothing to delete.")
