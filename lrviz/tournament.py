@@ -18,6 +18,17 @@ and stopped trials do not count): ``mean_val_accuracy`` = mean of the final-epoc
 accuracies, ``std_val_accuracy`` = their sample standard deviation (``ddof=1``, NaN with a
 single seed); ``rank`` 1 = highest mean (ties share the smaller rank; schedules without a
 completed trial have no rank and come last).
+
+**Time to accuracy.** Per schedule, over its completed seeds: a seed *reaches* the target
+``t`` at the first (1-based) epoch ``e`` whose validation accuracy is ``>= t`` (less
+:data:`REACHED_SLACK`), and takes the seconds of epochs 1..e (``epoch_time_s`` of
+``history.csv``: each epoch's training and validation, not the start-up)::
+
+    e = min(k for k in curve if curve[k] >= t - REACHED_SLACK);  s = sum(times[k] for k in 1..e)
+
+``seeds_reached`` = how many seeds reached it; ``epochs_to_target`` / ``seconds_to_target`` =
+the means of ``e`` / ``s`` over those seeds (seconds over the seeds whose every epoch up to ``e``
+has a time); empty (NaN) when no seed reached it, which the page and the CLI say as "not reached".
 """
 
 from __future__ import annotations
@@ -34,7 +45,8 @@ from lrviz.errors import FieldError
 from lrviz.schedules import REGISTRY, Schedule
 
 __all__ = ["PRESETS", "BOOK_ACCURACY", "LEADERBOARD_COLUMNS", "ALPHA", "MIN_SEEDS", "TrialRecord", "Verdict",
-           "eta_seconds", "parse_spec", "leaderboard_columns",
+           "eta_seconds", "parse_spec", "leaderboard_columns", "TARGET_ACCURACY", "default_target", "time_to_target",
+           "reached_text",
            "grid", "schedule_labels", "preset", "book_accuracy", "leaderboard", "verdict", "winner_schedule",
            "trial_pairs"]
 
@@ -60,7 +72,11 @@ BOOK_ACCURACY: dict[str, float] = {
 
 LEADERBOARD_COLUMNS = ["rank", "schedule", "mean_val_accuracy", "std_val_accuracy", "trials", "best_epoch",
                        "min_val_accuracy", "max_val_accuracy", "running", "waiting", "pruned", "failed", "retried",
-                       "stopped", "mean_time_s", "notes", "schedule_index"]
+                       "stopped", "mean_time_s", "target_accuracy", "seeds_reached", "epochs_to_target",
+                       "seconds_to_target", "notes", "schedule_index"]
+# The target a tournament times its schedules to when it names none (see TARGET_ACCURACY's note).
+TARGET_ACCURACY: dict[str, float] = {"digits": 0.95, "cifar10": 0.70}
+REACHED_SLACK = 1e-6  # Keras reports accuracy as float32: 95 of 100 right reads 0.949999988, which reached 0.95
 
 
 
@@ -177,7 +193,8 @@ class TrialRecord:
 
     ``state``: ``complete``, ``running``, ``waiting``, ``pruned``, ``failed`` or ``stopped``;
     ``value``: the final-epoch validation accuracy (complete trials); ``curve``: validation
-    accuracy by 1-based epoch; ``retry``: this trial re-runs a failed one."""
+    accuracy by 1-based epoch; ``retry``: this trial re-runs a failed one; ``epoch_times``:
+    seconds of each 1-based epoch (``history.csv``'s ``epoch_time_s``; empty when unknown)."""
 
     number: int
     schedule: str
@@ -188,6 +205,7 @@ class TrialRecord:
     duration_s: float | None = None
     retry: bool = False
     run_id: str | None = None
+    epoch_times: dict[int, float] = field(default_factory=dict)
 
 
 def eta_seconds(trials: Iterable[TrialRecord], pairs: int, epochs: int, parallel: int) -> float | None:
@@ -216,13 +234,17 @@ def eta_seconds(trials: Iterable[TrialRecord], pairs: int, epochs: int, parallel
     return left * (sum(durations) / len(durations)) / side_by_side
 
 
-def leaderboard(trials: Iterable[TrialRecord], schedules: Sequence[str], *, dataset: str = "digits") -> list[dict]:
+def leaderboard(trials: Iterable[TrialRecord], schedules: Sequence[str], *, dataset: str = "digits",
+                target: float | None = None) -> list[dict]:
     """One row per schedule (see :data:`LEADERBOARD_COLUMNS`), best first; ``book_accuracy``
-    is added when ``dataset`` is ``cifar10``.
+    is added when ``dataset`` is ``cifar10``. ``target``: the validation accuracy the time to
+    accuracy is measured to (default :data:`TARGET_ACCURACY` of the dataset; see the module
+    docstring).
 
     ``best_epoch``: the 1-based epoch where the mean over completed seeds of the validation
     accuracy peaks. ``notes``: what happened besides completing, e.g. ``1 failed and retried``.
     """
+    target = default_target(dataset) if target is None else float(target)
     by: dict[str, list[TrialRecord]] = {s: [] for s in schedules}
     for t in trials:
         if t.schedule in by:
@@ -242,7 +264,7 @@ def leaderboard(trials: Iterable[TrialRecord], schedules: Sequence[str], *, data
                "best_epoch": _best_epoch(done), "min_val_accuracy": min(values) if values else math.nan,
                "max_val_accuracy": max(values) if values else math.nan, **count, "retried": retried,
                "mean_time_s": sum(times) / len(times) if times else math.nan,
-               "notes": _notes(count, retried), "schedule_index": index}
+               **_to_target(done, target), "notes": _notes(count, retried), "schedule_index": index}
         if dataset == "cifar10":
             row["book_accuracy"] = book_accuracy(label, dataset)
         rows.append(row)
@@ -251,6 +273,67 @@ def leaderboard(trials: Iterable[TrialRecord], schedules: Sequence[str], *, data
         r["rank"] = 1 + sum(o["mean_val_accuracy"] > r["mean_val_accuracy"] for o in ranked) if r["trials"] else None
     rows.sort(key=lambda r: (r["rank"] is None, r["rank"] or 0, r["schedule_index"]))
     return rows
+
+
+def default_target(dataset: str) -> float:
+    """The target accuracy of a tournament that names none: :data:`TARGET_ACCURACY` (0.95 on
+    digits, 0.70 on CIFAR-10, and 0.95 for another dataset)."""
+    return TARGET_ACCURACY.get(dataset, TARGET_ACCURACY["digits"])
+
+
+def time_to_target(curve: Mapping[int, float], epoch_times: Mapping[int, float],
+                   target: float) -> tuple[int | None, float | None]:
+    """``(e, s)``: the first 1-based epoch whose validation accuracy reaches ``target`` (less
+    :data:`REACHED_SLACK`) and the seconds of epochs 1..e (None when an epoch's time is
+    unknown); ``(None, None)`` when no epoch reaches it."""
+    reached = [e for e, acc in curve.items() if math.isfinite(acc) and acc >= target - REACHED_SLACK]
+    if not reached:
+        return None, None
+    e = min(reached)
+    times = [epoch_times.get(k) for k in range(1, e + 1)]
+    ok = all(isinstance(t, (int, float)) and math.isfinite(t) and t >= 0 for t in times)
+    return e, (float(sum(times)) if ok else None)  # type: ignore[arg-type]
+
+
+def _to_target(done: list[TrialRecord], target: float) -> dict[str, Any]:
+    hits = [time_to_target(t.curve, t.epoch_times, target) for t in done]
+    epochs = [e for e, _ in hits if e is not None]
+    seconds = [s for e, s in hits if e is not None and s is not None]
+    return {"target_accuracy": target, "seeds_reached": len(epochs),
+            "epochs_to_target": sum(epochs) / len(epochs) if epochs else math.nan,
+            "seconds_to_target": sum(seconds) / len(seconds) if seconds else math.nan}
+
+
+def reached_text(row: Mapping[str, Any]) -> str:
+    """A leaderboard row's time to its target in words, as the page and the CLI show it:
+    ``"16.3 ep · 12 s · 2/3"`` (mean epochs and seconds over the 2 of 3 completed seeds that
+    reached it), ``"not reached · 0/3"``, or ``""`` before any seed completed. A row without the
+    columns (a leaderboard.csv of an older lrviz) gives ``""``."""
+    n, k = _count(row.get("trials")), _count(row.get("seeds_reached"))
+    if not n or k is None:
+        return ""
+    if not k:
+        return f"not reached · 0/{n}"
+    parts = []
+    epochs, seconds = _number(row.get("epochs_to_target")), _number(row.get("seconds_to_target"))
+    if epochs is not None:
+        parts.append(f"{epochs:.3g} ep")
+    if seconds is not None:
+        parts.append(f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s")
+    return " · ".join([*parts, f"{k}/{n}"])
+
+
+def _count(v: Any) -> int | None:
+    number = _number(v)
+    return int(number) if number is not None and number >= 0 and number == int(number) else None
+
+
+def _number(v: Any) -> float | None:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
 
 
 def _best_epoch(done: list[TrialRecord]) -> int | None:

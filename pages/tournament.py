@@ -40,7 +40,7 @@ def _schedules(source: str) -> list[dict]:
 
 STATE = PageState("tn_", {  # this page's keys and their defaults (ui/page_state.py)
     "tn_source": "tutorial", "tn_dataset": "digits", "tn_archive": "", "tn_epochs": 40, "tn_seeds": 3,
-    "tn_workers": 1, "tn_limit": 0, "tn_batch_size": 64, "tn_prune": False,
+    "tn_workers": 1, "tn_limit": 0, "tn_batch_size": 64, "tn_prune": False, "tn_target": 0.0,
 })
 
 
@@ -74,16 +74,19 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
     c[1].number_input(SET["epochs"].label, key="tn_epochs", step=1, help=SET["epochs"].widget_help(), **KEEP)
     c[2].number_input(SET["seeds"].label, key="tn_seeds", step=1, help=SET["seeds"].widget_help(), **KEEP)
     c[3].number_input(SET["workers"].label, key="tn_workers", step=1, help=SET["workers"].widget_help(), **KEEP)
-    c = st.columns([1, 1, 2], vertical_alignment="bottom")  # the toggle's label needs more than a quarter at 800 px
+    c = st.columns([1, 1, 1, 2], vertical_alignment="bottom")  # the toggle's label needs the most at 800 px
     c[0].number_input("Training images (0: all)", key="tn_limit", step=100, help=SET["limit"].widget_help(), **KEEP)
     c[1].number_input(SET["batch_size"].label, key="tn_batch_size", step=1,
                       help=SET["batch_size"].widget_help(), **KEEP)
-    c[2].toggle(SET["prune"].label, key="tn_prune", help=SET["prune"].help + " Schedules that decay late look worse "
+    c[2].number_input(SET["target_accuracy"].label, key="tn_target", min_value=0.0, max_value=1.0, step=0.01,
+                      format="%.2f", help=SET["target_accuracy"].widget_help() + " 0: by the dataset.", **KEEP)
+    c[3].toggle(SET["prune"].label, key="tn_prune", help=SET["prune"].help + " Schedules that decay late look worse "
                 "early (short-horizon bias): pruning can drop the eventual winner.", **KEEP)
     if S.tn_dataset == "cifar10":
         st.text_input(SET["cifar_archive"].label, key="tn_archive", help=SET["cifar_archive"].help, **KEEP)
     settings = {"dataset": S.tn_dataset, "epochs": S.tn_epochs, "seeds": S.tn_seeds, "workers": S.tn_workers,
                 "limit": S.tn_limit or None, "batch_size": S.tn_batch_size, "prune": S.tn_prune,
+                "target_accuracy": S.tn_target or None,
                 "cifar_archive": (S.tn_archive or None) if S.tn_dataset == "cifar10" else None}
     problem = None
     try:

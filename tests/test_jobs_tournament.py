@@ -63,7 +63,7 @@ def _final_val_accuracy(runs_dir: Path, rid: str) -> float:
 
 
 def test_four_schedules_two_seeds_two_workers(tmp_path):
-    cfg = tournament_config(FOUR, seeds=2, workers=2, epochs=2, **TINY)
+    cfg = tournament_config(FOUR, seeds=2, workers=2, epochs=2, target_accuracy=0.2, **TINY)
     tid = runs.create_run(cfg, tmp_path, launch=lambda p: (os.getpid(), None))
     seen, etas = [], []
 
@@ -98,6 +98,21 @@ def test_four_schedules_two_seeds_two_workers(tmp_path):
         assert row.trials == 2 == len(finals[row.schedule])
         assert row.mean_val_accuracy == pytest.approx(np.mean(finals[row.schedule]), abs=1e-9)
         assert row.std_val_accuracy == pytest.approx(np.std(finals[row.schedule], ddof=1), abs=1e-9)
+    # the time to 0.2 against each run's own history.csv (the job had it from the workers, through Optuna)
+    for row in board.itertuples():
+        hits = []
+        for r in members:
+            if Schedule.from_config(runs.load_run(r.id, tmp_path).config["schedule"]).label() == row.schedule:
+                h = pd.read_csv(tmp_path / r.id / "history.csv")
+                at = np.flatnonzero(h["val_accuracy"].to_numpy() >= 0.2 - 1e-6)
+                if at.size:
+                    hits.append((h["epoch"].iloc[at[0]], h["epoch_time_s"].iloc[: at[0] + 1].sum()))
+        assert row.target_accuracy == 0.2 and row.seeds_reached == len(hits)
+        if hits:
+            assert row.epochs_to_target == pytest.approx(np.mean([e for e, _ in hits]))
+            assert row.seconds_to_target == pytest.approx(np.mean([t for _, t in hits]))
+        else:
+            assert np.isnan(row.epochs_to_target) and np.isnan(row.seconds_to_target)
     means = {k: np.mean(v) for k, v in finals.items()}
     expected_rank = {k: 1 + sum(m > means[k] for m in means.values()) for k in means}
     assert {row.schedule: row.rank for row in board.itertuples()} == expected_rank

@@ -202,3 +202,29 @@ def test_a_tournament_opened_on_the_runs_page_shows_its_leaderboard(runs_dir):
     assert board.value["rank"].tolist() == [1, 2] and board.value["mean validation accuracy"].tolist() == [0.81, 0.71]
     assert any(b.key == "runs_winner" for b in at.button)
     assert not any("Keras on" in c.value for c in at.caption)  # no training-run header
+
+
+def test_a_stopped_tournaments_leaderboard_has_whole_ranks_and_no_none(runs_dir):
+    """Issue #19: a schedule with no completed seed left NaN in its rank (the ranks then read
+    1.000000) and in its numbers (drawn "None", whatever the Styler said). Now every cell is a
+    value: whole ranks, blank where nothing is known; the key columns come first, with short
+    headers (the table is about 460 px wide at 800 px), and the time to the target says "not
+    reached" instead of a number."""
+    import math
+
+    tid = _finished_tournament(runs_dir, last="stopped")
+    board = pd.read_csv(runs_dir / tid / "leaderboard.csv")
+    board.loc[1, ["rank", "mean_val_accuracy", "std_val_accuracy", "best_epoch"]] = math.nan
+    board.loc[1, "trials"] = 0
+    board["target_accuracy"], board["seeds_reached"] = 0.95, [0, 0]
+    board["epochs_to_target"] = board["seconds_to_target"] = math.nan
+    board.to_csv(runs_dir / tid / "leaderboard.csv", index=False)
+    frame = page().dataframe[0]
+    data = frame.value
+    assert not data.isna().any().any(), data
+    assert list(data["rank"]) == ["1", ""] and list(data["mean validation accuracy"]) == ["0.8100", ""]
+    assert list(data["time to target"]) == ["not reached · 0/2", ""]
+    assert list(data.columns[:6]) == ["rank", "mean validation accuracy", "± std over seeds", "trials done",
+                                      "time to target", "schedule"]
+    headers = {name: c.get("label") for name, c in json.loads(frame.proto.columns).items()}
+    assert [headers[c] for c in data.columns[:5]] == ["rank", "mean acc.", "± std", "seeds", "to 0.95"]

@@ -15,13 +15,16 @@ from lrviz.jobs.tournament import TournamentJob, tournament_config
 from lrviz.schedules import Schedule
 from lrviz.tournament import (
     PRESETS,
+    TARGET_ACCURACY,
     TrialRecord,
     book_accuracy,
     grid,
     leaderboard,
     parse_spec,
     preset,
+    reached_text,
     schedule_labels,
+    time_to_target,
     trial_pairs,
     verdict,
     winner_schedule,
@@ -395,6 +398,56 @@ def test_a_grid_too_big_for_a_tournament_is_refused_before_it_is_built(monkeypat
     assert len(grid("step", {"factor": [0.5] * 10, "drop_every": list(range(1, MAX_TRIALS // 10 + 1))})) == MAX_TRIALS
 
 
+# ------------------------------------------------------------------ time to accuracy
+
+
+def _timed(seed: int, accuracies: list[float], seconds: list[float], schedule: str = "A",
+           state: str = "complete") -> TrialRecord:
+    curve = dict(enumerate(accuracies, start=1))
+    return TrialRecord(seed, schedule, seed, state, accuracies[-1] if state == "complete" else None, curve,
+                       epoch_times=dict(enumerate(seconds, start=1)))
+
+
+def test_time_to_accuracy_is_the_mean_over_the_seeds_that_reach_it():
+    """A small fake history worked by hand. Target 0.95: seed 1 first reaches it at epoch 3 after
+    2.0 + 1.5 + 1.5 = 5.0 s; seed 2 at epoch 2 after 3.0 + 1.0 = 4.0 s (Keras' float32 0.95,
+    0.949999988, counts); seed 3 never does; the running trial does not count. So 2 of 3 seeds,
+    (3 + 2) / 2 = 2.5 epochs and (5.0 + 4.0) / 2 = 4.5 s. B reaches it in none of its 2 seeds."""
+    f32_095 = float(np.float32(0.95))
+    assert f32_095 < 0.95
+    trials = [_timed(1, [0.50, 0.93, 0.96, 0.97], [2.0, 1.5, 1.5, 1.5]),
+              _timed(2, [0.60, f32_095, 0.96, 0.98], [3.0, 1.0, 1.0, 1.0]),
+              _timed(3, [0.50, 0.70, 0.90, 0.94], [2.0, 2.0, 2.0, 2.0]),
+              _timed(4, [0.99, 0.99], [0.1, 0.1], state="running"),
+              _timed(5, [0.40, 0.90, 0.92, 0.93], [1.0] * 4, schedule="B"),
+              _timed(6, [0.30, 0.80, 0.85, 0.94], [1.0] * 4, schedule="B")]
+    a, b = sorted(leaderboard(trials, ["A", "B"], target=0.95), key=lambda r: r["schedule"])
+    assert (a["target_accuracy"], a["seeds_reached"], a["trials"]) == (0.95, 2, 3)
+    assert a["epochs_to_target"] == pytest.approx(2.5) and a["seconds_to_target"] == pytest.approx(4.5)
+    assert reached_text(a) == "2.5 ep · 4.5 s · 2/3"
+    assert b["seeds_reached"] == 0 and math.isnan(b["epochs_to_target"]) and math.isnan(b["seconds_to_target"])
+    assert reached_text(b) == "not reached · 0/2"  # not 0, not NaN
+    # the same seed 3 with 0.90 as the target: epoch 3 after 6.0 s
+    assert time_to_target(trials[2].curve, trials[2].epoch_times, 0.90) == (3, 6.0)
+    # an epoch without a time: the epochs still count, the seconds are unknown (and left out of the mean)
+    assert time_to_target({1: 0.5, 2: 0.96}, {2: 1.0}, 0.95) == (2, None)
+    (c,) = leaderboard([_timed(1, [0.96], []), _timed(2, [0.5, 0.97], [1.0, 2.0])], ["A"], target=0.95)
+    assert (c["seeds_reached"], c["epochs_to_target"], c["seconds_to_target"]) == (2, 1.5, 3.0)
+    assert reached_text({"trials": 0, "seeds_reached": 0}) == "" and reached_text({"trials": 2}) == ""
+
+
+def test_the_target_is_a_setting_with_a_default_by_dataset():
+    assert tournament_config(epochs=2)["target_accuracy"] == 0.95 == TARGET_ACCURACY["digits"]
+    assert tournament_config(epochs=2, target_accuracy=0.5)["target_accuracy"] == 0.5
+    assert TournamentJob.validate({"dataset": "cifar10", "epochs": 2}, here=False)["target_accuracy"] == 0.70
+    for bad in (0, 1.5, "0.9"):
+        with pytest.raises(FieldError) as e:
+            tournament_config(epochs=2, target_accuracy=bad)
+        assert e.value.field == "target_accuracy"
+    (row,) = leaderboard([], ["A"], dataset="cifar10")
+    assert row["target_accuracy"] == 0.70 and row["seeds_reached"] == 0 and reached_text(row) == ""
+
+
 def test_the_trial_worker_is_engine_code_the_cli_only_calls():
     """The engine used to start its workers as `python -m lrviz tournament-worker` (its own command
     line, where the import-cycle test cannot see the edge); now the engine's own module, which the
@@ -435,3 +488,18 @@ def test_leaderboard_csv_is_the_csv_modules_and_reads_back_whole():
     back = list(csv.DictReader(io.StringIO(text)))
     assert [r["schedule"] for r in back] == [rows[0]["schedule"], rows[1]["schedule"]]
     assert back[1] == {"rank": "", "schedule": 'say "hi",\nthen go', "mean": "", "notes": "1 failed, 1 retried"}
+
+
+def test_trial_records_take_the_seconds_of_each_epoch_from_the_study():
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import create_trial
+
+    from lrviz.jobs.tournament import trial_records
+
+    dist = {"schedule": CategoricalDistribution(["A"]), "seed": CategoricalDistribution([1])}
+    trials = [create_trial(params={"schedule": "A", "seed": 1}, distributions=dist, value=0.9,
+                           intermediate_values={1: 0.5, 2: 0.9}, user_attrs={"epoch_time_s": [2.5, 1.25]}),
+              create_trial(params={"schedule": "A", "seed": 1}, distributions=dist, value=0.9,
+                           user_attrs={"epoch_time_s": [1.0, "x", -1, float("nan")]}),  # a worker's junk left out
+              create_trial(params={"schedule": "A", "seed": 1}, distributions=dist, value=0.9)]  # an older worker
+    assert [r.epoch_times for r in trial_records(trials)] == [{1: 2.5, 2: 1.25}, {1: 1.0}, {}]

@@ -8,6 +8,7 @@ damaged tournament shows as damaged (which file, why) and the page around it kee
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -18,6 +19,7 @@ from lrviz.charts import tournament_figure
 from lrviz.jobs.tournament import TournamentJob, read_tournament, tournament_config
 from lrviz.schedules import Schedule
 from lrviz.text import shorten
+from lrviz.tournament import reached_text
 from ui.links import copy_link
 from ui.page_state import KEEP, send
 from ui.run_view import fmt_duration
@@ -25,13 +27,54 @@ from ui.text import NAME_CHARS, plain
 
 S = st.session_state
 CHART_W = 460  # px: two fit beside each other at 1440 px, one per row at 800 px (legends whole)
-LEADERBOARD_SHOWN = {  # column -> header people read
-    "rank": "rank", "schedule": "schedule", "mean_val_accuracy": "mean validation accuracy",
-    "std_val_accuracy": "± std over seeds", "trials": "trials done", "best_epoch": "best epoch",
-    "book_accuracy": "the book (CIFAR-10)", "mean_time_s": "time per trial (s)", "notes": "notes",
+# The page's leaderboard. The key columns come first, each as narrow as its short header, so that
+# at 800 px (the sidebar open: a table about 460 px wide) rank, accuracy, seeds and the time to
+# the target read whole; the schedule's label follows, then the rest. Streamlit draws a missing
+# value as "None" whatever a Styler's na_rep says (and a float rank as 1.000000): a column with a
+# missing value is shown as text, blank where the value is missing.
+LEADERBOARD_SHOWN = {  # board column -> (the frame's column, header on the page, width in px, format, help)
+    "rank": ("rank", "rank", 44, "{:.0f}", "1 = highest mean; ties share a rank; blank: no seed completed"),
+    "mean_val_accuracy": ("mean validation accuracy", "mean acc.", 78, "{:.4f}",
+                          "Mean final validation accuracy over the completed seeds"),
+    "std_val_accuracy": ("± std over seeds", "± std", 62, "{:.4f}", "Sample standard deviation over the seeds "
+                         "(blank with one seed)"),
+    "trials": ("trials done", "seeds", 50, "{:.0f}", "Seeds completed"),
+    "to_target": ("time to target", None, 134, None, "Mean epochs and seconds of training until a seed first "
+                  "reaches this validation accuracy, over the seeds that reach it; then how many of the completed "
+                  "seeds do"),
+    "schedule": ("schedule", "schedule", "large", None, "The schedule and its parameters"),
+    "best_epoch": ("best epoch", "best epoch", 72, "{:.0f}", "The epoch where the mean validation accuracy peaks"),
+    "book_accuracy": ("the book (CIFAR-10)", "the book", 66, "{:.2f}", "The book's CIFAR-10 test accuracy"),
+    "mean_time_s": ("time per trial (s)", "s per trial", 74, "{:.1f}", "Mean seconds of a completed trial, start-up "
+                    "included"),
+    "notes": ("notes", "notes", "medium", None, "What happened besides completing"),
 }
-FORMATS = {"mean validation accuracy": "{:.4f}", "± std over seeds": "{:.4f}", "best epoch": "{:.0f}",
-           "the book (CIFAR-10)": "{:.2f}", "time per trial (s)": "{:.1f}"}
+
+
+def leaderboard_table(board: pd.DataFrame) -> tuple[Any, dict[str, Any]]:
+    """The leaderboard as the page shows it: a Styler (numbers with fixed decimals, ranks whole)
+    of a frame in which no cell is missing (a column with a missing value is text, that cell
+    blank; labels one bounded line), and each column's config (short header, width, help)."""
+    frame, formats, config = pd.DataFrame(index=board.index), {}, {}
+    target = board["target_accuracy"].dropna() if "target_accuracy" in board else []
+    for key, (name, header, width, fmt, help_) in LEADERBOARD_SHOWN.items():
+        if key == "to_target":
+            if "seeds_reached" not in board:  # a leaderboard.csv of an older lrviz
+                continue
+            header = f"to {float(target.iloc[0]):g}" if len(target) else "to target"
+            frame[name] = [reached_text(r) for r in board.to_dict("records")]
+        elif key not in board:
+            continue
+        elif fmt is None:  # text from the folder: one bounded line a cell; blank, not "None"
+            frame[name] = board[key].map(lambda v: "" if pd.isna(v) else shorten(v, 2 * NAME_CHARS))
+        elif board[key].isna().any():
+            frame[name] = board[key].map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
+        else:
+            frame[name] = board[key].astype("int64") if fmt == "{:.0f}" else board[key]
+            formats[name] = fmt
+        config[name] = st.column_config.Column(header, width=width, help=help_,
+                                               alignment="left" if fmt is None else "right")
+    return frame.style.format(formats), config
 
 
 def _use_winner(config: dict, key: str) -> None:
@@ -82,16 +125,12 @@ def _leaderboard(view, key: str) -> None:
     board = view.leaderboard
     if not len(board):
         return
-    shown = board[[c for c in LEADERBOARD_SHOWN if c in board.columns]].rename(columns=LEADERBOARD_SHOWN)
-    for text in ("schedule", "notes"):  # text from the folder: one bounded line a cell; blank, not "None"
-        if text in shown:
-            shown[text] = shown[text].map(lambda s: "" if pd.isna(s) else shorten(s, 2 * NAME_CHARS))
-    # blank, not "None", where there is no value (one seed has no spread; no trial done yet)
-    st.dataframe(shown.style.format({k: f for k, f in FORMATS.items() if k in shown.columns}, na_rep=""),
-                 hide_index=True, width="stretch")
+    shown, columns = leaderboard_table(board)
+    st.dataframe(shown, column_config=columns, hide_index=True, width="stretch")
     row = st.container(horizontal=True)  # buttons as wide as their labels, wrapping on narrow screens
-    row.download_button("Leaderboard CSV", board.to_csv(index=False).encode(), file_name="leaderboard.csv",
-                        mime="text/csv", key=f"{key}_csv", icon=":material/download:")
+    whole = {c: "Int64" for c in ("rank", "trials", "best_epoch", "seeds_reached") if c in board}  # 1, not 1.0
+    row.download_button("Leaderboard CSV", board.astype(whole).to_csv(index=False).encode(),
+                        file_name="leaderboard.csv", mime="text/csv", key=f"{key}_csv", icon=":material/download:")
     if view.winner:
         row.button("Use the winner", key=f"{key}_winner", icon=":material/military_tech:", on_click=_use_winner,
                    args=(view.winner, key), help="Puts the winning schedule into the Train page and the explorer.")
@@ -132,8 +171,13 @@ def _body(run_id: str, runs_dir: Path, key: str) -> None:
     epochs = view.config.get("epochs")
     epochs = epochs if isinstance(epochs, int) and epochs > 0 else 10
     charts = st.container(horizontal=True)  # side by side when both fit, else one above the other
-    charts.plotly_chart(tournament_figure(curves, "val_accuracy", "Validation accuracy of every trial",
-                                          "validation accuracy", epochs), key=f"{key}_val_acc", width=CHART_W)
+    accuracy = tournament_figure(curves, "val_accuracy", "Validation accuracy of every trial", "validation accuracy",
+                                 epochs)
+    target = view.config.get("target_accuracy")
+    if isinstance(target, float):  # the leaderboard's "to <target>": where each curve crosses it
+        accuracy.add_hline(y=target, line_dash="dot", line_color="grey", annotation_text=f"target {target:g}",
+                           annotation_position="bottom right")
+    charts.plotly_chart(accuracy, key=f"{key}_val_acc", width=CHART_W)
     charts.plotly_chart(tournament_figure(curves, "lr", "Learning rate of every trial", "learning rate", epochs),
                         key=f"{key}_lr", width=CHART_W)
     if curves:

@@ -24,12 +24,12 @@ from lrviz.jobs.common import DATA_KEYS
 from lrviz.jobs.tournament import TournamentJob, local_workers, preflight, split_password, tournament_config
 from lrviz.jobs.tournament.worker import work
 from lrviz.store import RunStore
-from lrviz.tournament import PRESETS, parse_spec
+from lrviz.tournament import PRESETS, parse_spec, reached_text
 
 __all__ = ["register", "cmd_tournament", "cmd_tournament_worker", "format_leaderboard"]
 
 _T = TournamentJob.settings()
-_FLAGS = ("epochs", "seeds", "workers", "storage", "study", "prune")  # besides the data settings
+_FLAGS = ("epochs", "seeds", "workers", "storage", "study", "prune", "target_accuracy")  # besides the data settings
 
 
 def register(sub: Any) -> None:
@@ -160,15 +160,20 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 
 def format_leaderboard(rows: list[dict]) -> str:
     """The leaderboard as a fixed-width table (each line :func:`plain`: labels may come from a folder)."""
-    lines = [f"{'rank':>4}  {'mean':>7} {'std':>7} {'n':>3} {'best ep':>7}  schedule"]
+    target = next((r["target_accuracy"] for r in rows if r.get("target_accuracy") is not None), None)
+    to = "to target" if target is None else f"to {target:g}"
+    width = max([len(to)] + [len(reached_text(r)) for r in rows])
+    lines = [f"{'rank':>4}  {'mean':>7} {'std':>7} {'n':>3} {'best ep':>7}  {to:<{width}}  schedule"]
     for r in rows:
         rank = "-" if r["rank"] is None else str(r["rank"])
         mean = "-" if not r["trials"] else f"{r['mean_val_accuracy']:.4f}"
         std = "-" if r["trials"] < 2 else f"{r['std_val_accuracy']:.4f}"
         best = "-" if r["best_epoch"] is None else str(r["best_epoch"])
+        reached = reached_text(r) or "-"
         book = f"  (book {r['book_accuracy']:.2f})" if r.get("book_accuracy") else ""
         notes = f"  [{r['notes']}]" if r["notes"] else ""
-        lines.append(f"{rank:>4}  {mean:>7} {std:>7} {r['trials']:>3} {best:>7}  {r['schedule']}{book}{notes}")
+        lines.append(f"{rank:>4}  {mean:>7} {std:>7} {r['trials']:>3} {best:>7}  {reached:<{width}}  "
+                     f"{r['schedule']}{book}{notes}")
     return "\n".join(plain(line) for line in lines)
 
 

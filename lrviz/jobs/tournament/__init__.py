@@ -22,9 +22,10 @@ label) and ``seed``, so Optuna's own tools (``optuna.load_study``, optuna-dashbo
 A trial is an ordinary lrviz training run in the tournament's group (it shows on the Runs page,
 opens, compares, resumes); its id is the trial's user attr ``run_id``; the validation accuracy
 of each finished epoch is reported as the intermediate value of that (1-based) epoch and the
-last one is the trial's value. The study records the tournament's settings (user attr
-``lrviz_settings``: schedules, seeds, epochs, data settings, prune); a tournament or a worker
-with other settings is refused, naming the first difference (:func:`check_study`).
+last one is the trial's value; the seconds of each epoch are user attr ``epoch_time_s``. The study
+records the tournament's settings (user attr ``lrviz_settings``: schedules, seeds, epochs, data
+settings, prune); a tournament or a worker with other settings is refused, naming the first
+difference (:func:`check_study`).
 
 **Who runs the trials.** :meth:`TournamentJob.run` (the tournament's own worker) creates the
 study, enqueues the trials (in one transaction: :func:`enqueue_many`) and spawns local

@@ -15,7 +15,7 @@ from lrviz.jobs.tournament.pool import WORKER_GPU_MIB
 from lrviz.jobs.tournament.storage import STORAGE_RULE, normalize_storage
 from lrviz.schedules import Schedule
 from lrviz.settings import Setting, setting, settings_of, validate_settings
-from lrviz.tournament import MAX_TRIALS, preset, schedule_labels
+from lrviz.tournament import MAX_TRIALS, TARGET_ACCURACY, default_target, preset, schedule_labels
 
 __all__ = ["TournamentConfig", "KIND", "SETTING_NOUN", "TOURNAMENT_META_KEYS", "SEED_MAX", "settings", "validate",
            "tournament_config", "seeds_of", "study_name_of"]
@@ -51,6 +51,11 @@ class TournamentConfig(common.DataSettings):
                                 what="a study name (one line of 1 to 512 characters)")
     prune: bool = setting(False, "Stop unpromising trials early (Optuna's SuccessiveHalvingPruner on validation "
                                  "accuracy per epoch).", kind="bool", label="Prune")
+    target_accuracy: float | None = setting(
+        None, "Validation accuracy every schedule is timed to: the leaderboard gives the epochs and seconds of "
+        "training until a seed first reaches it, over the seeds that do (empty: "
+        f"{TARGET_ACCURACY['digits']:g} on digits, {TARGET_ACCURACY['cifar10']:g} on CIFAR-10).", kind="float", low=0,
+        high=1, low_open=True, optional=True, label="Target accuracy", metavar="ACC")
     heartbeat_interval: int = setting(10, "Seconds between a running trial's heartbeats.", kind="int", low=1,
                                       high=3600, cli=False)
     grace_period: int = setting(30, "Seconds without a heartbeat after which a trial counts as failed (and is "
@@ -90,6 +95,8 @@ def validate(config: Mapping[str, Any], *, here: bool = True) -> dict[str, Any]:
     if cfg["storage"] is not None:
         cfg["storage"] = normalize_storage(cfg["storage"], here=here)
     _check_study_name(cfg["study"])
+    if cfg["target_accuracy"] is None:  # recorded: what the leaderboard was timed to stays said
+        cfg["target_accuracy"] = default_target(cfg["dataset"])
     return cfg
 
 

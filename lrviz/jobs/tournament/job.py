@@ -146,7 +146,7 @@ def _report(ctx: WorkerContext, trials: list[Any], labels: list[str], pool: Work
     if key == last:  # a heartbeat of our own
         ctx.status.write(running=running, workers=pool.pids(), respawned=pool.respawned, eta_s=eta)
         return last
-    rows = leaderboard(records, labels, dataset=config["dataset"])
+    rows = leaderboard(records, labels, dataset=config["dataset"], target=config.get("target_accuracy"))
     v = verdict(rows, records)
     atomic_write_text(ctx.path / "leaderboard.csv", csv_text(rows, leaderboard_columns(config["dataset"])))
     atomic_write_text(ctx.path / "trials.csv", csv_text(trial_rows(records), TRIAL_COLUMNS))

@@ -343,18 +343,22 @@ def _board_from_rows(store: RunStore, rows: list[dict[str, Any]], labels: list[s
     records = []
     for r in rows:
         curve: dict[int, float] = {}
+        times: dict[int, float] = {}
         rid = r.get("run_id")
         if r["state"] == "complete" and isinstance(rid, str):
-            with contextlib.suppress(OSError, ValueError):
+            with contextlib.suppress(OSError, ValueError, TypeError):
                 h = run_history(store.existing(rid))
                 if h is not None:
                     curve = {int(e): float(a) for e, a in zip(h["epoch"], h["val_accuracy"])}
+                    if "epoch_time_s" in h:  # a number >= 0 or nothing (the folder is data)
+                        times = {int(e): float(t) for e, t in zip(h["epoch"], h["epoch_time_s"])
+                                 if isinstance(t, (int, float)) and math.isfinite(t) and t >= 0}
         value = r.get("value")
         records.append(TrialRecord(int(r["number"]) if r.get("number") is not None else -1, str(r["schedule"]),
                                    int(r["seed"]), str(r["state"]),
                                    float(value) if value is not None and r["state"] == "complete" else None,
-                                   curve, r.get("duration_s"), bool(r.get("retry")), rid))
-    board = leaderboard(records, labels, dataset=config["dataset"])
+                                   curve, r.get("duration_s"), bool(r.get("retry")), rid, times))
+    board = leaderboard(records, labels, dataset=config["dataset"], target=config.get("target_accuracy"))
     return pd.DataFrame(board, columns=leaderboard_columns(config["dataset"])), asdict(verdict(board, records))
 
 

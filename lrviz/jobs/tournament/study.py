@@ -6,6 +6,7 @@ and which (schedule, seed) pairs still need a trial (:func:`enqueue_missing`).""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,10 +16,12 @@ from lrviz.jobs.tournament.config import seeds_of
 from lrviz.jobs.tournament.storage import claim_lock, enqueue_many, hide_password
 from lrviz.tournament import TrialRecord, schedule_labels, trial_pairs
 
-__all__ = ["STUDY_SETTINGS_ATTR", "TRIAL_COLUMNS", "study_settings", "check_study", "record_settings",
-           "trial_params", "trial_records", "trial_rows", "missing_pairs", "enqueue_missing", "make_pruner"]
+__all__ = ["STUDY_SETTINGS_ATTR", "EPOCH_TIMES_ATTR", "TRIAL_COLUMNS", "study_settings", "check_study",
+           "record_settings", "trial_params", "trial_records", "epoch_times", "trial_rows", "missing_pairs",
+           "enqueue_missing", "make_pruner"]
 
 STUDY_SETTINGS_ATTR = "lrviz_settings"
+EPOCH_TIMES_ATTR = "epoch_time_s"  # a trial's seconds per epoch, 1-based order (the worker sets it)
 TRIAL_COLUMNS = ["number", "schedule", "seed", "state", "value", "epochs_done", "duration_s", "retry", "run_id"]
 _STATES = {"COMPLETE": "complete", "RUNNING": "running", "WAITING": "waiting", "PRUNED": "pruned", "FAIL": "failed"}
 
@@ -100,8 +103,18 @@ def trial_records(trials: list[Any]) -> list[TrialRecord]:
         out.append(TrialRecord(t.number, params["schedule"], int(params["seed"]), state,
                                t.value if state == "complete" else None,
                                {int(k): float(v) for k, v in t.intermediate_values.items()}, duration,
-                               "failed_trial" in t.system_attrs, t.user_attrs.get("run_id")))
+                               "failed_trial" in t.system_attrs, t.user_attrs.get("run_id"),
+                               epoch_times(t.user_attrs.get(EPOCH_TIMES_ATTR))))
     return out
+
+
+def epoch_times(seconds: Any) -> dict[int, float]:
+    """The user attr ``epoch_time_s`` (seconds of epochs 1, 2, ... as a list) as ``{epoch: s}``;
+    anything that is not a finite number >= 0 is left out (a worker of an older lrviz sets none)."""
+    if not isinstance(seconds, list):
+        return {}
+    return {e: float(v) for e, v in enumerate(seconds, start=1)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0}
 
 
 def trial_rows(records: list[TrialRecord]) -> list[dict[str, Any]]:

@@ -15,6 +15,8 @@ failed with user attr ``stopped``), or its process is gone.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
 import signal
 import socket
@@ -36,7 +38,7 @@ from lrviz.jobs.tournament.storage import (
     probe_storage,
     split_password,
 )
-from lrviz.jobs.tournament.study import check_study, make_pruner
+from lrviz.jobs.tournament.study import EPOCH_TIMES_ATTR, check_study, make_pruner
 from lrviz.store import RunStore, send
 from lrviz.store.control import STOP
 from lrviz.tournament import schedule_labels
@@ -156,7 +158,11 @@ def _run_trial(study: Any, trial: Any, tconfig: dict[str, Any], runs_dir: Path, 
     finally:
         stop.run_dir = None
         _clear_keras()
-    history = runs.load_run(rid, runs_dir).history
+    run = runs.load_run(rid, runs_dir)
+    history = run.history
+    seconds = _lineage_curve(run, runs_dir, "epoch_time_s")  # epochs 1..n, those it continues from too
+    if seconds and list(seconds) == list(range(1, len(seconds) + 1)):
+        trial.set_user_attr(EPOCH_TIMES_ATTR, list(seconds.values()))
     if state == "finished" and len(history):
         study.tell(trial, float(history["val_accuracy"].iloc[-1]))
     elif pruned:
@@ -182,15 +188,19 @@ def _resumable(runs_dir: Path, run_id: str | None, epochs: int) -> Any:
     return run
 
 
-def _lineage_curve(run: Any, runs_dir: Path) -> dict[int, float]:
-    """Validation accuracy by 1-based epoch over ``run`` and the runs it resumed (a stopped trial
-    can be resumed again: each run's history holds only its own epochs)."""
+def _lineage_curve(run: Any, runs_dir: Path, column: str = "val_accuracy") -> dict[int, float]:
+    """``column`` of ``history.csv`` (validation accuracy; ``epoch_time_s``: the seconds of each
+    epoch) by 1-based epoch over ``run`` and the runs it resumed (a stopped trial can be resumed
+    again: each run's history holds only its own epochs); epochs without a finite value left out."""
     curve: dict[int, float] = {}
     seen: set[str] = set()
     while run is not None and run.id not in seen:
         seen.add(run.id)
-        for row in run.history.itertuples():
-            curve.setdefault(int(row.epoch), float(row.val_accuracy))
+        if column in run.history:
+            for epoch, value in zip(run.history["epoch"], run.history[column]):
+                with contextlib.suppress(TypeError, ValueError):
+                    if math.isfinite(float(value)):
+                        curve.setdefault(int(epoch), float(value))
         parent = run.config.get("parent")
         try:
             run = runs.load_run(parent, runs_dir) if parent else None
