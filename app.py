@@ -19,4 +19,4 @@ st.navigation([
     st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page(PAGES / "runs.py", title="Runs", icon=":material/compare_arrows:", url_path="runs"),
     st.Page(PAGES / "tournament.py", title="Tournament", icon=":material/emoji_events:", url_path="tournament"),
-]).run()
+], position="top").run()  # at the top: an 800 px window keeps its width for the page (a sidebar took 300 px)

@@ -17,11 +17,16 @@ from lrviz.schedules import Schedule
 from lrviz.text import plotly_text
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+# Plotly shows its toolbar on hover at the chart's top right: standing (vertical) at the right
+# edge it covers neither the title (top left) nor the legend, which sits below the plot (above it,
+# the toolbar covered a legend's entries in an 800 px window).
+_MODEBAR = dict(orientation="v")
+_LEGEND_BELOW = dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)
 _LAYOUT = dict(
-
     margin=dict(l=10, r=10, t=40, b=10),
-    legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+    legend=_LEGEND_BELOW,
     hovermode="x unified",
+    modebar=_MODEBAR,
 )
 
 
@@ -98,8 +103,7 @@ def _schedule_traces(label: str, sched: Schedule, color: str, epochs: int, steps
 # --------------------------------------------------------------------------- training runs
 
 # Small multiples: title on top, legend below the plot (they collide otherwise).
-_RUN_LAYOUT = {**_LAYOUT, "legend": dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0),
-               "margin": dict(l=10, r=10, t=40, b=10)}
+_RUN_LAYOUT = {**_LAYOUT, "legend": _LEGEND_BELOW, "margin": dict(l=10, r=10, t=40, b=10)}
 
 _CURVE_STYLE = {  # the tutorial's four curves, named as the UI names them everywhere
     "loss": ("training loss", PALETTE[0], "solid"),
@@ -159,6 +163,7 @@ def lr_used_figure(history, planned: np.ndarray | None = None, overrides: Sequen
         fig.add_trace(go.Scatter(x=x, y=y, name="LR used (read from the optimizer)", mode="lines",
                                  line=dict(color=PALETTE[0], width=3, shape="hv"),
                                  hovertemplate="epoch %{x}: used %{y:.6g}<extra></extra>"))
+    marks: list[float] = []
     for o in overrides:  # epoch and batch are 1-based in the engine's record
         epoch, value = o.get("epoch"), o.get("value")
         if epoch is None or value is None:
@@ -168,6 +173,7 @@ def lr_used_figure(history, planned: np.ndarray | None = None, overrides: Sequen
         if o.get("source") == "plateau":  # ReduceLROnPlateau's reductions, told apart from a user's
             what, color = f"plateau: LR × {value:.3g}", PALETTE[3]
         x = float(epoch) + (float(o.get("batch") or 1) - 1) / max(1, steps_per_epoch)
+        marks.append(x)
         fig.add_vline(x=x, line=dict(color=color, dash="dash", width=1.5),
                       annotation_text=what, annotation_position="top left",
                       annotation_font_color=color)
@@ -175,7 +181,21 @@ def lr_used_figure(history, planned: np.ndarray | None = None, overrides: Sequen
     fig.update_layout(title="Learning rate", height=360, **_RUN_LAYOUT)
     fig.update_xaxes(title="epoch", range=[0.5, last + 1.5], **epoch_ticks(last + 1))
     fig.update_yaxes(title="learning rate", tickformat=".2~g", rangemode="tozero")
+    top = _highest(fig)
+    if marks and top is not None:  # room above every line for the markers' text ("set LR = 0.002" sat on it)
+        fig.update_yaxes(range=[0, top * LR_HEADROOM])
     return fig
+
+
+LR_HEADROOM = 1.3  # the LR axis ends 30 % above the highest LR when markers are labelled (their text sits there)
+
+
+def _highest(fig: go.Figure) -> float | None:
+    """The highest finite y of the figure's traces, or None."""
+    values = [np.asarray(t.y, dtype=float) for t in fig.data if t.y is not None and len(t.y)]
+    finite = [v[np.isfinite(v)] for v in values]
+    finite = [v for v in finite if v.size]
+    return float(max(v.max() for v in finite)) if finite else None
 
 
 def confusion_figure(confusion) -> go.Figure:
@@ -185,7 +205,7 @@ def confusion_figure(confusion) -> go.Figure:
     labels_y = [plotly_text(c) for c in confusion.index]
     fig = go.Figure(go.Heatmap(z=z, x=labels_x, y=labels_y, colorscale="Blues", text=z, texttemplate="%{text}",
                                hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>", showscale=False))
-    fig.update_layout(title="Confusion matrix", height=420,
+    fig.update_layout(title="Confusion matrix", height=420, modebar=_MODEBAR,
                       margin=dict(l=10, r=10, t=40, b=10))
     fig.update_xaxes(title="predicted", type="category", side="bottom")
     fig.update_yaxes(title="true", type="category", autorange="reversed")
@@ -382,6 +402,9 @@ def lr_used_figure_resumed(history, parent_history, planned: np.ndarray | None =
     """:func:`lr_used_figure` of a resumed run, with the LR its parent used, dimmed."""
     fig = lr_used_figure(history, planned, overrides, epochs, steps_per_epoch)
     _parent_traces(fig, parent_history, ["lr"], stairs=True)
+    top = _highest(fig)
+    if fig.layout.yaxis.range is not None and top is not None:  # the parent's LR under the markers' text too
+        fig.update_yaxes(range=[0, top * LR_HEADROOM])
     return fig
 
 

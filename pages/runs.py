@@ -24,7 +24,7 @@ RUNS_DIR = store.DEFAULT_RUNS_DIR
 POLL_S = 2.0  # table refresh period while a run is queued or running
 # Report tables per metric, in px: "weighted avg", a value ("0.78"), a difference ("+0.30").
 CLASS_W, VALUE_W, DIFF_W = 104, 52, 66
-DELTA_CHART_W = 420  # the Δ per class chart beside (or, in a narrow window, below) the tables
+DELTA_CHART_W = 360  # the Δ per class chart beside (or, in a narrow window, below) the tables
 ACCURACY_W = 190  # px: "final validation accuracy" whole in its header
 
 

@@ -163,3 +163,23 @@ def test_compare_legends_wrap_inside_a_narrow_chart():
     assert all(len(x) <= charts.LEGEND_LINE_CHARS for x in lines) and " ".join(lines) == name
     fig = charts.compare_figure({label: _history(), "B · factor=0.5": _history()}, "loss", "t", "y")
     assert [t.name for t in fig.data] == ["A · batch 64 · time_keras2<br>decay=0.00025", "B · factor=0.5"]
+
+
+def test_an_override_marker_text_sits_above_every_lr_line():
+    """Issue 19: "set LR = 0.002" sat on the LR line (the text hangs from the plot's top, where the
+    highest LR is drawn). The axis now ends 30 % above the highest LR, so the text's band is empty."""
+    from lrviz.charts import lr_used_figure, lr_used_figure_resumed
+
+    hist = pd.DataFrame({"epoch": [1, 2, 3, 4], "lr": [0.01, 0.01, 0.002, 0.002]})
+    planned = np.array([0.01, 0.01, 0.005, 0.005])
+    fig = lr_used_figure(hist, planned, [{"epoch": 3, "batch": 1, "kind": "value", "value": 0.002}], epochs=4)
+    (note,) = fig.layout.annotations
+    assert note.text == "set LR = 0.002" and note.yref == "y domain" and note.y == 1 and note.yanchor == "top"
+    low, high = fig.layout.yaxis.range
+    assert low == 0 and high >= 1.25 * 0.01  # the top fifth of the plot holds no line
+    no_marks = lr_used_figure(hist, planned, [], epochs=4)
+    assert no_marks.layout.yaxis.range is None  # nothing to make room for
+    parent = pd.DataFrame({"epoch": [1, 2], "lr": [0.05, 0.05]})
+    resumed = lr_used_figure_resumed(hist, parent, planned, [{"epoch": 3, "batch": 1, "kind": "factor",
+                                                               "value": 0.5}], epochs=4)
+    assert resumed.layout.yaxis.range[1] >= 1.25 * 0.05

@@ -241,3 +241,63 @@ TABLES_SCROLL = """(first) => {
   });
   return out;
 }"""
+
+
+# Plotly's toolbar (it shows on hover, at the chart's top right) over the chart's legend or title,
+# for the chart ``index`` of the main area: hover it first (see :func:`toolbar_covers`).
+TOOLBAR_OVER = """(index) => {
+  const plot = document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')[index];
+  const bar = plot && plot.querySelector('.modebar');
+  if (!bar || !bar.getBoundingClientRect().width) return [];
+  const b = bar.getBoundingClientRect();
+  const meet = (a, c) => a.top < c.bottom && a.bottom > c.top && a.left < c.right && a.right > c.left;
+  const title = plot.querySelector('.gtitle');
+  const name = title ? title.textContent : `chart ${index}`;
+  return [...plot.querySelectorAll('.legendtext, .legendpoints, .gtitle')]
+    .filter(e => !e.closest('.hoverlayer') && meet(e.getBoundingClientRect(), b))  // not the hover label
+    .map(e => `"${name}": the toolbar covers "${e.textContent || 'a legend symbol'}"`);
+}"""
+
+
+def toolbar_covers(page) -> list[str]:
+    """Hover every chart of the main area in turn (Plotly shows its toolbar then) and say what
+    the toolbar covers of its legend or title ([] when nothing)."""
+    out: list[str] = []
+    plots = page.locator('[data-testid="stMain"] .js-plotly-plot')
+    for i in range(plots.count()):
+        plots.nth(i).scroll_into_view_if_needed()
+        plots.nth(i).hover()
+        page.wait_for_timeout(150)  # Plotly fades its toolbar in
+        out += page.evaluate(TOOLBAR_OVER, i)
+    return out
+
+
+# Elements matching a CSS selector (in the main area) whose text is wider than what shows of them:
+# their own box, or an ancestor that hides overflow (a metric's label, a segmented control's option).
+TEXT_CUT = """(selector) => {
+  const out = [];
+  const main = document.querySelector('[data-testid="stMain"]');
+  for (const e of main.querySelectorAll(selector)) {
+    const text = e.innerText.trim();
+    if (!text || e.offsetParent === null) continue;
+    const probe = document.createElement('span');
+    probe.style.cssText = 'position:absolute;visibility:hidden;white-space:nowrap';
+    probe.style.font = getComputedStyle(e).font;
+    probe.textContent = text.split('\\n').sort((a, b) => b.length - a.length)[0];
+    document.body.appendChild(probe);
+    const need = probe.getBoundingClientRect().width;
+    probe.remove();
+    const cs = getComputedStyle(e);
+    let right = e.getBoundingClientRect().right - parseFloat(cs.paddingRight);
+    let left = e.getBoundingClientRect().left + parseFloat(cs.paddingLeft);
+    for (let a = e.parentElement; a && a !== main; a = a.parentElement) {
+      const s = getComputedStyle(a);
+      if (s.overflowX === 'hidden' || s.overflowX === 'clip') {
+        const r = a.getBoundingClientRect();
+        right = Math.min(right, r.right); left = Math.max(left, r.left);
+      }
+    }
+    if (need > right - left + 1) out.push(`"${text}": ${need.toFixed(0)}px of text in ${(right - left).toFixed(0)}px`);
+  }
+  return out;
+}"""

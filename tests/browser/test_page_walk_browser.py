@@ -37,7 +37,8 @@ def test_walk_covers_every_ordered_pair():
 
 
 def _go(page, name: str) -> None:
-    page.locator('[data-testid="stSidebarNav"] a', has_text=PAGES[name]).first.click()
+    # the navigation is at the top of the page (app.py: st.navigation(position="top"))
+    page.locator('[data-testid="stTopNavLink"]', has_text=PAGES[name]).first.click()
     page.locator("h1", has_text=TITLES[name]).first.wait_for()
     wait_app_idle(page)
 
@@ -61,8 +62,14 @@ FORMS = {"train": "New run", "tournament": "New tournament"}  # expanders, colla
 
 def _fill(page, name: str) -> None:
     first = next(iter(LEFT[name]))
-    if name in FORMS and not page.get_by_label(first, exact=True).is_visible():
-        page.get_by_text(FORMS[name], exact=True).click()
+    if name in FORMS:  # open the form's expander if it is closed (asking whether an input shows raced the
+        # page's drawing: a click on an open expander closed it, and its inputs went inert)
+        form = page.locator('[data-testid="stExpander"] details').filter(
+            has=page.get_by_text(FORMS[name], exact=True)).first
+        form.wait_for(state="attached")
+        if form.get_attribute("open") is None:
+            page.get_by_text(FORMS[name], exact=True).click()
+        page.get_by_label(first, exact=True).first.wait_for(state="visible")
     for label, value in LEFT[name].items():
         set_number(page, label, value)
 

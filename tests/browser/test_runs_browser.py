@@ -73,6 +73,10 @@ def test_runs_page_fits_the_window(runs_server, browser, width):
         assert "None" not in table, table
         if width == 1440:  # Glide exposes only the columns in view; at 800 px these are off to the right
             assert "finished · diverged" in table and "40/40 batches" in table and "5/5 epochs" in table, table
+            # "final validation accuracy" whole: the column after it is in view too (it was cut at the edge)
+            headers = page.evaluate("""() => [...document.querySelectorAll(
+                '[data-testid="stDataFrame"] [role="columnheader"]')].map(h => h.innerText)""")
+            assert headers.index("final validation accuracy") < len(headers) - 1, headers
 
         _open(page, runs_server.url + f"/runs?run={a}", '[data-testid="stDownloadButton"]')
         shot(page, f"runs-one-run-{width}px")

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser_kit import AppServer, labels_cut, shot, wait_app_idle
+from browser_kit import CUT, TABLES_SCROLL, TEXT_CUT, AppServer, labels_cut, shot, toolbar_covers, wait_app_idle
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/fakes.py
 from fakes import fabricate_run  # noqa: E402
@@ -72,6 +72,21 @@ def test_train_page_in_each_state(browser, screens):
                 shot(page, f"train-{state}-{width}")
                 cut = labels_cut(page, ["Subset", "Momentum", "Nesterov", "Log to MLflow", "Cut LR on plateau"])
                 assert not cut, f"{state} at {width} px: " + "; ".join(cut)
+                # Issue 19: the navigation is at the top, so the page has the window's width (a sidebar
+                # took 300 of 800 px); the run's report, metrics, Set LR switch and charts read whole
+                # ("class" and the start of "precision", "Validation accu…", "value | × fa").
+                main = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').clientWidth")
+                assert main >= width - 20 and page.locator('[data-testid="stSidebar"]').count() == 0, main
+                if state == "finished":
+                    page.locator('[data-testid="stDataFrame"]').last.scroll_into_view_if_needed()
+                    page.wait_for_timeout(300)
+                    assert page.evaluate(TABLES_SCROLL, 0) == [], f"the report at {width} px"
+                if state == "running":
+                    shown = '[data-testid="stMetricLabel"] div, [data-testid="stButtonGroup"] button'
+                    cut = page.evaluate(TEXT_CUT, shown)
+                    assert not cut and page.evaluate(CUT) == [], f"{width} px: " + "; ".join(cut)
+                if width == 800 and state in ("finished", "running"):
+                    assert toolbar_covers(page) == [], f"{state} at {width} px"
             finally:
                 context.close()
     store.stop_run(states["running"], runs)
