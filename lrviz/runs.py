@@ -5,6 +5,11 @@ the job kinds (:mod:`lrviz.jobs`: what a run computes and writes). Every functio
 works for every kind, through the kind's :class:`lrviz.jobs.base.Job` class.
 
 Runs written before kinds existed (no ``kind`` in ``config.json``) are training runs.
+
+Pages reach a kind through this module, never by importing :mod:`lrviz.jobs`: its names
+(:data:`TRAIN`, :data:`LR_FIND`, :data:`TOURNAMENT`), its settings (:func:`settings_of`), its label
+(:func:`label_of`), and the few kind-specific calls a page makes (:func:`check_lr_change`,
+:func:`read_tournament`, :func:`tournament_config`, ...).
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ from typing import Any
 import pandas as pd
 
 from lrviz import jobs
+from lrviz.jobs.common import DATA_KEYS, installed_backends
 from lrviz.jobs.lr_find import LRFindJob
-from lrviz.jobs.training import HISTORY_COLUMNS, TrainingJob
+from lrviz.jobs.tournament import TournamentJob, read_tournament, tournament_config
+from lrviz.jobs.training import HISTORY_COLUMNS, SET_LR, TrainingJob
 from lrviz.settings import Setting
 from lrviz.store import (
     ACTIVE_STATES,
@@ -41,9 +48,30 @@ __all__ = [
     "create_run", "start_run", "start_lr_find", "list_runs", "load_run", "stop_run", "set_lr", "delete_run",
     "active_run", "latest_run", "run_path", "run_kind", "set_run_name", "RUN_NAME", "lr_fixed",
     "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "read_json",
+    "TRAIN", "LR_FIND", "TOURNAMENT", "settings_of", "label_of", "check_lr_change", "SET_LR", "DATA_KEYS",
+    "installed_backends", "read_tournament", "tournament_config",
 ]
 
 Launch = Callable[[Path], tuple[int, Any]]
+
+
+TRAIN, LR_FIND, TOURNAMENT = TrainingJob.kind, LRFindJob.kind, TournamentJob.kind
+
+
+def settings_of(kind: str) -> dict[str, Setting]:
+    """The settings of a kind's config (labels, help, rules), described once by its job."""
+    return jobs.job_for(kind).settings()
+
+
+def label_of(config: Mapping[str, Any]) -> str | None:
+    """One line saying what a run does (its kind's words), for tables and headers."""
+    return jobs.job_for(config).label(config)
+
+
+def check_lr_change(*, value: float | None = None, factor: float | None = None,
+                    lr_now: float | None = None) -> tuple[str, float]:
+    """A Set-LR request checked by the engine's rule (see ``TrainingJob.check_lr_change``)."""
+    return TrainingJob.check_lr_change(value=value, factor=factor, lr_now=lr_now)
 
 
 def store_at(runs_dir: Path | str = DEFAULT_RUNS_DIR) -> RunStore:

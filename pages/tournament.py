@@ -12,7 +12,6 @@ import streamlit as st
 
 from lrviz import runs as store
 from lrviz.data import DATASETS
-from lrviz.jobs.tournament import TournamentJob, tournament_config
 from lrviz.tournament import ALPHA, MIN_SEEDS, grid, preset, schedule_labels
 from ui import tournament_view
 from ui.navigation import ensure_app_navigation  # noqa: E402
@@ -22,7 +21,7 @@ from ui.text import NAME_CHARS, plain, shorten
 ensure_app_navigation()
 S = st.session_state
 RUNS_DIR = store.DEFAULT_RUNS_DIR
-SET = TournamentJob.settings()
+SET = store.settings_of(store.TOURNAMENT)
 SOURCES = {
     "tutorial": "Reproduce the tutorial: constant 0.01, time-based (Keras 2), step F=0.25 and F=0.5",
     "explorer": "The schedules in the Schedule Explorer",
@@ -53,10 +52,10 @@ st.markdown("The tutorial's question — which schedule trains MiniVGGNet best? 
             "otherwise it says how many seeds would decide it.")
 
 active = store.active_run(RUNS_DIR)
-if active and store.run_kind(store.load_run(active, RUNS_DIR).config) == TournamentJob.kind:
+if active and store.run_kind(store.load_run(active, RUNS_DIR).config) == store.TOURNAMENT:
     S.tn_id = active
 elif "tn_id" not in S:
-    S.tn_id = store.latest_run(RUNS_DIR, kind=TournamentJob.kind)
+    S.tn_id = store.latest_run(RUNS_DIR, kind=store.TOURNAMENT)
 for sent in receive("tournament", "show"):  # a resume started here or on the Runs page
     S.tn_id = sent
 
@@ -90,7 +89,7 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
                 "cifar_archive": (S.tn_archive or None) if S.tn_dataset == "cifar10" else None}
     problem = None
     try:
-        config = tournament_config(schedules, **settings)
+        config = store.tournament_config(schedules, **settings)
     except ValueError as e:
         problem, config = str(e), None
         st.error(problem)
@@ -107,7 +106,7 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
     if active and S.get("tn_id") != active:
         st.info(f"Run `{active}` is active; a tournament starts once it has finished or been stopped.")
 
-tournaments = [r for r in store.list_runs(RUNS_DIR) if r.kind == TournamentJob.kind]  # newest first
+tournaments = [r for r in store.list_runs(RUNS_DIR) if r.kind == store.TOURNAMENT]  # newest first
 if S.get("tn_id"):
     st.divider()
     # every tournament on disk stays reachable (one whose config.json is damaged is shown, not listed by kind)

@@ -13,8 +13,6 @@ import streamlit as st
 from lrviz import runs as store
 from lrviz.charts import lr_find_figure
 from lrviz.errors import plain_message
-from lrviz.jobs.common import DATA_KEYS
-from lrviz.jobs.lr_find import LRFindJob
 from lrviz.lr_finder import DEFAULTS, SUGGESTIONS, FinderSettings, recommended_order
 from lrviz.schedules import Schedule
 from lrviz.settings import settings_of
@@ -63,7 +61,7 @@ def take_applied() -> None:
 
 def section(form_config: dict, problem: str | None, runs_dir: Path) -> None:
     if "tr_find_id" not in S:  # a reload, a new tab: the latest LR range test and its suggestions, as before
-        S.tr_find_id = store.latest_run(runs_dir, kind=LRFindJob.kind)
+        S.tr_find_id = store.latest_run(runs_dir, kind=store.LR_FIND)
     with st.expander("Find a starting LR (LR range test)", icon=":material/search:",
                      expanded=bool(S.get("tr_find_id"))):
         st.markdown(
@@ -80,7 +78,7 @@ def section(form_config: dict, problem: str | None, runs_dir: Path) -> None:
         c[1].number_input(FIND["end"].label, key="tr_find_end", format="%g", help=FIND["end"].widget_help(), **KEEP)
         c[2].number_input(FIND["num_steps"].label, key="tr_find_steps", step=10,
                           help=FIND["num_steps"].widget_help(), **KEEP)
-        config = {"kind": LRFindJob.kind, **{k: form_config.get(k) for k in DATA_KEYS}, "start": S.tr_find_start,
+        config = {"kind": store.LR_FIND, **{k: form_config.get(k) for k in store.DATA_KEYS}, "start": S.tr_find_start,
                   "end": S.tr_find_end, "num_steps": S.tr_find_steps}
         finder_problem = problem
         if finder_problem is None:

@@ -16,7 +16,6 @@ import streamlit as st
 from lrviz import compare
 from lrviz import runs as store
 from lrviz.charts import tournament_figure
-from lrviz.jobs.tournament import TournamentJob, read_tournament, tournament_config
 from lrviz.schedules import Schedule
 from lrviz.text import shorten
 from lrviz.tournament import reached_text
@@ -97,7 +96,7 @@ def _resume(view, runs_dir: Path, key: str, left: int) -> None:
                  help="A new tournament on the same study and settings: completed trials count, stopped ones "
                       "continue from their saved model."):
         try:
-            new_id = store.start_run(tournament_config(parent=view.id, workers=view.config.get("workers", 1),
+            new_id = store.start_run(store.tournament_config(parent=view.id, workers=view.config.get("workers", 1),
                                                        **({"storage": storage} if storage else {})), runs_dir)
         except (store.RunBusyError, ValueError) as e:
             st.error(plain(e))
@@ -138,13 +137,13 @@ def _leaderboard(view, key: str) -> None:
 
 def _body(run_id: str, runs_dir: Path, key: str) -> None:
     try:
-        view = read_tournament(run_id, runs_dir)
+        view = store.read_tournament(run_id, runs_dir)
     except (ValueError, OSError) as e:
         st.info(f"The tournament shown here is gone ({plain(e)}).")
         return
     st.markdown(f"#### Tournament `{view.id}`")
     # The folder's text is data: plain text (ui/text.py), never Markdown.
-    st.caption(plain(TournamentJob.label(view.config), 2 * NAME_CHARS)
+    st.caption(plain(store.label_of({**view.config, "kind": store.TOURNAMENT}), 2 * NAME_CHARS)
                + f" · {plain(view.config.get('dataset'), NAME_CHARS)} · state: **{plain(view.state, 20)}**"
                + (f" · {plain(view.status.get('phase'), NAME_CHARS)}" if view.status.get("phase") else "")
                + (f" · resumes {plain(view.config['parent'], NAME_CHARS)}" if view.config.get("parent") else ""))
@@ -196,7 +195,7 @@ def _body(run_id: str, runs_dir: Path, key: str) -> None:
 def show(run_id: str, runs_dir: Path, key: str = "tn") -> None:
     """Draw the tournament ``run_id``; while it runs, it refreshes itself every 2 s."""
     try:
-        live = read_tournament(run_id, runs_dir).state in store.ACTIVE_STATES
+        live = store.read_tournament(run_id, runs_dir).state in store.ACTIVE_STATES
     except (ValueError, OSError):
         live = False
     if live:
