@@ -298,3 +298,39 @@ def test_a_run_can_be_named_and_the_table_says_it(two):
     at.text_input(key=f"runs_name_{a}").set_value("y" * 70).run()
     assert any("The name must be one line of at most 60 characters" in e.value for e in at.error)
     assert store.load_run(a, runs_dir).name == "F=0.25 baseline"
+
+
+def test_continue_proposes_the_runs_own_total_and_says_what_the_next_epoch_trains_at(runs_dir):
+    """A run stopped at 7 of 15 goes on to 15 (not 17); a new initial LR says the LR the next epoch
+    really trains at (the schedule's own epoch 8, rescaled: the explorer's Schedule is the oracle)."""
+    from fakes import fabricate_run
+
+    from lrviz.schedules import Schedule
+
+    rid = fabricate_run(runs_dir, epochs=15, state="stopped")
+    (runs_dir / rid / "model.keras").write_bytes(b"a model")
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["run"] = rid
+    at.run()
+    total = next(n for n in at.number_input if n.label == "Total epochs to reach")
+    assert total.value == 15
+    lr = next(n for n in at.number_input if n.label == "Initial LR of the schedule")
+    lr.set_value(0.005).run()
+    oracle = Schedule.create("step", {"lr": 0.005, "factor": 0.5, "drop_every": 2}).at_epoch(7, 10)
+    assert oracle == 0.005 / 16
+    assert any(f"Epoch 8 trains at {oracle:.6g}: the schedule goes on at its own epoch 8" in c.value
+               for c in at.caption)
+
+
+def test_a_run_that_failed_before_its_first_epoch_says_so_in_one_sentence(runs_dir):
+    from fakes import fabricate_run
+
+    rid = fabricate_run(runs_dir, epochs=5, state="failed")
+    (runs_dir / rid / "history.csv").unlink()
+    status = store.read_json(runs_dir / rid / "status.json")
+    store.atomic_write_json(runs_dir / rid / "status.json", {**status, "error": "The CIFAR-10 archive is missing."})
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["run"] = rid
+    at.run()
+    (error,) = [shown(e.value) for e in at.error]
+    assert error == "The run failed: The CIFAR-10 archive is missing. No epoch finished before it did."

@@ -18,7 +18,6 @@ from lrviz import runs as store
 from lrviz.charts import confusion_figure, lr_used_figure, lr_used_figure_resumed, metric_figure, metric_figure_resumed
 from lrviz.compare import divergence
 from lrviz.errors import plain_message
-from lrviz.jobs.training import SET_LR, TrainingJob
 from lrviz.report import report_display_frame
 from lrviz.schedules import Schedule
 from lrviz.store import Control
@@ -273,22 +272,22 @@ def controls(run: store.Run, runs_dir: Path, page: str, *, no_set_lr: str | None
                                      **KEEP)
     field = "factor" if mode == "× factor" else "value"
     S.setdefault(f"{key}_amount", 0.001)
-    row.number_input(SET_LR[field].label, key=f"{key}_amount", format="%.6g", width=LR_INPUT_W,
+    row.number_input(store.SET_LR[field].label, key=f"{key}_amount", format="%.6g", width=LR_INPUT_W,
                          step=0.0001 if field == "value" else 0.1,
                          on_change=_on_lr_input_change, args=(key,), **KEEP)
     amount = S[f"{key}_amount"]
     try:  # the engine's rule, checked as it is typed; the error stays until the value changes
-        TrainingJob.check_lr_change(**{field: amount}, lr_now=lr_now)
+        store.check_lr_change(**{field: amount}, lr_now=lr_now)
         problem = None
     except ValueError as e:
-        problem = plain_message(e, SET_LR[field].label)
+        problem = plain_message(e, store.SET_LR[field].label)
     if row.button("Apply", key=f"{key}_apply", icon=":material/tune:", disabled=problem is not None or stopping,
                       help=problem):
         try:
             store.set_lr(run.id, runs_dir, **{field: amount})
             st.toast(f"LR change requested ({mode} {amount:g}); it applies from the next batch.")
         except ValueError as e:
-            S[f"{key}_error"] = plain_message(e, SET_LR[field].label)
+            S[f"{key}_error"] = plain_message(e, store.SET_LR[field].label)
     problem = problem or S.get(f"{key}_error")
     if problem:
         st.error(problem)
@@ -330,8 +329,9 @@ def results(run: store.Run, runs_dir: Path, key: str = "res", *,
                  "try a smaller learning rate (the LR range test on the Train page suggests one).",
                  icon=":material/trending_up:")
     elif run.state == "failed":
-        st.error(f"The run failed: {plain(run.status.get('error') or 'no reason recorded')}. "
-                 f"{epochs_done} finished epoch(s) are kept below.")
+        reason = plain(str(run.status.get("error") or "no reason recorded").rstrip(". "))
+        st.error(f"The run failed: {reason}. " + (f"{epochs_done} finished epoch(s) are kept below." if epochs_done
+                                                  else "No epoch finished before it did."))
     elif run.state == "stopped":
         st.warning(f"Stopped after {epochs_done} finished epoch(s); the report evaluates the model as it was then.")
     elif run.state == "finished":
@@ -372,7 +372,8 @@ def resume(run: store.Run, runs_dir: Path, key: str) -> None:
             st.warning("This run's schedule cannot be read; it cannot be continued.")
             return
         c = st.columns(3, vertical_alignment="bottom")
-        S.setdefault(f"{k}_epochs", float(max(done + 10, int(run.config.get("epochs") or 0))))
+        planned = int(run.config.get("epochs") or 0)  # a run stopped early goes on to its own total
+        S.setdefault(f"{k}_epochs", float(planned if planned > done else done + 10))
         # A float input, validated by the engine: an int input would turn 12.5 into 12 silently.
         c[0].number_input("Total epochs to reach", key=f"{k}_epochs", step=1.0, format="%.12g",
                           help=f"More than the {done} already done (Keras' `epochs` with `initial_epoch`).", **KEEP)
@@ -382,6 +383,14 @@ def resume(run: store.Run, runs_dir: Path, key: str) -> None:
             c[1].number_input("Initial LR of the schedule", key=f"{k}_lr", format="%.6g", step=0.001,
                               help="The schedule continues at the same global steps, rescaled to this initial LR.",
                               **KEEP)
+            try:  # what the first new epoch trains at: the schedule's own epoch, not its initial LR
+                spe = int(run.config.get("steps_per_epoch") or run.status.get("steps_per_epoch") or 1)
+                first = Schedule.create(sched.name, {**sched.params, "lr": S[f"{k}_lr"]}, warmup=sched.warmup,
+                                        warmup_start_factor=sched.warmup_start_factor).at_epoch(done, spe)
+                st.caption(f"Epoch {done + 1} trains at {first:.6g}: the schedule goes on at its own epoch "
+                           f"{done + 1}, rescaled to this initial LR.")
+            except (ValueError, TypeError):
+                pass  # a bad LR: the Continue button says why
         if c[2].button("Continue", key=f"{k}_go", icon=":material/play_arrow:"):
             params = dict(sched.params)
             if has_lr:
