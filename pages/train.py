@@ -103,6 +103,8 @@ def _follow_form(choices: list[dict]) -> tuple[list[int], str]:
 _init()
 for sent in receive("train", "schedule"):  # "Use the winner" on the Tournament page
     load_widgets("tr_s", Schedule.from_config(sent))
+    st.toast(f"The tournament's winner is this run's schedule: {Schedule.from_config(sent).label()}.",
+             icon=":material/military_tech:")
 lr_finder_view.take_applied()  # "Use as lr" / "one-cycle" of an LR range test, here or on the Runs page
 for sent in receive("train", "show_run"):  # "Continue training", from here or the Runs page
     S.tr_run_id = sent

@@ -95,12 +95,19 @@ def test_a_finished_tournament_shows_leaderboard_verdict_curves_and_uses_the_win
     charts = at.get("plotly_chart")
     spec = json.loads(charts[0].proto.spec)
     assert len(spec["data"]) == 4  # one validation-accuracy line per trial
-    winner = next(b for b in at.button if b.key == "tn_winner")
-    winner.click().run()
+    # in the app (its navigation): the winner takes the learner to Train, with it as the schedule
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60).run()
+    app.switch_page("pages/tournament.py").run()
+    next(b for b in app.button if b.key == "tn_winner").click().run()
+    assert not app.exception
+    assert app.title[0].value.startswith("Train")
     winner_config = {"name": "step", "params": {"lr": 0.01, "factor": 0.5, "drop_every": 5}}
-    inbox = at.session_state["_page_inbox"]  # ui/page_state.send: what Train and the explorer take next
-    assert inbox["train"]["schedule"] == [winner_config] and inbox["explorer"]["curve"] == [winner_config]
-    assert any("Applied" in s.value for s in at.success)
+    assert app.session_state["_page_inbox"]["explorer"]["curve"] == [winner_config]  # the explorer's, still waiting
+    assert app.session_state["tr_s_name"] == "step" and app.session_state["tr_s_factor"] == 0.5
+    assert [t.value for t in app.toast] == ["The tournament's winner is this run's schedule: "
+                                            "Step decay (lr=0.01, factor=0.5, drop_every=5)."]
 
 
 def test_a_stopped_tournament_offers_resume_and_a_finished_one_does_not(runs_dir, monkeypatch):

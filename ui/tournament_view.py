@@ -81,6 +81,7 @@ def _use_winner(config: dict, key: str) -> None:
     send("train", "schedule", config)
     send("explorer", "curve", config)
     S[f"{key}_applied"] = Schedule.from_config(config).label()
+    S[f"{key}_to_train"] = True  # after the callback: st.switch_page does not run inside one
 
 
 def _resume(view, runs_dir: Path, key: str, left: int) -> None:
@@ -162,6 +163,8 @@ def _body(run_id: str, runs_dir: Path, key: str) -> None:
         _resume(view, runs_dir, key, view.trials_total - view.trials_done)
     if view.verdict and view.verdict.get("text"):
         (st.success if view.verdict.get("decisive") is True else st.info)(plain(view.verdict["text"]))
+    if S.pop(f"{key}_to_train", False):
+        st.switch_page("pages/train.py")  # the learner lands on Train with the winner as its schedule
     if S.get(f"{key}_applied"):
         st.success(f"Applied: {plain(S.pop(f'{key}_applied'))} is now the **Train** page's schedule and a curve "
                    "in the explorer.")
