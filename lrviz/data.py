@@ -38,6 +38,8 @@ __all__ = [
     "CIFAR10_CLASSES",
     "DIGITS_CLASSES",
     "DATASETS",
+    "DATASET_CHOICES",
+    "OWN",
     "DataError",
     "Dataset",
     "load_dataset",
@@ -52,7 +54,9 @@ __all__ = [
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 DIGITS_CLASSES = tuple(str(i) for i in range(10))
-DATASETS = ("digits", "cifar10")
+DATASETS = ("digits", "cifar10")  # the built-in ones
+OWN = "own"  # your own images: a class folder or an .npz at the `data` path (lrviz.own_data)
+DATASET_CHOICES = (*DATASETS, OWN)
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 _CIFAR_DIR = "cifar-10-batches-py"
 _TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -339,13 +343,23 @@ def _download_failure(error: BaseException) -> str:
 
 
 def load_dataset(name: str = "digits", *, cifar_archive: str | None = None, limit: int | None = None,
-                 seed: int = 42) -> Dataset:
-    """Dispatch on ``name`` (``"digits"`` or ``"cifar10"``)."""
+                 seed: int = 42, data: str | None = None, image_size: Any = None, color_mode: str | None = None,
+                 val_split: float = 0.2, progress: Any = None) -> Dataset:
+    """Dispatch on ``name``: ``"digits"``, ``"cifar10"`` or ``"own"`` (the folder or .npz at
+    ``data``, see :mod:`lrviz.own_data`; ``progress(done, total)`` while its files are read)."""
     if name == "digits":
         return load_digits(limit=limit, seed=seed)
     if name == "cifar10":
         return load_cifar10(cifar_archive, limit=limit, seed=seed)
-    raise FieldError("dataset", f"one of {', '.join(DATASETS)}", name)
+    if name == OWN:
+        from lrviz.own_data import load_own
+
+        if not data:
+            raise FieldError("data", "a class folder or an .npz file when the dataset is 'own'", data)
+        ds = Dataset(*load_own(data, image_size=image_size, color_mode=color_mode, val_split=val_split, seed=seed,
+                               progress=progress))
+        return _limit(ds, limit, seed)
+    raise FieldError("dataset", f"one of {', '.join(DATASET_CHOICES)}", name)
 
 
 # --------------------------------------------------------------------------- tf.data

@@ -212,7 +212,7 @@ def test_newer_pickle_protocols_also_read(tmp_path):
 
 
 def test_unknown_dataset():
-    with pytest.raises(ValueError, match="must be one of digits, cifar10. Received: dataset='mnist'"):
+    with pytest.raises(ValueError, match="must be one of digits, cifar10, own. Received: dataset='mnist'"):
         load_dataset("mnist")
 
 

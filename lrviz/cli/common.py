@@ -75,13 +75,16 @@ def add_setting_flags(parser: argparse.ArgumentParser, settings: Iterable[Settin
 
 
 def flags_into(config: dict[str, Any], args: argparse.Namespace, names: Iterable[str]) -> None:
-    """Copy the flags the user gave (not None) into ``config``; an archive implies cifar10."""
+    """Copy the flags the user gave (not None) into ``config``; an archive implies cifar10,
+    ``--data`` your own data."""
     for name in names:
         value = getattr(args, name, None)
         if value is not None:
             config[name] = value
     if getattr(args, "cifar_archive", None) and "dataset" not in config:
         config["dataset"] = "cifar10"
+    if getattr(args, "data", None) and config.get("dataset", "own") == "own":
+        config["dataset"] = "own"
 
 
 def add_runs_dir_flag(parser: argparse.ArgumentParser) -> None:

@@ -124,6 +124,9 @@ def _create(config: dict[str, Any], runs_dir: Any, start: Any, detach: bool) -> 
     try:
         if config.get("dataset") == "cifar10" or config.get("cifar_archive"):
             common.load_data(runs.validate_config_of(config))  # read it now: a bad archive makes no run
+        about = common.preflight(runs.validate_config_of(config))  # own data, a model that fits: no run if not
+        if about:  # with --detach stdout is the run id alone
+            print(f"[INFO] data {plain(about)}", file=sys.stderr if detach else sys.stdout, flush=True)
         if detach:
             print(start(config, runs_dir))
             return None

@@ -16,14 +16,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from lrviz.data import DATASETS, HOW_TO_SUPPLY_CIFAR
+from lrviz.data import DATASET_CHOICES, HOW_TO_SUPPLY_CIFAR, OWN
 from lrviz.errors import FieldError
+from lrviz.models import MINIVGGNET, MODEL_RULE
+from lrviz.own_data import COLOR_MODES
 from lrviz.settings import setting
 from lrviz.store.files import atomic_write_json, read_json
 
-__all__ = ["DataSettings", "DATA_KEYS", "check_data", "StatusWriter", "versions", "load_data", "configure_backend",
-           "seed_everything", "build_model", "STATUS_INTERVAL_S", "BACKENDS", "installed_backends", "resolve_backend",
-           "select_backend", "Placement", "device_words"]
+__all__ = ["DataSettings", "DATA_KEYS", "OWN_DATA_KEYS", "check_data", "preflight", "StatusWriter", "versions",
+           "load_data", "configure_backend", "seed_everything", "build_model", "STATUS_INTERVAL_S", "BACKENDS",
+           "installed_backends", "resolve_backend", "select_backend", "Placement", "device_words"]
 
 STATUS_INTERVAL_S = 0.25  # status.json is rewritten at most 4 times per second
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -68,12 +70,31 @@ def select_backend(backend: str | None) -> str:
 
 @dataclass
 class DataSettings:
-    """The data and optimizer settings of every job that trains MiniVGGNet (the tutorial's)."""
+    """The data, model and optimizer settings of every job that trains (the tutorial's by default)."""
 
-    dataset: str = setting("digits", "Dataset: scikit-learn's digits (offline) or CIFAR-10.", kind="choice",
-                           choices=DATASETS, label="Dataset")
+    dataset: str = setting("digits", "Dataset: scikit-learn's digits (offline), CIFAR-10, or own (your images at "
+                           "--data; giving --data is enough).", kind="choice", choices=DATASET_CHOICES,
+                           label="Dataset")
     cifar_archive: str | None = setting(None, "cifar-10-python.tar.gz or the extracted cifar-10-batches-py folder.",
                                         kind="path", optional=True, label="CIFAR-10 archive")
+    data: str | None = setting(None, "Your images: a folder with one subfolder per class (PNG, JPEG, BMP, GIF; "
+                               "class names are the folder names, sorted) or an .npz with x_train, y_train and "
+                               "optionally x_test, y_test.", kind="path", optional=True, label="Your data",
+                               what="a class folder or an .npz file")
+    image_size: str | None = setting(None, "Resize your images to height,width (or one number for both), e.g. "
+                                     "32,32 (empty: as they are; they must then all have one size).", kind="text",
+                                     optional=True, label="Image size", metavar="H,W")
+    color_mode: str | None = setting(None, "Convert your images to grayscale or rgb (empty: as they are; they must "
+                                     "then all have the same channels).", kind="choice", choices=COLOR_MODES,
+                                     optional=True, label="Colour mode")
+    val_split: float | None = setting(0.2, "Share of each class of your data held out as its test set when it has none "
+                               "(a folder, an .npz without x_test), drawn with the run's seed.", kind="float", low=0,
+                               high=1, low_open=True, high_open=True, what="a fraction", optional=True,
+                               label="Held-out share")
+    model: str | None = setting(MINIVGGNET, "The network: minivggnet (the tutorial's), a keras.applications "
+                                "architecture as Keras spells it (e.g. MobileNetV2, built untrained for your data's "
+                                "shape and classes) or a .keras file (its optimizer is replaced by the SGD settings "
+                                "here).", kind="path", what=MODEL_RULE, optional=True, label="Model", metavar="MODEL")
     limit: int | None = setting(None, "Train on a stratified subset of this many images (all when empty).",
                                 kind="int", low=1, optional=True, label="Training images")
     batch_size: int = setting(64, "Images per batch.", kind="int", low=1, high=1_000_000, label="Batch size")
@@ -87,16 +108,76 @@ class DataSettings:
                                   optional=True, label="Backend")
 
 
-DATA_KEYS = ("dataset", "cifar_archive", "limit", "batch_size", "momentum", "nesterov", "seed", "backend")
+DATA_KEYS = ("dataset", "cifar_archive", "data", "image_size", "color_mode", "val_split", "model", "limit",
+             "batch_size", "momentum", "nesterov", "seed", "backend")
+OWN_DATA_KEYS = ("data", "image_size", "color_mode", "val_split")  # what only own data reads
 
 
 def check_data(cfg: dict[str, Any]) -> None:
-    """The rules that span fields: CIFAR-10 from an archive needs the archive to exist; the
-    backend is resolved (``$KERAS_BACKEND``, else tensorflow) and must be installed."""
+    """The rules that span fields: CIFAR-10 from an archive needs the archive to exist; ``data``
+    given makes the dataset ``own`` (digits is only the default) and must be a class folder or
+    an .npz; ``image_size`` is normalised to ``"H,W"``; a ``model`` is a name lrviz knows or an
+    existing .keras file (made absolute); the backend is resolved (``$KERAS_BACKEND``, else
+    tensorflow) and must be installed."""
+    from lrviz.models import check_model_name
+    from lrviz.own_data import FOLDER_RULE, parse_image_size
+
     resolve_backend(cfg)
     arch = cfg.get("cifar_archive")
     if cfg.get("dataset") == "cifar10" and arch is not None and not Path(arch).expanduser().exists():
         raise FieldError("cifar_archive", "an existing file or folder", arch, hint=HOW_TO_SUPPLY_CIFAR)
+    data = cfg.get("data")
+    if data is not None:
+        if cfg.get("dataset") == "cifar10":
+            raise FieldError("dataset", "own (or left out) when `data` is given", "cifar10")
+        cfg["dataset"] = OWN
+        p = Path(data).expanduser()
+        if not (p.is_dir() or (p.is_file() and p.suffix.lower() == ".npz")):
+            raise FieldError("data", FOLDER_RULE, data, hint="It is a file, but not an .npz" if p.is_file()
+                             else "Nothing is there")
+        cfg["data"] = str(p.resolve())
+    elif cfg.get("dataset") == OWN:
+        raise FieldError("data", "a class folder or an .npz file when the dataset is 'own'", None)
+    size = parse_image_size(cfg.get("image_size"))
+    cfg["image_size"] = None if size is None else f"{size[0]},{size[1]}"
+    cfg["model"] = check_model_name(cfg.get("model") or MINIVGGNET)  # None (a form without the field): the default
+    if cfg.get("val_split") is None:
+        cfg["val_split"] = DataSettings.val_split
+
+
+PREFLIGHT_LOAD_BYTES = 256 * 2**20  # own data up to this size is read whole before a run exists
+_BUILT_IN_SHAPES = {"digits": ((8, 8, 1), 10), "cifar10": ((32, 32, 3), 10)}
+
+
+def preflight(cfg: dict[str, Any]) -> str:
+    """What can be checked of a validated config before its run folder exists, so that bad data
+    or a model that does not fit makes no run: own data's files (headers; read whole up to
+    :data:`PREFLIGHT_LOAD_BYTES`, so corrupt files and bad labels are found too) and its memory
+    budget; the model against the data's shape and classes (a .keras file is loaded: Keras is
+    imported on the run's backend, which this process then keeps). Returns one line about the
+    data ("" for the built-in datasets); ``FieldError`` otherwise."""
+    from lrviz import models
+    from lrviz.own_data import check_memory, data_label, inspect_own, memory_words
+
+    line = ""
+    shape, classes = _BUILT_IN_SHAPES.get(cfg["dataset"], (None, None))
+    if cfg["dataset"] == OWN:
+        info = inspect_own(cfg["data"], image_size=cfg.get("image_size"), color_mode=cfg.get("color_mode"))
+        check_memory(info)
+        shape, classes = info.shape, len(info.class_names) if info.class_names else None
+        if info.bytes <= PREFLIGHT_LOAD_BYTES:
+            ds = load_data(cfg)
+            classes = len(ds.class_names)
+        h, w, c = shape
+        line = (f"{data_label(cfg['data'])}: {info.n_images:,} images ({h}x{w}x{c})"
+                + (f" in {classes} classes" if classes else "") + f", {memory_words(info.bytes)} in memory")
+    name = cfg.get("model") or MINIVGGNET
+    if shape is not None and name in models.APPLICATIONS:
+        models.check_input_size(name, shape)
+    elif shape is not None and classes and name != MINIVGGNET:
+        select_backend(cfg.get("backend"))
+        models.build_model(name, shape, classes)
+    return line
 
 
 def versions() -> dict[str, str]:
@@ -143,12 +224,14 @@ class StatusWriter:
             self.status = read_json(self.file)
 
 
-def load_data(config: dict[str, Any]) -> Any:
-    """The run's :class:`lrviz.data.Dataset` (uint8 CIFAR-10 stays uint8)."""
+def load_data(config: dict[str, Any], progress: Any = None) -> Any:
+    """The run's :class:`lrviz.data.Dataset` (uint8 CIFAR-10 and own images stay uint8);
+    ``progress(done, total)`` while a folder of own images is read."""
     from lrviz.data import load_dataset
 
+    own = {k: config.get(k) for k in OWN_DATA_KEYS if config.get(k) is not None}
     return load_dataset(config["dataset"], cifar_archive=config.get("cifar_archive"), limit=config.get("limit"),
-                        seed=config["seed"])
+                        seed=config["seed"], progress=progress, **own)
 
 
 @dataclass
@@ -227,15 +310,15 @@ def seed_everything(seed: int) -> None:
 
 
 def build_model(ds: Any, config: dict[str, Any], lr: float, placement: Placement) -> Any:
-    """MiniVGGNet for ``ds``'s shape and classes, compiled like the tutorial: SGD(lr, momentum,
-    nesterov), categorical cross-entropy, accuracy."""
+    """The run's model (:func:`lrviz.models.build_model`: MiniVGGNet by default) for ``ds``'s
+    shape and classes, compiled like the tutorial: SGD(lr, momentum, nesterov), categorical
+    cross-entropy, accuracy. A .keras file's own optimizer is replaced by this one."""
     import keras
 
-    from lrviz.models import MiniVGGNet
+    from lrviz.models import build_model as build
 
     with placement.scope():
-        h, w, d = ds.input_shape
-        model = MiniVGGNet.build(width=w, height=h, depth=d, classes=len(ds.class_names))
+        model = build(config.get("model") or MINIVGGNET, ds.input_shape, len(ds.class_names))
         opt = keras.optimizers.SGD(learning_rate=lr, momentum=config["momentum"], nesterov=config["nesterov"])
         model.compile(loss="categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
     return model

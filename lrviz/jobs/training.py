@@ -120,8 +120,10 @@ class TrainingJob(Job):
             raise FieldError("parent", "a run with a saved model.keras (a finished or stopped run)", parent)
         pcfg = read_json(ppath / "config.json")
         done = int(read_json(ppath / "status.json").get("epoch") or 0)
-        for key in ("dataset", "cifar_archive", "limit", "momentum", "nesterov"):
+        for key in ("dataset", "cifar_archive", "limit", "momentum", "nesterov", "model", *common.OWN_DATA_KEYS):
             config[key] = pcfg.get(key, config[key])
+        if config["dataset"] == "own":  # its held-out split was drawn with the parent's seed
+            config["seed"] = pcfg.get("seed", config["seed"])
         if config["epochs"] <= done:
             raise FieldError("epochs", f"> {done} (the epochs its parent {parent} finished; it is the total to reach, "
                                        "as Keras' `epochs` with `initial_epoch`)", config["epochs"])
@@ -190,7 +192,8 @@ class TrainingJob(Job):
         placement = common.configure_backend(config.get("backend"))  # before Keras is imported
         config.update(backend=placement.backend, device=placement.device)
         status.write(backend=placement.backend, device=placement.device)
-        ds = common.load_data(config)
+        ds = common.load_data(config, progress=lambda done, total: status.throttled(
+            phase=f"loading data ({done:,} of {total:,} files)"))
         import keras
 
         from lrviz.batches import make_dataset
@@ -285,7 +288,7 @@ def _finish(path: Path, model: Any, ds: Any, images: Any, rows: list[dict[str, A
     if rows:
         from lrviz.curves_png import training_png
 
-        title = "Training Loss and Accuracy on " + ("CIFAR-10" if ds.name == "cifar10" else "digits")
+        title = "Training Loss and Accuracy on " + ("CIFAR-10" if ds.name == "cifar10" else ds.name)
         atomic_write_bytes(path / "training.png", training_png(pd.DataFrame(rows), title))
 
 
