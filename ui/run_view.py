@@ -63,7 +63,7 @@ def planned_per_epoch(run: store.Run):
 
 def diverged(run: store.Run) -> str | None:
     """Why a run that ended (finished or stopped) diverged, or None."""
-    if run.state not in ("finished", "stopped") or run.kind == "lr_find":
+    if run.state not in ("finished", "stopped"):  # an LR range test has no epochs of history: never
         return None
     return divergence(run.history, len(run.class_names))
 
@@ -137,9 +137,8 @@ def header(run: store.Run) -> None:
     cols[1].badge(label, icon=icon, color=color)
     cfg = run.config
     bits = [f"**{plain(cfg.get('dataset', '?'), NAME_CHARS)}**"]
-    if run.kind == "lr_find":
-        bits.append(plain(f"LR range test {cfg.get('start', '?')} → {cfg.get('end', '?')} "
-                          f"over {cfg.get('num_steps', '?')} batches"))
+    if "schedule" not in cfg and store.label_of(cfg):  # a kind without a schedule (an LR range test) in its words
+        bits.append(plain(store.label_of(cfg), NAME_CHARS))
     try:
         bits.append(Schedule.from_config(cfg["schedule"]).label())
     except (KeyError, ValueError, TypeError):
