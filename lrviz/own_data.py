@@ -65,6 +65,14 @@ class OwnData:
     class_names: tuple[str, ...] | None
     source_bytes: int = 0  # what an npz's arrays take while they are converted (0 for a folder)
     files: tuple[tuple[Path, int], ...] = ()  # a folder's (file, class index), sorted
+    n_test: int | None = None  # an npz's x_test images; None: a held-out share is drawn
+
+    def train_images(self, val_split: float) -> int:
+        """How many images train (before ``limit``): an npz's x_train, else what the held-out split
+        leaves (about ``1 - val_split`` of each class)."""
+        if self.n_test is not None:
+            return self.n_images - self.n_test
+        return max(1, round(self.n_images * (1 - val_split)))
 
     @property
     def bytes(self) -> int:
@@ -255,7 +263,8 @@ def _inspect_npz(path: Path, size: tuple[int, int] | None, color_mode: str | Non
         source += int(np.prod(xs)) * xd.itemsize + int(np.prod(ys)) * yd.itemsize
     depth = shape[2] if color_mode is None else (1 if color_mode == "grayscale" else 3)
     h, w = size or shape[:2]
-    return OwnData(path, "npz", n, (h, w, depth), None, source_bytes=source)
+    n_test = headers["x_test"][0][0] if "x_test" in headers else None
+    return OwnData(path, "npz", n, (h, w, depth), None, source_bytes=source, n_test=n_test)
 
 
 def check_memory(info: OwnData, budget: int | None = None) -> None:

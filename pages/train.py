@@ -13,13 +13,13 @@ import streamlit as st
 from lrviz import runs as store
 from lrviz.availability import cifar_availability
 from lrviz.charts import preview_steps_per_epoch, schedule_preview_figure
-from lrviz.data import DATASETS
+from lrviz.data import DATASET_CHOICES, OWN
 from lrviz.errors import plain_message
 from lrviz.explorer import per_batch_decay_note
-from lrviz.jobs.common import installed_backends
+from lrviz.jobs.common import installed_backends, own_data_words
 from lrviz.jobs.training import TrainingJob
 from lrviz.plateau import plateau_settings
-from lrviz.schedules import Schedule
+from lrviz.schedules import Schedule, steps_per_epoch_for
 from lrviz.settings import field_errors
 from ui import lr_finder_view, run_view
 from ui.navigation import ensure_app_navigation  # noqa: E402
@@ -34,12 +34,20 @@ RUNS_DIR = store.DEFAULT_RUNS_DIR
 DEFAULTS = store.default_config()
 SET = TrainingJob.settings()  # labels, help and rules of every field, described once
 PLATEAU = plateau_settings("plateau_")  # their names as the errors say them: plateau_factor, ...
-FIELDS = ("dataset", "cifar_archive", "limit", "epochs", "batch_size", "momentum", "nesterov", "seed")
+FIELDS = ("dataset", "cifar_archive", "data", "image_size", "color_mode", "val_split", "model", "limit",
+          "epochs", "batch_size", "momentum", "nesterov", "seed")
 LABELS = {**{name: s.label for name, s in SET.items() if s.label}, **{s.name: s.label for s in PLATEAU.values()},
           "schedule": "Schedule"}
 # Whole-number fields are float inputs with a format that shows whole numbers as typed: an int
 # input would turn 2.5 epochs into 2 and "1e12" images into 1 without a word. The engine's rule
 # (an integer, in bounds) then says what is wrong, under the input.
+
+
+@st.cache_data(ttl=30, show_spinner=False)  # a folder's headers are read at most every 30 s, not every rerun
+def _own_data_words(data: str, image_size: str | None, color_mode: str | None, val_split: float,
+                    model: str) -> tuple[str, int]:
+    return own_data_words({"data": data, "image_size": image_size, "color_mode": color_mode,
+                           "val_split": val_split, "model": model})
 
 
 def _explorer_choices() -> list[dict]:
@@ -49,7 +57,9 @@ def _explorer_choices() -> list[dict]:
 
 
 STATE = PageState("tr_", {  # this page's keys and their defaults (ui/page_state.py)
-    "tr_dataset": DEFAULTS["dataset"], "tr_cifar_archive": "", "tr_use_limit": False, "tr_limit": 500.0,
+    "tr_dataset": DEFAULTS["dataset"], "tr_cifar_archive": "", "tr_data": "", "tr_image_size": "",
+    "tr_color_mode": "", "tr_val_split": DEFAULTS["val_split"], "tr_model": DEFAULTS["model"],
+    "tr_use_limit": False, "tr_limit": 500.0,
     "tr_epochs": float(DEFAULTS["epochs"]), "tr_batch_size": float(DEFAULTS["batch_size"]),
     "tr_momentum": DEFAULTS["momentum"], "tr_nesterov": DEFAULTS["nesterov"], "tr_seed": float(DEFAULTS["seed"]),
     "tr_backend": lambda: store.validate_config({})["backend"],  # $KERAS_BACKEND, else tensorflow
@@ -127,8 +137,8 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
     with left:
         st.markdown("##### Data and optimizer")
         # short option names: the box is about 180 px wide when a laptop screen is split in two
-        st.selectbox(SET["dataset"].label, DATASETS, key="tr_dataset", format_func={
-            "digits": "digits (offline)", "cifar10": "CIFAR-10"}.get,
+        st.selectbox(SET["dataset"].label, DATASET_CHOICES, key="tr_dataset", format_func={
+            "digits": "digits (offline)", "cifar10": "CIFAR-10", OWN: "your own images"}.get,
                      help=f"{SET['dataset'].help} digits: scikit-learn's 1,797 8×8 grey images, bundled. CIFAR-10: "
                           "60,000 32×32 colour images, the tutorial's data.", **KEEP)
         errors_at["dataset"] = st.empty()
@@ -143,6 +153,23 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
                 st.toggle("Download it when the run starts", key="tr_cifar_download",
                           help="About 170 MB from the CIFAR-10 page, through Keras; needs the internet.", **KEEP)
         errors_at["cifar_archive"] = st.empty()
+        if S.tr_dataset == OWN:
+            st.text_input(SET["data"].label, key="tr_data", placeholder="/path/to/class-folders or data.npz",
+                          help=SET["data"].widget_help(), **KEEP)
+            errors_at["data"] = st.empty()
+            own_note = st.empty()  # what the data holds and the memory it takes, once it checks out
+            c = st.columns(2)
+            c[0].text_input(SET["image_size"].label, key="tr_image_size", placeholder="as they are",
+                            help=SET["image_size"].help, **KEEP)
+            c[1].selectbox(SET["color_mode"].label, ("", *SET["color_mode"].choices), key="tr_color_mode",
+                           format_func=lambda m: m or "as they are", help=SET["color_mode"].help, **KEEP)
+            errors_at["image_size"] = st.empty()
+            errors_at["color_mode"] = st.empty()
+            st.number_input(SET["val_split"].label, key="tr_val_split", min_value=0.0, max_value=1.0, step=0.05,
+                            format="%.2f", help=SET["val_split"].widget_help(), **KEEP)
+            errors_at["val_split"] = st.empty()
+        st.text_input(SET["model"].label, key="tr_model", help=SET["model"].widget_help(), **KEEP)
+        errors_at["model"] = st.empty()
         # The toggle on its own row: in a narrow column beside the input it lost its label at 800 px.
         st.toggle("Subset", key="tr_use_limit", help="Train on a stratified subset (faster).", **KEEP)
         st.number_input(SET["limit"].label, key="tr_limit", step=100.0, format=WHOLE, disabled=not S.tr_use_limit,
@@ -193,6 +220,9 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
     config = {
         "dataset": S.tr_dataset,
         "cifar_archive": (S.tr_cifar_archive or None) if S.tr_dataset == "cifar10" else None,
+        **({"data": S.tr_data.strip() or None, "image_size": S.tr_image_size.strip() or None,
+            "color_mode": S.tr_color_mode or None, "val_split": S.tr_val_split} if S.tr_dataset == OWN else {}),
+        "model": S.tr_model.strip() or None,
         "limit": S.tr_limit if S.tr_use_limit else None,
         "epochs": S.tr_epochs,
         "batch_size": S.tr_batch_size,
@@ -228,6 +258,18 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
                 st.error(problem)
         else:
             spe = preview_steps_per_epoch(valid["dataset"], valid["limit"], valid["batch_size"])
+            if valid["dataset"] == OWN:  # the files' headers: what Launch will load, and its memory
+                try:
+                    words, n_train = _own_data_words(*(valid[k] for k in ("data", "image_size", "color_mode",
+                                                                          "val_split", "model")))
+                except ValueError as e:
+                    field = problem_field = getattr(e, "field", None)
+                    problem = plain_message(e, LABELS.get(field))
+                    (errors_at[field] if field in errors_at else st).error(problem)
+                else:
+                    own_note.caption(words)
+                    spe = steps_per_epoch_for(min(n_train, valid["limit"] or n_train), valid["batch_size"])
+        if problem is None:
             preview.caption(f"The LR of each epoch's first batch over the {valid['epochs']} epochs "
                             f"({spe} batches per epoch).")
             preview.plotly_chart(schedule_preview_figure(schedule, valid["epochs"], spe), key="tr_preview",

@@ -23,9 +23,9 @@ from lrviz.own_data import COLOR_MODES
 from lrviz.settings import setting
 from lrviz.store.files import atomic_write_json, read_json
 
-__all__ = ["DataSettings", "DATA_KEYS", "OWN_DATA_KEYS", "check_data", "preflight", "StatusWriter", "versions",
-           "load_data", "configure_backend", "seed_everything", "build_model", "STATUS_INTERVAL_S", "BACKENDS",
-           "installed_backends", "resolve_backend", "select_backend", "Placement", "device_words"]
+__all__ = ["DataSettings", "DATA_KEYS", "OWN_DATA_KEYS", "check_data", "preflight", "own_data_words", "StatusWriter",
+           "versions", "load_data", "configure_backend", "seed_everything", "build_model", "STATUS_INTERVAL_S",
+           "BACKENDS", "installed_backends", "resolve_backend", "select_backend", "Placement", "device_words"]
 
 STATUS_INTERVAL_S = 0.25  # status.json is rewritten at most 4 times per second
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -157,20 +157,17 @@ def preflight(cfg: dict[str, Any]) -> str:
     imported on the run's backend, which this process then keeps). Returns one line about the
     data ("" for the built-in datasets); ``FieldError`` otherwise."""
     from lrviz import models
-    from lrviz.own_data import check_memory, data_label, inspect_own, memory_words
+    from lrviz.own_data import inspect_own
 
     line = ""
     shape, classes = _BUILT_IN_SHAPES.get(cfg["dataset"], (None, None))
     if cfg["dataset"] == OWN:
+        line, _ = own_data_words(cfg)
         info = inspect_own(cfg["data"], image_size=cfg.get("image_size"), color_mode=cfg.get("color_mode"))
-        check_memory(info)
         shape, classes = info.shape, len(info.class_names) if info.class_names else None
         if info.bytes <= PREFLIGHT_LOAD_BYTES:
             ds = load_data(cfg)
             classes = len(ds.class_names)
-        h, w, c = shape
-        line = (f"{data_label(cfg['data'])}: {info.n_images:,} images ({h}x{w}x{c})"
-                + (f" in {classes} classes" if classes else "") + f", {memory_words(info.bytes)} in memory")
     name = cfg.get("model") or MINIVGGNET
     if shape is not None and name in models.APPLICATIONS:
         models.check_input_size(name, shape)
@@ -178,6 +175,24 @@ def preflight(cfg: dict[str, Any]) -> str:
         select_backend(cfg.get("backend"))
         models.build_model(name, shape, classes)
     return line
+
+
+def own_data_words(cfg: dict[str, Any]) -> tuple[str, int]:
+    """What a validated config's own data holds, from the files' headers only (cheap enough for
+    every rerun of a page): one line (images, shape, classes, memory) and the number of training
+    images; ``FieldError`` for bad files, data past the memory budget, or a keras.applications
+    model the images are too small for (Keras is not imported)."""
+    from lrviz import models
+    from lrviz.own_data import check_memory, data_label, inspect_own, memory_words
+
+    info = inspect_own(cfg["data"], image_size=cfg.get("image_size"), color_mode=cfg.get("color_mode"))
+    check_memory(info)
+    if cfg.get("model") in models.APPLICATIONS:
+        models.check_input_size(cfg["model"], info.shape)
+    h, w, c = info.shape
+    classes = f" in {len(info.class_names)} classes" if info.class_names else ""
+    return (f"{data_label(cfg['data'])}: {info.n_images:,} images ({h}x{w}x{c}){classes}, "
+            f"{memory_words(info.bytes)} in memory", info.train_images(cfg.get("val_split") or 0.2))
 
 
 def versions() -> dict[str, str]:
