@@ -39,6 +39,7 @@ __all__ = [
     "DIGITS_CLASSES",
     "DATASETS",
     "DATASET_CHOICES",
+    "dataset_words",
     "OWN",
     "DataError",
     "Dataset",
@@ -340,6 +341,20 @@ def _download_failure(error: BaseException) -> str:
     reason = text.rsplit(" -- ", 1)[-1].strip() if " -- " in text else text
     reason = reason if len(reason) <= 120 else reason[:119] + "…"
     return f"downloading it failed ({reason or 'no reason given'}: this machine may be offline)"
+
+
+def dataset_words(config: Any) -> str | None:
+    """Which data a run's config names, for tables and headers: ``digits``, ``cifar10``, or for
+    your own data the folder's or .npz file's name (``shapes``, ``arrays.npz``)."""
+    if not isinstance(config, dict):
+        return None
+    if config.get("dataset") == OWN:
+        from lrviz.own_data import data_label
+
+        data = config.get("data")
+        return data_label(data) if isinstance(data, str) else "your data"
+    name = config.get("dataset")
+    return name if isinstance(name, str) else None
 
 
 def load_dataset(name: str = "digits", *, cifar_archive: str | None = None, limit: int | None = None,

@@ -201,6 +201,9 @@ def test_cli_train_on_a_class_folder_end_to_end(tmp_path, capsys):
     assert (cfg["dataset"], cfg["data"], cfg["model"], cfg["train_size"], cfg["test_size"]) == \
         ("own", str(root.resolve()), "minivggnet", 15, 3)
     assert runs.load_run(summary.id, tmp_path / "runs").class_names == ["a", "b", "c"]
+    from lrviz.data import dataset_words
+
+    assert dataset_words(cfg) == "shapes" and dataset_words({"dataset": "digits"}) == "digits"
 
 
 @pytest.mark.parametrize("args, words", [
