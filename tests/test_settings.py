@@ -81,9 +81,53 @@ def test_cli_flags_are_derived_from_the_settings(capsys):
     assert "--sched" not in p.format_help()  # a mapping (a schedule) has flags of its own
 
 
+# The tutorial's experiment (README; /work/shared/seed: "SGD(learning_rate=0.01, ..., momentum=0.9,
+# nesterov=True)", 40 epochs, batch 64, step decay alpha = 0.01 * F ** floor((1 + epoch) / D), F=0.5, D=5),
+# written out here, not read from lrviz.
+TUTORIAL = {"dataset": "digits", "epochs": 40, "batch_size": 64, "momentum": 0.9, "nesterov": True,
+            "schedule": {"name": "step", "params": {"lr": 0.01, "factor": 0.5, "drop_every": 5}},
+            "plateau": None, "parent": None, "max_batches": None}
+
+
+def test_training_defaults_are_the_tutorials_experiment():
+    from lrviz.schedules import Schedule
+
+    defaults = TrainingJob.defaults()
+    assert {k: defaults.get(k, "<missing>") for k in TUTORIAL} == TUTORIAL
+    validated = TrainingJob.validate({})  # an empty config runs the same experiment
+    assert {k: validated.get(k, "<missing>") for k in TUTORIAL} == TUTORIAL
+    curve = Schedule.from_config(defaults["schedule"]).per_epoch(40)
+    want = [0.01 * 0.5 ** math.floor((1 + e) / 5) for e in range(40)]
+    assert curve == pytest.approx(want, rel=1e-9) and curve[14] == pytest.approx(0.00125)  # README's readout
+
+
+def test_plateau_defaults_are_keras_reduce_lr_on_plateau():
+    import inspect
+
+    import keras
+
+    from lrviz.plateau import plateau_settings, validate_plateau
+
+    keras_defaults = {name: p.default for name, p in inspect.signature(keras.callbacks.ReduceLROnPlateau).parameters.items()
+                      if p.default is not inspect.Parameter.empty}
+    ours = {name: s.default for name, s in plateau_settings().items()}
+    assert set(ours) <= set(keras_defaults)  # Keras' names, none of our own
+    assert {"monitor", "factor", "patience", "min_delta", "cooldown", "min_lr"} <= set(ours)
+    assert ours == {name: keras_defaults[name] for name in ours}
+    assert validate_plateau({}) == ours  # an empty mapping is Keras' ReduceLROnPlateau()
+
+
+def test_finder_defaults_are_fastais_lr_find():
+    from lrviz.lr_finder import DEFAULTS, validate_finder_settings
+
+    # fastai's Learner.lr_find(start_lr=1e-7, end_lr=10, num_it=100), its SmoothenValue(beta=0.98) and
+    # its stop when the smoothed loss exceeds 4x the best (Smith's range test as fastai runs it).
+    fastai = {"start": 1e-7, "end": 10.0, "num_steps": 100, "smoothing": 0.98, "stop_factor": 4.0}
+    assert DEFAULTS == fastai and validate_finder_settings({}) == fastai
+
+
 def test_training_settings_describe_every_default_once():
     specs = TrainingJob.settings()
-    assert TrainingJob.defaults() == {k: s.default for k, s in specs.items()}
     assert specs["epochs"].rule() == "an integer >= 1 and <= 100000"
     assert all(isinstance(s, Setting) and s.help for s in specs.values())
     p = argparse.ArgumentParser()
