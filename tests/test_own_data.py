@@ -204,6 +204,12 @@ def test_cli_train_on_a_class_folder_end_to_end(tmp_path, capsys):
     from lrviz.data import dataset_words
 
     assert dataset_words(cfg) == "shapes" and dataset_words({"dataset": "digits"}) == "digits"
+    # a resume trains on the same data and the same held-out split (its parent's seed)
+    assert main(["train", "--runs-dir", str(tmp_path / "runs"), "--resume", summary.id, "--epochs", "2",
+                 "--seed", "7"]) == 0
+    child = next(r for r in runs.list_runs(tmp_path / "runs") if r.id != summary.id)
+    ccfg = json.loads((child.dir / "config.json").read_text())
+    assert child.state == "finished" and (ccfg["data"], ccfg["seed"], ccfg["test_size"]) == (cfg["data"], 42, 3)
 
 
 @pytest.mark.parametrize("args, words", [
