@@ -109,3 +109,37 @@ def test_cli_bad_model_is_one_line_exit_2_and_no_run(tmp_path, capsys, make, wor
     err = capsys.readouterr().err.strip()
     assert err.startswith("lrviz: error: Argument `model` must be") and words in err and "\n" not in err, err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_own_data_and_a_keras_file_train_on_jax_without_tensorflow(tmp_path):
+    """TensorFlow made unimportable: a class folder trains a .keras model saved on TensorFlow,
+    and an LR range test sweeps an .npz, on JAX."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from own_data_fixtures import write_npz
+
+    root = write_class_folder(tmp_path / "d", per_class=4)
+    net = _tiny_keras_file(tmp_path / "net.keras")
+    arrays = write_npz(tmp_path / "a.npz", n_train=12, n_test=6, shape=(8, 8, 3), classes=3)
+    code = f"""
+import sys
+sys.modules["tensorflow"] = None  # any `import tensorflow` now fails
+from lrviz import runs
+from lrviz.worker import run_worker
+d = {str(tmp_path / "runs")!r}
+rid = runs.create_run({{"data": {str(root)!r}, "model": {str(net)!r}, "epochs": 1}}, d)
+assert run_worker(d + "/" + rid, verbose=0, install_signals=False) == "finished"
+find = runs.create_run({{"kind": "lr_find", "data": {str(arrays)!r}, "num_steps": 5, "batch_size": 4}}, d)
+assert run_worker(d + "/" + find, verbose=0, install_signals=False) == "finished"
+assert not [m for m, v in sys.modules.items() if m.startswith("tensorflow") and v is not None]
+"""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    from lrviz import runs
+
+    trained = [runs.load_run(s.id, tmp_path / "runs") for s in runs.list_runs(tmp_path / "runs")]
+    assert {(r.config["backend"], r.config["dataset"], r.state) for r in trained} == {("jax", "own", "finished")}
