@@ -3,9 +3,11 @@
 Every schedule parameter (warmup included) x {0, -1, nan, inf, -inf, 1e300, "abc", None, a list,
 True, each declared bound and just beyond it} through three doors: ``Schedule.create``, the CLI
 flags (in-process ``lrviz.cli.main``, plus a few real subprocesses) and the explorer's URL
-(``ExplorerState.from_query``). The expectation comes from the parameter's declared bounds
-(``rel_cases.accepts``), never from a hand-written list: 0 is fine for ``alpha``, ``decay``,
-``warmup_epochs``; a bound is fine unless it is open.
+(``ExplorerState.from_query``). The expectation comes from each parameter's rule written out as data
+in ``rel_cases`` (``RULES``, ``CROSS_RULES``), never from lrviz's own ``Param`` bounds or checks: 0 is
+fine for ``alpha``, ``decay``, ``warmup_epochs``; a bound is fine unless it is open; a value inside
+its bounds that breaks a rule between parameters (``end_lr > lr``, ...) is refused, any other is
+accepted.
 
 Same for every Train-form field (``default_config()``) through ``validate_config`` and
 ``python -m lrviz train``. Hostile query strings on the real Explorer page (AppTest) never raise.
@@ -23,11 +25,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from rel_cases import (
+    CROSS_RULES,
+    RULES,
     TRAIN_RULES,
+    Rule,
     accepts,
     as_param_value,
     as_text,
     case_id,
+    expected_value,
     message_names,
     one_line_naming,
     schedule_param_cases,
@@ -51,18 +57,15 @@ def _create(name, p, value):
     return Schedule.create(name, {p.name: value})
 
 
-def _cross_check_rejects(name, p, value) -> bool:
-    """A value inside its own bounds may still break a rule between parameters (end_lr <= lr, ...)."""
-    spec = REGISTRY[name]
-    if spec.cross_check is None or p.name in WARMUP_NAMES:
+def _breaks_a_cross_rule(name, p, value) -> bool:
+    """Whether an in-bounds ``value`` of ``p`` (the others at their defaults) breaks a rule between the
+    schedule's parameters, by ``rel_cases.CROSS_RULES`` (not the spec's own ``cross_check``)."""
+    rule = CROSS_RULES.get(name)
+    if rule is None or p.name in WARMUP_NAMES:
         return False
-    values = {q.name: q.parse(value if q.name == p.name else q.default) for q in spec.params}
-    values.update({f: False for f in spec.flags})
-    try:
-        spec.cross_check(values)
-    except ValueError:
-        return True
-    return False
+    values = {q.name: (expected_value(RULES[q.name], value) if q.name == p.name else q.default)
+              for q in REGISTRY[name].params}
+    return not rule(values)
 
 
 def test_rel_cases_cover_every_registry_parameter():
@@ -70,6 +73,21 @@ def test_rel_cases_cover_every_registry_parameter():
     expected = {(n, p.name) for n, s in REGISTRY.items() for p in s.params} | {("step", w) for w in WARMUP_NAMES}
     assert covered == expected
     assert len(CASES) >= 10 * len(expected)
+    # a new parameter needs its rule written in rel_cases.RULES; a new rule between parameters in CROSS_RULES
+    assert {p for _, p in expected} == set(RULES)
+    assert {n for n, s in REGISTRY.items() if s.cross_check is not None} == set(CROSS_RULES)
+
+
+def test_rel_cross_rules_agree_with_keras():
+    """The piecewise rule as Keras' own PiecewiseConstantDecay enforces it."""
+    import keras
+
+    for boundaries, values in [([10, 20], [0.1, 0.01]), ([10, 20], [0.1, 0.01, 0.001, 1e-4])]:
+        assert not CROSS_RULES["piecewise"]({"boundaries": boundaries, "values": values})
+        with pytest.raises(ValueError):
+            keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+    assert CROSS_RULES["piecewise"]({"boundaries": [10, 20], "values": [0.1, 0.01, 0.001]})
+    keras.optimizers.schedules.PiecewiseConstantDecay([10, 20], [0.1, 0.01, 0.001])
 
 
 # --------------------------------------------------------------------------- Schedule.create
@@ -80,13 +98,13 @@ def test_rel_schedule_create(case):
     name, p, _, value, _ = case
     elem = value
     value = as_param_value(p, value)
-    if accepts(p, elem):
-        try:
-            s = _create(name, p, value)
-        except ValueError as e:
-            assert _cross_check_rejects(name, p, value), f"in-bounds value refused: {e}"
-            assert "\n" not in str(e) and str(e).startswith("Argument `")
+    if accepts(RULES[p.name], elem):
+        if _breaks_a_cross_rule(name, p, value):
+            with pytest.raises(ValueError) as e:
+                _create(name, p, value)
+            assert "\n" not in str(e.value) and str(e.value).startswith("Argument `"), str(e.value)
             return
+        s = _create(name, p, value)  # in bounds and keeping every rule: accepted
         curve = s.per_step(12, 7)
         assert np.all(np.isfinite(curve)) and np.all(curve >= 0), f"{s.label()} gives {curve}"
     else:
@@ -114,9 +132,9 @@ def test_rel_cli_schedule_flag(case, capsys):
     text = as_text(p, text)
     code, out, err = _cli(["schedule", "--schedule", name, f"{p.flag}={text}", "--epochs", "5"], capsys)
     first = text.split(",")[0] if p.kind in ("floats", "ints") else text
-    if accepts(p, first) and text:
-        if code == 2:
-            assert _cross_check_rejects(name, p, text), f"in-bounds {p.flag}={text} refused: {err}"
+    if accepts(RULES[p.name], first) and text:
+        if _breaks_a_cross_rule(name, p, text):
+            assert code == 2 and out == "" and err.startswith("lrviz: error: Argument `"), (code, err)
             return
         assert code == 0, err
         lrs = [float(line.split(",")[1]) for line in out.strip().splitlines()[1:]]
@@ -151,15 +169,17 @@ def test_rel_url_curve_param(case):
     key = p.name
     state, warnings = ExplorerState.from_query({"c": [f"{name};{key}={text}"]})
     first = text.split(",")[0] if p.kind in ("floats", "ints") else text
-    if accepts(p, first) and text:
-        if warnings:
-            assert _cross_check_rejects(name, p, text), warnings
+    if accepts(RULES[p.name], first) and text:
+        if _breaks_a_cross_rule(name, p, text):
+            assert len(warnings) == 1, warnings
             assert state.curves == default_curves()
             return
+        assert not warnings, warnings
         (curve,) = state.curves
         got = curve.warmup if key == "warmup" else (curve.warmup_start_factor if key == "warmup_start_factor"
                                                     else curve.params[key])
-        assert got == p.parse(text)
+        want = expected_value(RULES[p.name], text)
+        assert (list(got) if isinstance(want, list) else got) == want
     else:
         assert len(warnings) == 1 and f"`{key}`" in warnings[0], warnings
         assert state.curves == default_curves()
@@ -173,9 +193,7 @@ URL_FIELDS = [("epochs", 1, 1000, True), ("train_size", 1, 100_000_000, True), (
 @pytest.mark.parametrize("field, low, high, integer", URL_FIELDS, ids=[f[0] for f in URL_FIELDS])
 @pytest.mark.parametrize("text", ["0", "-1", "nan", "inf", "1e300", "abc", "", "[1,2]", "1.5", "%00", "1;2"])
 def test_rel_url_view_fields(field, low, high, integer, text):
-    from lrviz.schedules import Param
-
-    oracle = Param(field, None, "", kind="int" if integer else "float", low=low, high=high, low_open=not integer)
+    oracle = Rule("int" if integer else "float", low, not integer, high)
     state, warnings = ExplorerState.from_query({field: [text]})
     default = getattr(ExplorerState(), field)
     if accepts(oracle, text) and text:
