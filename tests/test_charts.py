@@ -51,10 +51,31 @@ def test_schedule_figure_readout_line_colours_and_payload():
     (label,) = fig.layout.annotations
     assert label.text == "epoch 15" and label.x == 15 and label.yref == "y domain"
     k2, stairs, drops = fig.data
-    assert (k2.line.color, stairs.line.color, drops.marker.color) == ("#1f77b4", "#d62728", "#d62728")
+    # each curve its palette colour by position, told apart, its drop markers in its own colour
+    assert (k2.line.color, stairs.line.color) == charts.PALETTE[:2] and k2.line.color != stairs.line.color
+    assert drops.marker.color == stairs.line.color
     assert stairs.customdata is None and "%{x}" in stairs.hovertemplate
     assert fig.layout.xaxis.range == (1, 41) and fig.layout.height == 430
     assert not charts.schedule_figure(curves, 40, 782).layout.shapes  # no readout epoch, no line
+
+
+def _hls(colour: str) -> tuple[float, float, float]:
+    import colorsys
+
+    r, g, b = (int(colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    return colorsys.rgb_to_hls(r, g, b)
+
+
+def test_palette_colours_are_distinct_and_gain_loss_read_green_red_grey():
+    """What the colours mean: runs are told apart; better is green, worse red, no change grey."""
+    hues = [_hls(c)[0] * 360 for c in charts.PALETTE]
+    assert len(set(charts.PALETTE)) == len(charts.PALETTE)
+    apart = abs(hues[0] - hues[1]) % 360
+    assert min(apart, 360 - apart) > 60  # the first two runs (A, B) in clearly different hues
+    (gh, _, gs), (lh, _, ls), (_, _, ns) = _hls(charts.GAIN), _hls(charts.LOSS), _hls(charts.NO_CHANGE)
+    assert 80 <= gh * 360 <= 160 and gs > 0.3  # green
+    assert (lh * 360 <= 20 or lh * 360 >= 340) and ls > 0.3  # red
+    assert ns < 0.1  # grey
 
 
 def _history(n=4):
