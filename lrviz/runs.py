@@ -22,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from lrviz import jobs
+from lrviz.data import dataset_words
 from lrviz.jobs.common import DATA_KEYS, installed_backends
 from lrviz.jobs.lr_find import LRFindJob
 from lrviz.jobs.tournament import TournamentJob, read_tournament, tournament_config
@@ -254,7 +255,7 @@ def list_runs(runs_dir: Path | str = DEFAULT_RUNS_DIR) -> list[RunSummary]:
         if total is not None and not isinstance(total, int):
             errors.append(f"status.json: `{total_key}` is not an integer ({total!r})")
             total = None
-        out.append(RunSummary(rec.id, rec.dir, rec.state, done, total, created, cfg.get("dataset"), job.label(cfg),
+        out.append(RunSummary(rec.id, rec.dir, rec.state, done, total, created, dataset_words(cfg), job.label(cfg),
                               cfg.get("parent"), val_acc, "; ".join(errors) or None, job.kind, rec.name))
     out.sort(key=lambda r: (r.created_at or 0, r.id), reverse=True)
     return out

@@ -218,14 +218,16 @@ def test_cli_train_on_a_class_folder_end_to_end(tmp_path, capsys):
     (["--data", "{root}", "--dataset", "cifar10"], "Argument `dataset` must be own"),
     (["--data", "{corrupt}"], "could not be read as images: a/bad1.png"),
 ])
-def test_cli_bad_data_is_one_line_exit_2_and_no_run(tmp_path, capsys, args, words):
+@pytest.mark.parametrize("command", ["train", "tournament"])
+def test_cli_bad_data_is_one_line_exit_2_and_no_run(tmp_path, capsys, args, words, command):
     from lrviz.cli import main
 
     root = write_class_folder(tmp_path / "d", classes=("a", "b"), per_class=2)
     corrupt = write_class_folder(tmp_path / "c", classes=("a", "b"), per_class=2)
     _corrupt(corrupt)
     args = [a.format(tmp=tmp_path, root=root, corrupt=corrupt) for a in args]
-    assert main(["train", "--runs-dir", str(tmp_path / "runs"), *args, "--epochs", "1"]) == 2
+    extra = ["--schedule", "step", "--seeds", "1"] if command == "tournament" else []
+    assert main([command, "--runs-dir", str(tmp_path / "runs"), *args, *extra, "--epochs", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("lrviz: error: ") and words in err and "\n" not in err, err
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -37,7 +37,7 @@ def test_defaults_are_the_tutorials():
     ({"batch_size": 2.5}, "Argument `batch_size` must be an integer >= 1"),
     ({"momentum": 1.0}, "Argument `momentum` must be a number >= 0 and < 1. Received: momentum=1.0"),
     ({"nesterov": "yes"}, "Argument `nesterov` must be true or false"),
-    ({"dataset": "mnist"}, "Argument `dataset` must be one of digits, cifar10. Received: dataset='mnist'"),
+    ({"dataset": "mnist"}, "Argument `dataset` must be one of digits, cifar10, own. Received: dataset='mnist'"),
     ({"schedule": {"name": "step", "params": {"factor": 0}}}, "Argument `factor` must be"),
     ({"schedule": {"name": "nope"}}, "Argument `schedule` must be one of"),
     ({"parent": "../x"}, "Argument `parent` must be a run id"),

@@ -17,7 +17,9 @@ import streamlit as st
 from lrviz import runs as store
 from lrviz.charts import confusion_figure, lr_used_figure, lr_used_figure_resumed, metric_figure, metric_figure_resumed
 from lrviz.compare import divergence
+from lrviz.data import dataset_words
 from lrviz.errors import plain_message
+from lrviz.models import model_words
 from lrviz.report import report_display_frame
 from lrviz.schedules import Schedule
 from lrviz.store import Control
@@ -136,7 +138,7 @@ def header(run: store.Run) -> None:
     cols[0].markdown(f"#### {plain(run.name, NAME_CHARS)} · `{run.id}`" if run.name else f"#### Run `{run.id}`")
     cols[1].badge(label, icon=icon, color=color)
     cfg = run.config
-    bits = [f"**{plain(cfg.get('dataset', '?'), NAME_CHARS)}**"]
+    bits = [f"**{plain(dataset_words(cfg) or '?', NAME_CHARS)}**", plain(model_words(cfg), NAME_CHARS)]
     if "schedule" not in cfg and store.label_of(cfg):  # a kind without a schedule (an LR range test) in its words
         bits.append(plain(store.label_of(cfg), NAME_CHARS))
     try:

@@ -122,6 +122,10 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     try:
         if config["dataset"] == "cifar10":
             common.load_data(config)  # read it now: a bad archive makes no run
+        if not config.get("parent"):  # own data and a model that fits, before any trial (a resume: its parent's)
+            about = common.preflight(runs.validate_config_of(config))
+            if about:
+                print(f"[INFO] data {plain(about)}", file=sys.stderr if args.detach else sys.stdout, flush=True)
         if args.detach:
             print(runs.start_run(config, runs_dir))
             return 0
