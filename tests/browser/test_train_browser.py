@@ -141,7 +141,9 @@ def test_runs_page_compares_two_runs(app_server, page, runs_dir):
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.wait_for(timeout=30_000)
     wait_app_idle(page)
-    page.wait_for_timeout(1500)  # the grid paints after it is attached
+    # The grid paints after it is attached: wait for the drawn cells of the rows to be clicked.
+    for row in rows:
+        grid.locator(f'[data-testid="glide-cell-1-{row}"]').wait_for(state="attached", timeout=30_000)
     box = grid.bounding_box()
     # Header and rows are 35 px high; the marker column is ~30 px wide.
     page.mouse.click(box["x"] + 14, box["y"] + 35 + 17 + 35 * rows[0])
