@@ -23,7 +23,7 @@ import pandas as pd
 
 from lrviz import jobs
 from lrviz.data import dataset_words
-from lrviz.jobs.common import DATA_KEYS, installed_backends
+from lrviz.jobs.common import DATA_KEYS, installed_backends, own_data_words
 from lrviz.jobs.lr_find import LRFindJob
 from lrviz.jobs.tournament import TournamentJob, read_tournament, tournament_config
 from lrviz.jobs.training import HISTORY_COLUMNS, SET_LR, TrainingJob
@@ -50,7 +50,7 @@ __all__ = [
     "active_run", "latest_run", "run_path", "run_kind", "set_run_name", "RUN_NAME", "lr_fixed",
     "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "read_json",
     "TRAIN", "LR_FIND", "TOURNAMENT", "settings_of", "label_of", "check_lr_change", "SET_LR", "DATA_KEYS",
-    "installed_backends", "read_tournament", "tournament_config",
+    "installed_backends", "own_data_words", "read_tournament", "tournament_config",
 ]
 
 Launch = Callable[[Path], tuple[int, Any]]

@@ -16,8 +16,6 @@ from lrviz.charts import preview_steps_per_epoch, schedule_preview_figure
 from lrviz.data import DATASET_CHOICES, OWN
 from lrviz.errors import plain_message
 from lrviz.explorer import per_batch_decay_note
-from lrviz.jobs.common import installed_backends, own_data_words
-from lrviz.jobs.training import TrainingJob
 from lrviz.plateau import plateau_settings
 from lrviz.schedules import Schedule, steps_per_epoch_for
 from lrviz.settings import field_errors
@@ -32,7 +30,7 @@ ensure_app_navigation()
 S = st.session_state
 RUNS_DIR = store.DEFAULT_RUNS_DIR
 DEFAULTS = store.default_config()
-SET = TrainingJob.settings()  # labels, help and rules of every field, described once
+SET = store.settings_of(store.TRAIN)  # labels, help and rules of every field, described once
 PLATEAU = plateau_settings("plateau_")  # their names as the errors say them: plateau_factor, ...
 FIELDS = ("dataset", "cifar_archive", "data", "image_size", "color_mode", "val_split", "model", "limit",
           "epochs", "batch_size", "momentum", "nesterov", "seed")
@@ -46,7 +44,7 @@ LABELS = {**{name: s.label for name, s in SET.items() if s.label}, **{s.name: s.
 @st.cache_data(ttl=30, show_spinner=False)  # a folder's headers are read at most every 30 s, not every rerun
 def _own_data_words(data: str, image_size: str | None, color_mode: str | None, val_split: float,
                     model: str) -> tuple[str, int]:
-    return own_data_words({"data": data, "image_size": image_size, "color_mode": color_mode,
+    return store.own_data_words({"data": data, "image_size": image_size, "color_mode": color_mode,
                            "val_split": val_split, "model": model})
 
 
@@ -191,7 +189,7 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
         st.checkbox(SET["nesterov"].label, key="tr_nesterov", help=SET["nesterov"].help, **KEEP)
         errors_at["momentum"] = st.empty()
         errors_at["seed"] = st.empty()
-        backends = installed_backends()
+        backends = store.installed_backends()
         st.selectbox(SET["backend"].label, backends, key="tr_backend", help=SET["backend"].help, **KEEP)
         st.toggle(SET["mlflow"].label, key="tr_mlflow", help=SET["mlflow"].help, **KEEP)
         errors_at["backend"] = st.empty()

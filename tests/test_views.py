@@ -62,3 +62,18 @@ def test_no_page_or_view_compares_kind_strings_outside_the_registry():
                                                      for c in [node.left, *node.comparators]):
                 found.append(f"{f.relative_to(root)}:{node.lineno}")
     assert not found, found
+
+
+def test_pages_and_views_reach_job_kinds_through_the_runs_api_only():
+    """No page or ui module imports lrviz.jobs (or lrviz.worker): kinds are reached through
+    lrviz.runs and the view registry, so a kind's module can change without the pages."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for f in [*root.glob("pages/*.py"), *root.glob("ui/*.py"), root / "app.py"]:
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            found += [f"{f.relative_to(root)}: {n}" for n in names if n.startswith(("lrviz.jobs", "lrviz.worker"))]
+    assert not found, found
