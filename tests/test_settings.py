@@ -108,8 +108,8 @@ def test_plateau_defaults_are_keras_reduce_lr_on_plateau():
 
     from lrviz.plateau import plateau_settings, validate_plateau
 
-    keras_defaults = {name: p.default for name, p in inspect.signature(keras.callbacks.ReduceLROnPlateau).parameters.items()
-                      if p.default is not inspect.Parameter.empty}
+    signature = inspect.signature(keras.callbacks.ReduceLROnPlateau).parameters.items()
+    keras_defaults = {name: p.default for name, p in signature if p.default is not inspect.Parameter.empty}
     ours = {name: s.default for name, s in plateau_settings().items()}
     assert set(ours) <= set(keras_defaults)  # Keras' names, none of our own
     assert {"monitor", "factor", "patience", "min_delta", "cooldown", "min_lr"} <= set(ours)

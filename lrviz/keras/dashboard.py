@@ -1,37 +1,11 @@
-"""Your own ``model.fit`` as an lrviz run, and lrviz's schedules for your own optimizer.
-
-One callback makes any fit a run the dashboard shows live, beside lrviz's own::
-
-    import lrviz.keras
-
-    model.fit(x, y, validation_data=(x_val, y_val), epochs=20,
-              callbacks=[lrviz.keras.Dashboard(name="my run")])
-
-:class:`Dashboard` registers a run owned by your process (kind ``"fit"``,
-:mod:`lrviz.jobs.fit`), streams its status, one history row per epoch and the LR of every
-batch (whatever set it: a float, a Keras ``LearningRateSchedule``, another LR callback), and
-writes TensorBoard events. **Stop** and **Set LR now** (the Runs page, ``lrviz stop``,
-``lrviz set-lr``) act from the next batch; a stop ends the fit gracefully and your script goes
-on. ``schedule=`` makes lrviz set the LR before every batch, exactly as its own engine does.
-At the end, when the validation data has class labels, the classification report and the
-confusion matrix.
-
-:func:`schedule` gives a registry schedule as a Keras ``LearningRateSchedule`` for your own
-optimizer: the explorer's numbers, looked up inside the compiled step.
-
-**How a fit ends**: finished, stopped (a stop request, or Ctrl+C) or failed (an exception,
-with its reason). An exception inside the training step is seen as it leaves it; one raised
-elsewhere (another callback, say) is recorded when the script ends (``sys.excepthook``),
-when a notebook cell ends (IPython's ``post_run_cell``) or when the next Dashboard of the
-process begins. A killed process's run is failed by the next read, its epochs kept. A runs
-folder that cannot be written makes the callback warn once; the fit goes on.
-"""
+"""The Dashboard callback: a user's own ``model.fit`` as an lrviz run (what it records, how a fit
+ends and how it is steered: :mod:`lrviz.keras`). It composes the engine's own callbacks
+(:mod:`lrviz.callbacks`) on the run folder the runs API creates for a ``fit`` run."""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import os
 import socket
 import sys
@@ -51,176 +25,24 @@ from lrviz.callbacks import ControlPoller, RunLogger, ScheduleSetter, TensorBoar
 from lrviz.errors import FieldError
 from lrviz.jobs.common import StatusWriter, device_words, versions
 from lrviz.jobs.fit import FitJob
-from lrviz.schedules import REGISTRY, Schedule
+from lrviz.keras.facts import (
+    alias_accuracy,
+    checked_name,
+    create_time,
+    fit_locals,
+    labels_and_predictions,
+    model_info,
+    optimizer_info,
+    process_info,
+)
+from lrviz.keras.lr_schedule import FloatLR, ScheduledLR, as_schedule, positive_int
 from lrviz.store.control import Control
 from lrviz.store.files import atomic_write_bytes, atomic_write_json, atomic_write_text
 from lrviz.text import shorten
 
-__all__ = ["Dashboard", "schedule", "LRVizSchedule", "as_schedule"]
+__all__ = ["Dashboard"]
 
-HORIZON_EPOCHS = 1000  # what schedule() tabulates when it is given no `epochs`
-MAX_TABLE_STEPS = 1 << 22  # 16 MiB of float32: the longest table schedule() builds
 NAN = float("nan")
-
-
-# --------------------------------------------------------------------------- schedules
-
-
-def as_schedule(value: Any, params: Mapping[str, Any] | None = None, *, field: str = "schedule") -> Schedule:
-    """An lrviz :class:`~lrviz.schedules.Schedule` from what people write: a ``Schedule``; a
-    registry name (``"step"``) with ``params``; the tournament's text ``"step:factor=0.25"``;
-    a schedule config ``{"name": ..., "params": ...}``; or a ``(name, params)`` pair.
-    ``FieldError`` (a ``ValueError``) naming ``field`` otherwise."""
-    if isinstance(value, Schedule) and not params:
-        return value
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], Mapping):
-        value, params = value[0], {**value[1], **(params or {})}
-    if isinstance(value, Mapping):
-        return Schedule.from_config({**value, "params": {**(value.get("params") or {}), **(params or {})}})
-    if isinstance(value, str):
-        if ":" in value:
-            from lrviz.tournament import parse_spec
-
-            configs = parse_spec(value)
-            if len(configs) != 1:
-                raise FieldError(field, "one schedule (a spec without `|` alternatives)", value)
-            return Schedule.from_config({**configs[0], "params": {**configs[0]["params"], **(params or {})}})
-        if value.strip() in REGISTRY:
-            return Schedule.create(value.strip(), params or {})
-    raise FieldError(field, f"an lrviz Schedule, a schedule name ({', '.join(REGISTRY)}) with its parameters, "
-                            "or NAME:param=value text", value)
-
-
-@keras.saving.register_keras_serializable(package="lrviz")
-class LRVizSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """A registry schedule as a Keras ``LearningRateSchedule``: the LR of every step computed
-    once by lrviz (``Schedule.at_steps``, the explorer's function) and looked up in the compiled
-    step, ``table[min(step, len - 1)]``: past the table's end the LR holds its last value.
-
-    ``epochs``: the length of the table (default 1,000 epochs, at most 2**22 steps)."""
-
-    def __init__(self, schedule: str | Mapping[str, Any], params: Mapping[str, Any] | None = None, *,
-                 steps_per_epoch: int, epochs: int | None = None):
-        self.schedule = as_schedule(schedule, params)
-        self.steps_per_epoch = _positive_int("steps_per_epoch", steps_per_epoch)
-        self.epochs = None if epochs is None else _positive_int("epochs", epochs)
-        n = (self.epochs or HORIZON_EPOCHS) * self.steps_per_epoch
-        if n > MAX_TABLE_STEPS:
-            if self.epochs is not None:
-                raise FieldError("epochs", f"at most {MAX_TABLE_STEPS // self.steps_per_epoch:,} at "
-                                           f"{self.steps_per_epoch} steps per epoch (a table of at most "
-                                           f"{MAX_TABLE_STEPS:,} steps)", epochs)
-            n = MAX_TABLE_STEPS
-        self.table = np.asarray(self.schedule.at_steps(np.arange(n), self.steps_per_epoch), dtype="float32")
-        self._values = keras.ops.convert_to_tensor(self.table)
-
-    def __call__(self, step: Any) -> Any:
-        index = keras.ops.minimum(keras.ops.cast(step, "int32"), len(self.table) - 1)
-        return keras.ops.take(self._values, index)
-
-    def get_config(self) -> dict[str, Any]:
-        config = self.schedule.to_config()
-        return {"schedule": config["name"], "params": {**config["params"], **{k: v for k, v in config.items()
-                                                                             if k not in ("name", "params")}},
-                "steps_per_epoch": self.steps_per_epoch, "epochs": self.epochs}
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> LRVizSchedule:
-        params = dict(config.get("params") or {})
-        warmup = {k: params.pop(k) for k in ("warmup", "warmup_start_factor") if k in params}
-        sched = Schedule.from_config({"name": config["schedule"], "params": params, **warmup})
-        return cls(sched, steps_per_epoch=config["steps_per_epoch"], epochs=config.get("epochs"))
-
-
-def schedule(name: Any, *, steps_per_epoch: int, epochs: int | None = None, **params: Any) -> LRVizSchedule:
-    """The registry's schedule ``name`` as a Keras ``LearningRateSchedule`` for your optimizer,
-    with the explorer's numbers::
-
-        lr = lrviz.keras.schedule("step", lr=0.01, factor=0.5, drop_every=5, steps_per_epoch=len(x) // 64)
-        model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr, momentum=0.9, nesterov=True), ...)
-
-    ``name`` may also be a ``Schedule`` or ``"step:factor=0.5,drop_every=5"``; ``params`` are
-    the schedule's parameters (:mod:`lrviz.schedules`), ``epochs`` the length of its table."""
-    return LRVizSchedule(name, params, steps_per_epoch=steps_per_epoch, epochs=epochs)
-
-
-def _positive_int(field: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise FieldError(field, "an integer >= 1", value)
-    return int(value)
-
-
-# --------------------------------------------------------------------------- the LR of every batch
-
-
-class _FloatLR:
-    """An optimizer whose LR is a value: read before every batch (another callback may have set
-    it); Set LR now assigns it from the next batch (a value, or a factor of the LR now)."""
-
-    source = "float"
-
-    def __init__(self, optimizer: Any, on_override: Any):
-        self.optimizer, self.on_override = optimizer, on_override
-        self.variable = optimizer.learning_rate  # the optimizer's own variable: no state sync to read it
-        self.pending: list[dict[str, Any]] = []
-        self.lr = NAN
-        self.read()
-
-    def read(self) -> float:
-        """The variable's value; the last one read while the JAX trainer holds the optimizer's state
-        outside its variables (between two syncs, which every callback that reaches ``self.model``
-        makes, so a change made by another callback is seen)."""
-        try:
-            self.lr = float(keras.ops.convert_to_numpy(self.variable))
-        except (TypeError, ValueError):  # a JAX variable whose value the trainer has taken for the epoch
-            pass
-        return self.lr
-
-    def request(self, request: dict[str, Any]) -> None:
-        self.pending.append(request)
-
-    def batch(self, model: Any, step: int, epoch: int, batch: int) -> float:
-        self.lr = self.read()
-        while self.pending:
-            req = self.pending.pop(0)
-            new = float(req["value"]) if "value" in req else self.lr * float(req["factor"])
-            model.optimizer.learning_rate = new  # through the model: the JAX trainer takes it from the next step
-            self.variable = model.optimizer.learning_rate
-            self.on_override({"step": step, "epoch": epoch + 1, "batch": batch + 1,
-                              "kind": "value" if "value" in req else "factor",
-                              "value": float(req.get("value", req.get("factor"))), "lr": new,
-                              "source": req.get("source", "user"), "requested_at": req.get("requested_at"),
-                              "applied_at": time.time()})
-            self.lr = self.read()
-        return self.lr
-
-
-class _ScheduledLR:
-    """An optimizer driven by a Keras ``LearningRateSchedule``: the LR of each batch is the
-    schedule at the optimizer's iteration, computed at the end of the epoch (one vector call,
-    or one call a step when the schedule does not take vectors), never in the batch loop."""
-
-    def __init__(self, optimizer: Any, lr_schedule: Any):
-        self.schedule = lr_schedule
-        self.source = type(lr_schedule).__name__
-        self.next_iteration = int(keras.ops.convert_to_numpy(optimizer.iterations))  # of the next batch
-        self.lr = float(self.values(np.array([self.next_iteration]))[0])
-
-    def epoch(self, batches: int) -> np.ndarray:
-        """The LRs of the epoch's ``batches`` batches, which ran at the next iterations."""
-        lrs = self.values(self.next_iteration + np.arange(batches))
-        self.next_iteration += batches
-        self.lr = float(lrs[-1]) if batches else self.lr
-        return lrs
-
-    def values(self, iterations: np.ndarray) -> np.ndarray:
-        if isinstance(self.schedule, LRVizSchedule):
-            return self.schedule.table[np.minimum(iterations, len(self.schedule.table) - 1)].astype(np.float64)
-        with contextlib.suppress(Exception):  # noqa: BLE001 - a schedule with `cond` takes no vectors
-            out = np.asarray(keras.ops.convert_to_numpy(self.schedule(iterations)), dtype=np.float64)
-            if out.shape == iterations.shape:
-                return out
-        return np.array([float(keras.ops.convert_to_numpy(self.schedule(int(i)))) for i in iterations])
 
 
 # --------------------------------------------------------------------------- the callback
@@ -254,7 +76,7 @@ class Dashboard(keras.callbacks.Callback):
                  class_names: Sequence[str] | None = None, data: str | None = None,
                  steps_per_epoch: int | None = None, report: bool = True):
         super().__init__()
-        self.name = None if name is None else _checked_name(name)
+        self.name = None if name is None else checked_name(name)
         if runs_dir is not None and not isinstance(runs_dir, (str, os.PathLike)):
             raise FieldError("runs_dir", "a path (a str or an os.PathLike)", runs_dir)
         self.runs_dir = Path(runs_dir) if runs_dir is not None else runs.DEFAULT_RUNS_DIR
@@ -266,7 +88,7 @@ class Dashboard(keras.callbacks.Callback):
         if data is not None:
             data = FitJob.settings()["dataset"].parse(data)
         self.data = data
-        self.steps_per_epoch = None if steps_per_epoch is None else _positive_int("steps_per_epoch", steps_per_epoch)
+        self.steps_per_epoch = None if steps_per_epoch is None else positive_int("steps_per_epoch", steps_per_epoch)
         if not isinstance(report, bool):
             raise FieldError("report", "True or False", report)
         self.report = report
@@ -281,7 +103,7 @@ class Dashboard(keras.callbacks.Callback):
         for other in list(_LIVE):  # an earlier fit of this thread that never reached its end
             if other is not self and other._thread == threading.get_ident():
                 other._abandon(None, "its fit ended without finishing (an exception outside the training step)")
-        fit = _fit_locals(self.model)
+        fit = fit_locals(self.model)
         self._guard(self._begin, fit)
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
@@ -297,7 +119,7 @@ class Dashboard(keras.callbacks.Callback):
         if self._setter is not None:
             self._setter.on_train_batch_begin(batch, logs)
             self._batch_lrs.append(self._setter.lr)
-        elif isinstance(self._lr, _FloatLR):
+        elif isinstance(self._lr, FloatLR):
             self._batch_lrs.append(self._lr.batch(self.model if self._lr.pending else None, step, self._epoch, batch))
         else:
             self._batch_lrs.append(NAN)  # the schedule's LR at this iteration comes at the epoch's end
@@ -341,10 +163,10 @@ class Dashboard(keras.callbacks.Callback):
                   "schedule": None if self.schedule is None else self.schedule.to_config(),
                   "lr_source": "lrviz" if self.schedule is not None else
                   (type(lr_schedule).__name__ if scheduled else "float"),
-                  "dataset": self.data or "your data", "model": _model_info(model),
-                  "optimizer": _optimizer_info(optimizer), "class_names": self.class_names,
+                  "dataset": self.data or "your data", "model": model_info(model),
+                  "optimizer": optimizer_info(optimizer), "class_names": self.class_names,
                   "backend": keras.backend.backend(), "device": device_words(keras.backend.backend()),
-                  "process": _process_info()}
+                  "process": process_info()}
         if continuing:
             path = runs.run_path(self.run_id, self.runs_dir)
             old = runs.load_run(self.run_id, self.runs_dir)
@@ -370,10 +192,10 @@ class Dashboard(keras.callbacks.Callback):
                                           on_override=self._record_override)
             request, lr_now = self._setter.request, lambda: (self._setter.lr, self._setter.overrides.multiplier)
         elif scheduled:
-            self._lr = _ScheduledLR(optimizer, lr_schedule)
+            self._lr = ScheduledLR(optimizer, lr_schedule)
             request, lr_now = None, lambda: (self._lr.lr, None)
         else:
-            self._lr = _FloatLR(optimizer, self._record_override)
+            self._lr = FloatLR(optimizer, self._record_override)
             request, lr_now = self._lr.request, lambda: (self._lr.lr, None)
         self._poller = ControlPoller(self._control, on_lr_request=request)
         total = (epochs - initial_epoch) * self._spe
@@ -393,7 +215,7 @@ class Dashboard(keras.callbacks.Callback):
         _LIVE.add(self)
         _install_hooks()
         now = time.time()
-        self._status.write(state="running", phase="training", pid=os.getpid(), pid_create_time=_create_time(),
+        self._status.write(state="running", phase="training", pid=os.getpid(), pid_create_time=create_time(),
                            host=socket.gethostname(), started_at=now if not continuing else
                            self._status.status.get("started_at") or now, epoch=initial_epoch, epochs=epochs,
                            batch=0, steps_per_epoch=spe, error=None, eta_s=None, lr=lr_now()[0])
@@ -408,7 +230,7 @@ class Dashboard(keras.callbacks.Callback):
 
     def _end_epoch(self, epoch: int, logs: dict[str, Any]) -> None:
         lrs = np.asarray(self._batch_lrs, dtype=np.float64)
-        if isinstance(self._lr, _ScheduledLR):
+        if isinstance(self._lr, ScheduledLR):
             lrs = self._lr.epoch(len(lrs))
         if not self._spe and not self._control.stop_requested:  # a dataset of unknown length: now it is known
             self._spe = self._logger.spe = self._tb.spe = self._logger.batch
@@ -421,7 +243,7 @@ class Dashboard(keras.callbacks.Callback):
             self._setter.on_epoch_end(epoch, logs)
         elif len(lrs):
             logs.update(lr=float(lrs[0]), lr_planned=NAN, lr_last=float(lrs[-1]))
-        _alias_accuracy(logs)
+        alias_accuracy(logs)
         self._logger.on_epoch_end(epoch, logs)
         self._tb.on_epoch_end(epoch, logs)
         self._batch_lrs = []
@@ -464,7 +286,7 @@ class Dashboard(keras.callbacks.Callback):
     def _write_report(self) -> None:
         from lrviz.report import classification_report_frame, confusion_frame, frame_to_csv
 
-        labelled = _labels_and_predictions(self.model, *self._val, batch_size=self._batch_size or 32)
+        labelled = labels_and_predictions(self.model, *self._val, batch_size=self._batch_size or 32)
         if labelled is not None:
             y_true, y_pred, n_classes = labelled
             names = self.class_names or [str(i) for i in range(n_classes)]
@@ -528,125 +350,6 @@ class Dashboard(keras.callbacks.Callback):
                           stacklevel=3)
             return None
 
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _checked_name(name: Any) -> str:
-    return runs.RUN_NAME.parse(name.strip() if isinstance(name, str) else name)
-
-
-def _fit_locals(model: Any) -> dict[str, Any]:
-    """The local variables of the ``fit`` that runs this callback (its validation data, batch
-    size, ``initial_epoch``): the frame of ``model.fit`` up the stack; {} when not found."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "fit" and frame.f_locals.get("self") is model:
-            return {k: frame.f_locals.get(k) for k in ("val_x", "val_y", "validation_data", "batch_size",
-                                                       "initial_epoch") if k in frame.f_locals}
-        frame = frame.f_back
-    return {}
-
-
-def _alias_accuracy(logs: dict[str, Any]) -> None:
-    """A metric named ``sparse_categorical_accuracy`` (say) is also the row's ``accuracy``, so the
-    charts that read ``accuracy`` show it; the metric keeps its own column too."""
-    for prefix in ("", "val_"):
-        if prefix + "accuracy" not in logs:
-            for key in logs:
-                rest = key[len(prefix):] if key.startswith(prefix) else None
-                if rest and rest.endswith("accuracy") and not (prefix == "" and key.startswith("val_")):
-                    logs[prefix + "accuracy"] = logs[key]
-                    break
-
-
-def _labels_and_predictions(model: Any, x: Any, y: Any, batch_size: int) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """``(y_true, y_pred, classes)`` on the validation data when it has class labels; None for
-    none (no validation data, regression targets, a generator of unknown length)."""
-    if x is None:
-        return None
-    if y is None:  # a dataset yielding (x, y) batches: tf.data with a known length, or a PyDataset
-        if not hasattr(x, "__len__") and not _finite_tf_dataset(x):
-            return None
-        trues, preds = [], []
-        for item in x:
-            if not isinstance(item, (tuple, list)) or len(item) < 2:
-                return None
-            trues.append(keras.ops.convert_to_numpy(item[1]))
-            preds.append(keras.ops.convert_to_numpy(model.predict_on_batch(item[0])))
-        if not trues:
-            return None
-        y_arr, probs = np.concatenate(trues), np.concatenate(preds)
-    else:
-        y_arr = np.asarray(keras.ops.convert_to_numpy(y))
-        probs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
-    labels = _class_labels(y_arr)
-    if labels is None or probs.ndim != 2 or len(probs) != len(labels):
-        return None
-    if probs.shape[1] == 1:  # one sigmoid unit: two classes
-        pred = (probs[:, 0] > 0.5).astype(int)
-        classes = 2
-    else:
-        pred = probs.argmax(axis=1)
-        classes = probs.shape[1]
-    if labels.max(initial=0) >= classes:
-        return None
-    return labels, pred, classes
-
-
-def _class_labels(y: np.ndarray) -> np.ndarray | None:
-    if y.ndim == 2 and y.shape[1] > 1:  # one-hot
-        return y.argmax(axis=1)
-    y = y.reshape(len(y)) if y.ndim == 2 and y.shape[1] == 1 else y
-    if y.ndim != 1 or not len(y) or not np.all(np.isfinite(y)) or np.any(y < 0) or np.any(y != np.round(y)):
-        return None
-    return y.astype(int)
-
-
-def _finite_tf_dataset(x: Any) -> bool:
-    cardinality = getattr(x, "cardinality", None)
-    if cardinality is None:
-        return False
-    with contextlib.suppress(Exception):  # noqa: BLE001
-        return int(cardinality()) >= 0
-    return False
-
-
-def _model_info(model: Any) -> dict[str, Any]:
-    info: dict[str, Any] = {"class": type(model).__name__, "name": model.name, "layers": len(model.layers)}
-    with contextlib.suppress(Exception):  # noqa: BLE001 - a subclassed model may not know its shapes
-        info["parameters"] = int(model.count_params())
-        info["trainable_parameters"] = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
-        info["input_shape"] = str(model.input_shape)
-        info["output_shape"] = str(model.output_shape)
-    return info
-
-
-def _optimizer_info(optimizer: Any) -> dict[str, Any]:
-    info: dict[str, Any] = {"class": type(optimizer).__name__}
-    with contextlib.suppress(Exception):  # noqa: BLE001
-        info["config"] = json.loads(json.dumps(optimizer.get_config(), default=_json_value))
-    return info
-
-
-def _json_value(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else repr(value)
-
-
-def _process_info() -> dict[str, Any]:
-    main = sys.modules.get("__main__")
-    script = getattr(main, "__file__", None)
-    return {"pid": os.getpid(), "script": Path(script).name if script else
-            ("a notebook" if "ipykernel" in sys.modules else "python")}
-
-
-def _create_time() -> float | None:
-    try:
-        import psutil
-
-        return psutil.Process().create_time()
-    except Exception:  # noqa: BLE001
-        return None
 
 
 def _install_hooks() -> None:
