@@ -389,8 +389,34 @@ def with_param(schedule: Schedule, **changes: Any) -> Schedule:
     return Schedule.create(schedule.name, params, **warm)
 
 
+def same_lr_groups(schedules: Sequence[Schedule], epochs: int, steps_per_epoch: int = 10,
+                   horizon: int = 1000) -> list[tuple[list[int], int | None]]:
+    """Schedules that set the same LR at every batch of ``epochs`` epochs (so a run of that length
+    cannot tell them apart: a step decay with D=5 is constant for 4 epochs), as groups of indices of
+    two or more, each with the 1-based epoch where its curves first part (None: not within
+    ``horizon`` epochs)."""
+    n = max(int(epochs), 1)
+    steps = np.arange(n * steps_per_epoch)
+    curves = [s.at_steps(steps, steps_per_epoch) for s in schedules]
+    groups: list[list[int]] = []
+    for i, curve in enumerate(curves):
+        for g in groups:
+            if np.allclose(curves[g[0]], curve, rtol=1e-12, atol=0):
+                g.append(i)
+                break
+        else:
+            groups.append([i])
+    out = []
+    long = np.arange(horizon * steps_per_epoch)
+    for g in (g for g in groups if len(g) > 1):
+        longer = np.array([schedules[i].at_steps(long, steps_per_epoch) for i in g])
+        differ = np.flatnonzero(~np.all(np.isclose(longer, longer[0], rtol=1e-12, atol=0), axis=0))
+        out.append((g, int(differ[0] // steps_per_epoch) + 1 if len(differ) else None))
+    return out
+
+
 __all__ = [
-    "ExplorerState", "default_curves", "encode_curve", "decode_curve", "lr_at", "first_epoch_at_or_below",
+    "same_lr_groups", "ExplorerState", "default_curves", "encode_curve", "decode_curve", "lr_at", "first_epoch_at_or_below",
     "threshold_readout", "per_batch_decay_note",
     "drop_epochs", "curve_labels", "lr_table", "legacy_decay_readings", "with_param", "keep_last_valid",
     "stale_note", "ReadoutEpoch", "resolve_readout_epoch", "format_lr",

@@ -142,3 +142,17 @@ def test_share_link_reopens_the_same_view():
     assert parts.netloc == "localhost:8501" and "old" not in parts.query
     again, warnings = ex.ExplorerState.from_query(parse_qs(parts.query))
     assert not warnings and again.to_query() == state.to_query() and again.epochs == 30 and again.log_y
+
+
+def test_same_lr_groups_finds_the_tutorials_step_decays_tied_with_constant_until_their_first_drop():
+    """alpha = 0.01 * F ** floor((1 + epoch) / D): with D=5 both step decays are 0.01, as constant is,
+    for the 0-based epochs 0..3, and drop at 1-based epoch 5; Keras 2's decay moves from batch 2."""
+    from lrviz.tournament import preset
+
+    tutorial = [Schedule.from_config(c) for c in preset("tutorial")["schedules"]]
+    assert [s.name for s in tutorial] == ["constant", "time_keras2", "step", "step"]
+    assert ex.same_lr_groups(tutorial, 2) == [([0, 2, 3], 5)]
+    assert ex.same_lr_groups(tutorial, 4) == [([0, 2, 3], 5)]
+    assert ex.same_lr_groups(tutorial, 5) == []  # the first drop is inside the run: they can differ
+    twins = [Schedule.create("constant", {"lr": 0.01})] * 2
+    assert ex.same_lr_groups(twins, 3, horizon=20) == [([0, 1], None)]  # never part

@@ -92,6 +92,9 @@ def test_a_finished_tournament_shows_leaderboard_verdict_curves_and_uses_the_win
     assert any("a clear win" in s.value for s in at.success)
     table = at.dataframe[0].value
     assert list(table["rank"]) == [1, 2] and table["mean validation accuracy"].iloc[0] == 0.81
+    # 4 epochs of two step decays with D=5: the same LR at every batch, so the result is a tie
+    (tie,) = [shown(i.value) for i in at.info if "can only tie" in shown(i.value)]
+    assert "Step decay (factor=0.25), Step decay (factor=0.5)" in tie and "part at epoch 5" in tie
     charts = at.get("plotly_chart")
     spec = json.loads(charts[0].proto.spec)
     assert len(spec["data"]) == 4  # one validation-accuracy line per trial

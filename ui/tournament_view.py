@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from lrviz import compare
+from lrviz import compare, explorer
 from lrviz import runs as store
 from lrviz.charts import tournament_figure
 from lrviz.schedules import Schedule
@@ -74,6 +74,25 @@ def leaderboard_table(board: pd.DataFrame) -> tuple[Any, dict[str, Any]]:
         config[name] = st.column_config.Column(header, width=width, help=help_,
                                                alignment="left" if fmt is None else "right")
     return frame.style.format(formats), config
+
+
+def _ties(view: Any) -> None:
+    """Schedules that set the same LR at every batch of the tournament's epochs can only tie: say so
+    next to the result, and from which epoch they would part."""
+    epochs = view.config.get("epochs")
+    try:
+        schedules = [Schedule.from_config(c) for c in view.config.get("schedules") or []]
+    except (ValueError, TypeError, KeyError):
+        return  # a damaged config: the page already says which file
+    if not isinstance(epochs, int) or len(schedules) < 2:
+        return
+    labels = explorer.curve_labels(schedules)
+    for group, parts_at in explorer.same_lr_groups(schedules, epochs):
+        names = ", ".join(labels[i] for i in group)
+        st.info(plain(f"Over {epochs} epoch(s) {names} set the same LR at every batch, so they can only tie here: "
+                      "what tells them apart is the seed. "
+                      + (f"Their LRs part at epoch {parts_at}: train at least {parts_at} epochs to compare them."
+                         if parts_at else "")), icon=":material/info:")
 
 
 def _use_winner(config: dict, key: str) -> None:
@@ -169,6 +188,7 @@ def _body(run_id: str, runs_dir: Path, key: str) -> None:
         st.success(f"Applied: {plain(S.pop(f'{key}_applied'))} is now the **Train** page's schedule and a curve "
                    "in the explorer.")
     _leaderboard(view, key)
+    _ties(view)
     curves = compare.trial_curves(view.trials, runs_dir)
     epochs = view.config.get("epochs")
     epochs = epochs if isinstance(epochs, int) and epochs > 0 else 10
