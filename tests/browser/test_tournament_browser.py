@@ -46,6 +46,8 @@ def test_tutorial_tournament_from_the_browser(app_server, page, runs_dir):
     # column after "to <target>" being there means every column before it shows whole (#19: at
     # 800 px the schedule's label used to push the mean accuracy out of the table)
     key_columns = ["rank", "mean acc.", "± std", "seeds", "to 0.95", "schedule"]
+    # the grid redraws its headers after the resize: wait for them, not for a fixed time
+    page.wait_for_function(f"() => ({LEADERBOARD_HEADERS})().length >= 6", timeout=15_000)
     drawn = page.evaluate(LEADERBOARD_HEADERS)
     assert drawn[:6] == key_columns, drawn
     details = page.locator('[data-testid="stExpander"] details').first  # the form, collapsed while it ran
