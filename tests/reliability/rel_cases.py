@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from lrviz.data import DATASETS
 from lrviz.runs import RUN_ID_PATTERN, default_config
