@@ -39,7 +39,8 @@ import numpy as np
 from lrviz.errors import FieldError
 
 __all__ = ["IMAGE_EXTENSIONS", "COLOR_MODES", "OwnData", "inspect_own", "load_own", "check_memory", "memory_budget",
-           "parse_image_size", "data_label", "held_out_split", "memory_words"]
+           "parse_image_size", "data_label", "held_out_split", "memory_words", "LOADING", "files_loaded",
+           "loading_words"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 COLOR_MODES = ("grayscale", "rgb")
@@ -50,6 +51,7 @@ _GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"}
 _NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 FOLDER_RULE = "an existing folder with one subfolder per class, or an .npz file"
 Progress = Callable[[int, int], None]  # (files read, total)
+LOADING = "loading data"  # status.json's phase while the data is read; files_done, files_total beside it
 
 
 @dataclass(frozen=True)
@@ -280,6 +282,20 @@ def check_memory(info: OwnData, budget: int | None = None) -> None:
 
 
 # --------------------------------------------------------------------------- loading
+
+
+def files_loaded(status: dict[str, Any]) -> tuple[int, int] | None:
+    """``(files_done, files_total)`` of a run whose status says it is reading a folder's files, or
+    None (another phase, or counts that a hand-edited status.json made nonsense of)."""
+    done, total = status.get("files_done"), status.get("files_total")
+    if status.get("phase") != LOADING or not all(type(v) is int for v in (done, total)):
+        return None
+    return (done, total) if 0 <= done <= total and total > 0 else None
+
+
+def loading_words(done: int, total: int) -> str:
+    """The progress line while a folder is read (the page and the command line say the same)."""
+    return f"Loading your images: {done:,} of {total:,} files"
 
 
 def load_own(path: str | os.PathLike, *, image_size: Any = None, color_mode: str | None = None,

@@ -43,13 +43,16 @@ __all__ = ["run_worker", "main", "failure_text"]
 
 
 def run_worker(run_dir: str | Path, *, verbose: int | str = 2, install_signals: bool = True,
-               on_step: Callable[..., Any] | None = None) -> str:
+               on_step: Callable[..., Any] | None = None,
+               on_loading: Callable[[int, int], None] | None = None) -> str:
     """Run the job of the run in ``run_dir`` to its end; return its final state.
 
-    ``on_step`` is handed to the job (the LR range test calls it after each batch)."""
+    ``on_step`` is handed to the job (the LR range test calls it after each batch);
+    ``on_loading(done, total)`` hears each count of files read while own images load."""
     path = Path(run_dir)
     config = read_json(path / "config.json")
     status = StatusWriter(path)
+    status.on_loading = on_loading
     control = Control(path / "control")
     if install_signals:
         signal.signal(signal.SIGINT, control.request_stop)

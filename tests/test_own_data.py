@@ -195,7 +195,10 @@ def test_cli_train_on_a_class_folder_end_to_end(tmp_path, capsys):
     assert main(["train", "--runs-dir", str(tmp_path / "runs"), "--data", str(root), "--epochs", "1"]) == 0
     out = capsys.readouterr().out
     assert "[INFO] data shapes: 18 images (8x8x3) in 3 classes" in out
+    assert "[INFO] Loading your images: 18 of 18 files\n" in out  # the foreground run says its load's progress
     (summary,) = runs.list_runs(tmp_path / "runs")
+    status = json.loads((summary.dir / "status.json").read_text())
+    assert (status["files_done"], status["files_total"]) == (18, 18)
     assert summary.state == "finished"
     cfg = json.loads((summary.dir / "config.json").read_text())
     assert (cfg["dataset"], cfg["data"], cfg["model"], cfg["train_size"], cfg["test_size"]) == \

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fakes import fabricate_run
 
 from lrviz import runs as store
@@ -87,3 +88,65 @@ def test_a_stopped_run_never_goes_back(tmp_path):
     texts = [t for _, t in drawn]
     assert any(t.startswith("Stopping after the current batch… · Epoch 2/3 · batch 2/4") for t in texts)
     assert texts[-1].startswith(f"Stopped · 1/{EPOCHS} epochs done")  # the partial epoch is not kept
+
+
+# --------------------------------------------------------------------------- loading own images
+
+
+def _loading_run(tmp_path, **status_changes):
+    rid = fabricate_run(tmp_path, epochs=EPOCHS, state="running")
+    path = tmp_path / rid
+    status = {**store.read_json(path / "status.json"), "steps_per_epoch": SPE, "epochs": EPOCHS, "epoch": 0,
+              "batch": 0, "phase": "loading data", **status_changes}
+    store.atomic_write_json(path / "status.json", status)
+    return rid, store.load_run(rid, tmp_path)
+
+
+def test_a_folder_being_read_says_how_many_files_of_how_many(tmp_path):
+    _, run = _loading_run(tmp_path, files_done=1234, files_total=5000)
+    assert run_view.progress_text(run) == "Loading your images: 1,234 of 5,000 files"
+    assert run_view.badge(run)[0] == "Loading…"
+    assert run_view.progress_fraction(run) == 0.0  # the run's own bar has not started: no batch is done
+
+
+@pytest.mark.parametrize("done, total", [(None, None), ("12", 50), (7, 0), (60, 50), (-1, 50), (True, 50)])
+def test_loading_without_sound_counts_says_loading_data(tmp_path, done, total):
+    _, run = _loading_run(tmp_path, files_done=done, files_total=total)  # no counts yet, or a tampered file
+    assert run_view.progress_text(run) == "Loading data and building the model…"
+
+
+def test_the_worker_writes_the_phase_and_the_counts_as_their_own_fields(tmp_path):
+    """What the jobs hand ``load_data`` as its progress (``StatusWriter.loading``): the phase stays
+    "loading data" (the page finds it by that key), the counts beside it, the last one always."""
+    from own_data_fixtures import write_class_folder
+
+    from lrviz.jobs import common
+    from lrviz.jobs.common import StatusWriter
+
+    root = write_class_folder(tmp_path / "shapes", classes=("a", "b"), per_class=150)  # 300 files
+    store.atomic_write_json(tmp_path / "status.json", {"state": "running"})
+    status, heard = StatusWriter(tmp_path), []
+    status.on_loading = lambda done, total: heard.append((done, total))
+    common.load_data({"dataset": "own", "data": str(root), "seed": 1, "val_split": 0.2}, progress=status.loading)
+    written = store.read_json(tmp_path / "status.json")
+    assert (written["phase"], written["files_done"], written["files_total"]) == ("loading data", 300, 300)
+    assert heard[-1] == (300, 300) and len(heard) > 1
+    assert [d for d, _ in heard] == sorted(d for d, _ in heard) and {t for _, t in heard} == {300}
+
+
+def _progress_app(runs_dir: str, rid: str) -> None:
+    from lrviz import runs as store
+    from ui import run_view
+
+    run_view.progress(store.load_run(rid, runs_dir))
+
+
+def test_the_live_view_draws_the_files_bar(tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    rid, _ = _loading_run(tmp_path, files_done=1234, files_total=5000)
+    at = AppTest.from_function(_progress_app, args=(str(tmp_path), rid), default_timeout=30).run()
+    assert not at.exception
+    (bar,) = at.get("progress")
+    assert bar.proto.text == "Loading your images: 1,234 of 5,000 files"
+    assert bar.proto.value == 100 * 1234 // 5000  # Streamlit keeps whole percent, cut down

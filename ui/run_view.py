@@ -20,6 +20,7 @@ from lrviz.compare import divergence
 from lrviz.data import dataset_words
 from lrviz.errors import plain_message
 from lrviz.models import model_words
+from lrviz.own_data import files_loaded, loading_words
 from lrviz.report import report_display_frame
 from lrviz.schedules import Schedule
 from lrviz.store import Control
@@ -107,6 +108,9 @@ def progress_text(run: store.Run) -> str:
         return f"{ENDED_WORDS[run.state]} · {min(epoch, epochs)}/{epochs} epochs done · elapsed {elapsed}"
     phase = st_.get("phase")
     stop = stop_requested(run)
+    files = files_loaded(st_) if run.state == "running" else None
+    if files:  # a folder of own images being read: its own count, not "batch 0/1"
+        return loading_words(*files)
     if run.state == "running" and phase in PHASES:  # a stop during the evaluation: training has stopped
         return ("Training stopped · " if stop and phase == "evaluating" else "") + PHASES[phase][0]
     stopping = "Stopping after the current batch… · " if stop else ""
@@ -214,7 +218,8 @@ def progress(run: store.Run) -> None:
     st_ = run.status
     epochs = int(st_.get("epochs") or run.config.get("epochs") or 1)
     epoch = int(st_.get("epoch") or 0)
-    st.progress(progress_fraction(run), text=progress_text(run))
+    files = files_loaded(st_) if run.state == "running" else None  # the files' own bar while they are read
+    st.progress(files[0] / files[1] if files else progress_fraction(run), text=progress_text(run))
     last = run.history.iloc[-1] if len(run.history) else {}
 
     def latest(column: str) -> str:  # a fit without validation data has no val_ columns
@@ -324,6 +329,7 @@ def results(run: store.Run, runs_dir: Path, key: str = "res", *,
     (``head``: its header, default :func:`header`)."""
     (head or header)(run)
     epochs_done = len(run.history)
+    report, confusion = run.extras.get("report"), run.extras.get("confusion")  # its job's files (Run.extras)
     why = diverged(run)
     if why:
         st.error(f"**Diverged** ({run.state} after {epochs_done} epoch(s)): {why}. The model did not learn; "
@@ -336,25 +342,24 @@ def results(run: store.Run, runs_dir: Path, key: str = "res", *,
     elif run.state == "stopped":
         st.warning(f"Stopped after {epochs_done} finished epoch(s); the report evaluates the model as it was then.")
     elif run.state == "finished":
-        acc = run.report.loc["accuracy", "f1-score"] if run.report is not None and "accuracy" in run.report.index \
-            else None
+        acc = report.loc["accuracy", "f1-score"] if report is not None and "accuracy" in report.index else None
         st.success(f"Finished {epochs_done} epochs in {fmt_duration(run.status.get('elapsed_s'))}"
                    + (f" · validation accuracy **{acc:.2%}**" if acc is not None else ""))
     if run.error:
         st.warning(f"Some files of this run could not be read: {plain(run.error)}")
     charts(run, key=f"{key}_{run.id}")
-    if run.report is not None:
+    if report is not None:
         # Side by side where they fit, one under the other in a narrow window: in two equal columns
         # at 800 px the report showed only "class" and the start of "precision".
         row = st.container(horizontal=True, gap="medium")
         with row.container(width=REPORT_W):
             st.markdown("##### Classification report (test set)")
             st.caption(HELD_OUT)
-            st.dataframe(report_display_frame(run.report), width="stretch", hide_index=True,
-                         height=min(600, 38 + 35 * len(run.report)),
+            st.dataframe(report_display_frame(report), width="stretch", hide_index=True,
+                         height=min(600, 38 + 35 * len(report)),
                          column_config={"class": st.column_config.TextColumn(width=REPORT_CLASS_W)})
-        if run.confusion is not None:
-            row.plotly_chart(confusion_figure(run.confusion), key=f"{key}_cm_{run.id}",
+        if confusion is not None:
+            row.plotly_chart(confusion_figure(confusion), key=f"{key}_cm_{run.id}",
                              config={"displaylogo": False}, width=CONFUSION_W)
     downloads(run, key)
     if run.state in ("finished", "stopped") and "model.keras" in run.files:

@@ -27,6 +27,7 @@ from lrviz.jobs.common import DATA_KEYS
 from lrviz.jobs.lr_find import LRFindJob
 from lrviz.jobs.training import TrainingJob
 from lrviz.lr_finder import FinderSettings
+from lrviz.own_data import loading_words
 from lrviz.plateau import plateau_settings
 from lrviz.schedules import REGISTRY, Schedule
 from lrviz.settings import settings_of
@@ -166,7 +167,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     path = runs.run_path(rid, runs_dir)
     print(f"[INFO] run {rid} in {path}", flush=True)
     warnings = _WarningPrinter(path)
-    state = worker.run_worker(path, verbose=1 if sys.stdout.isatty() else 2, on_step=warnings.after_epoch)
+    state = worker.run_worker(path, verbose=1 if sys.stdout.isatty() else 2, on_step=warnings.after_epoch,
+                              on_loading=_loading_printer())
     warnings.print_new()
     run = runs.load_run(rid, runs_dir)
     if state == "failed":
@@ -175,6 +177,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"[INFO] run {rid} {state} after epoch {plain(run.status.get('epoch'))}/{plain(run.status.get('epochs'))}; "
           f"files in {path}")
     return 0
+
+
+def _loading_printer() -> Any:
+    """``on_loading(done, total)`` for a foreground run: ``[INFO] Loading your images: 1,234 of
+    5,000 files``, redrawn in place on a terminal (5 times/s at most), a line every 2 s in a log;
+    the last count always."""
+    tty, last = sys.stdout.isatty(), [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] < (0.2 if tty else 2.0) and done < total:
+            return
+        last[0] = now
+        line = f"[INFO] {loading_words(done, total)}"
+        print(("\r" + line) if tty else line, end="\n" if not tty or done >= total else "", flush=True)
+
+    return show
 
 
 class _WarningPrinter:
@@ -223,19 +242,20 @@ def cmd_find_lr(args: argparse.Namespace) -> int:
         line = f"[INFO] step {step + 1}/{num_steps}  lr={lr:.3g}  loss={loss:.4g}  smoothed={smoothed:.4g}"
         print(("\r" + line) if tty else line, end="" if tty else "\n", flush=True)
 
-    state = worker.run_worker(path, verbose=0, on_step=progress)
+    state = worker.run_worker(path, verbose=0, on_step=progress, on_loading=_loading_printer())
     if tty:
         print()
     run = runs.load_run(rid, runs_dir)
     if state == "failed":
         sys.stderr.write(f"lrviz: error: LR range test {rid} failed: {plain(run.status.get('error'))}\n")
         return 1
-    n = len(run.lr_find) if run.lr_find is not None else 0
+    n = len(run.extras.get("lr_find", ()))
     elapsed = run.status.get("elapsed_s")
     elapsed = f"{elapsed:.1f}" if isinstance(elapsed, (int, float)) else "?"
     print(f"[INFO] {state} after {n}/{plain(num_steps)} steps in {elapsed}s; files in {path}")
     print("Suggested initial LRs:")
-    print("\n".join(plain(line) for line in format_suggestions(run.suggestions or {}).splitlines()), flush=True)
+    suggestions = format_suggestions(run.extras.get("suggestions") or {})
+    print("\n".join(plain(line) for line in suggestions.splitlines()), flush=True)
     return 0
 
 

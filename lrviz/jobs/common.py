@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 from lrviz.data import DATASET_CHOICES, HOW_TO_SUPPLY_CIFAR, OWN
 from lrviz.errors import FieldError
 from lrviz.models import MINIVGGNET, MODEL_RULE
-from lrviz.own_data import COLOR_MODES
+from lrviz.own_data import COLOR_MODES, LOADING
 from lrviz.settings import setting
 from lrviz.store.files import atomic_write_json, read_json
 
@@ -212,6 +213,7 @@ class StatusWriter:
         self.file = Path(path) / "status.json"
         self.status: dict[str, Any] = read_json(self.file)
         self._last = 0.0
+        self.on_loading: Callable[[int, int], None] | None = None
 
     def write(self, **changes: Any) -> None:
         now = time.time()
@@ -232,6 +234,15 @@ class StatusWriter:
     def throttled(self, **changes: Any) -> None:
         if time.monotonic() - self._last >= STATUS_INTERVAL_S:
             self.write(**changes)
+
+    def loading(self, done: int, total: int) -> None:
+        """``load_data``'s progress: the phase and the counts as their own fields (a page reads
+        numbers, never parses a sentence); throttled, but the last count is always written.
+        ``on_loading(done, total)``, if set (the command line's foreground run), hears each one."""
+        changes = {"phase": LOADING, "files_done": int(done), "files_total": int(total)}
+        (self.write if done >= total else self.throttled)(**changes)
+        if self.on_loading is not None:
+            self.on_loading(done, total)
 
     def reload(self) -> None:
         """Take the file's state as current (after another writer, e.g. a crash handler)."""

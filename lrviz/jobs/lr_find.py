@@ -96,8 +96,7 @@ class LRFindJob(Job):
         placement = common.configure_backend(config.get("backend"))  # before Keras is imported
         status.write(phase="loading data", step=0, num_steps=s["num_steps"], backend=placement.backend,
                      device=placement.device)
-        ds = common.load_data(config, progress=lambda done, total: status.throttled(
-            phase=f"loading data ({done:,} of {total:,} files)"))
+        ds = common.load_data(config, progress=status.loading)  # phase, files_done, files_total
         from lrviz.batches import make_dataset
 
         common.seed_everything(config["seed"])

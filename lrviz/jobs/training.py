@@ -192,8 +192,7 @@ class TrainingJob(Job):
         placement = common.configure_backend(config.get("backend"))  # before Keras is imported
         config.update(backend=placement.backend, device=placement.device)
         status.write(backend=placement.backend, device=placement.device)
-        ds = common.load_data(config, progress=lambda done, total: status.throttled(
-            phase=f"loading data ({done:,} of {total:,} files)"))
+        ds = common.load_data(config, progress=status.loading)  # phase, files_done, files_total
         import keras
 
         from lrviz.batches import make_dataset
