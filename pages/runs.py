@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lrviz import compare
+from lrviz import compare, report_comparison
 from lrviz import runs as store
 from lrviz.charts import class_delta_figure, compare_figure
 from lrviz.errors import plain_message
@@ -250,9 +250,9 @@ if len(selected) >= 2:
     c2.plotly_chart(compare_figure(histories, "loss", "Training loss", "training loss", log_y=log_loss),
                     key="cmp_loss")
     st.plotly_chart(compare_figure(histories, "lr", "Learning rate used", "learning rate"), key="cmp_lr")
-    reports = {letters[rid]: r.report for rid, r in loaded.items() if r.report is not None}
+    reports = {letters[rid]: r.extras["report"] for rid, r in loaded.items() if r.extras.get("report") is not None}
     if len(reports) >= 2:
-        table_cmp = compare.report_comparison(reports)
+        table_cmp = report_comparison.report_comparison(reports)
         base, other = list(reports)[:2]
         st.markdown("##### Classification reports side by side (test set)")
         st.caption(f"One table per metric, a column per run; **{other} − {base}** is run {other} minus run {base}: "
@@ -263,16 +263,16 @@ if len(selected) >= 2:
         row = st.container(horizontal=True, gap="small")
         n = len(reports)
         for metric in ("f1-score", "precision", "recall"):
-            frame = compare.metric_table(table_cmp, metric)
+            frame = report_comparison.metric_table(table_cmp, metric)
             with row.container(width=CLASS_W + VALUE_W * n + DIFF_W * (n - 1) + 4, gap="small"):
                 st.markdown(f"**{metric}**")
-                st.dataframe(compare.style_comparison(frame), hide_index=True, key=f"cmp_report_{metric}",
+                st.dataframe(report_comparison.style_comparison(frame), hide_index=True, key=f"cmp_report_{metric}",
                              height=35 * (len(frame) + 1) + 3,  # header + rows, no empty row below
                              column_config={"class": st.column_config.TextColumn(width=CLASS_W - 6, pinned=True)},
                              width="stretch")
             if metric == "f1-score":
-                row.plotly_chart(class_delta_figure(compare.class_deltas(table_cmp), base,
-                                                    noticeable=compare.NOTICEABLE),
+                row.plotly_chart(class_delta_figure(report_comparison.class_deltas(table_cmp), base,
+                                                    noticeable=report_comparison.NOTICEABLE),
                                  key="cmp_class_delta", width=DELTA_CHART_W)
     else:
         st.info("Reports appear here once at least two of the selected runs have finished or stopped.")
