@@ -10,7 +10,7 @@ import streamlit as st
 
 from lrviz import compare, report_comparison
 from lrviz import runs as store
-from lrviz.charts import class_delta_figure, compare_figure
+from lrviz.compare_charts import class_delta_figure, compare_figure
 from lrviz.errors import plain_message
 from ui import views
 from ui.links import copy_link

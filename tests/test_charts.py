@@ -1,4 +1,5 @@
-"""lrviz.charts: the figures carry the right data (values from the schedules, not re-computed)."""
+"""lrviz.charts and lrviz.compare_charts: the figures carry the right data (values from the schedules, not
+re-computed)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lrviz import charts
+from lrviz import charts, compare_charts
 from lrviz.schedules import Schedule
 
 
@@ -108,7 +109,8 @@ def test_confusion_heatmap_counts():
 
 def test_compare_and_lr_find_figures():
     h = _history()
-    fig = charts.compare_figure({"A": h, "B": h.assign(val_accuracy=h.val_accuracy + 0.05)}, "val_accuracy", "t", "y")
+    fig = compare_charts.compare_figure({"A": h, "B": h.assign(val_accuracy=h.val_accuracy + 0.05)}, "val_accuracy",
+                                        "t", "y")
     assert [t.name for t in fig.data] == ["A", "B"]
     lr = np.geomspace(1e-5, 1, 50)
     frame = pd.DataFrame({"lr": lr, "loss": 2 - np.log10(lr) * 0.01, "smoothed_loss": 2 - np.log10(lr) * 0.01})
@@ -124,7 +126,8 @@ def test_compare_and_lr_find_figures():
 def test_epoch_axes_tick_at_whole_epochs(last, dtick, first):
     """Plotly ticks a 2-epoch axis at 1, 1.2, 1.4, ...: every run/compare axis ticks at integers."""
     h = _history(4).iloc[: min(4, last)]
-    figs = [charts.compare_figure({"A": h.assign(epoch=np.linspace(1, last, len(h)).round())}, "loss", "t", "y"),
+    figs = [compare_charts.compare_figure({"A": h.assign(epoch=np.linspace(1, last, len(h)).round())}, "loss", "t",
+                                          "y"),
             charts.metric_figure(h, ["loss"], "Loss", "loss", epochs=last)]
     for fig in figs:
         ax = fig.layout.xaxis
@@ -136,16 +139,16 @@ def test_epoch_axes_tick_at_whole_epochs(last, dtick, first):
 def test_compare_loss_on_a_log_axis():
     h = _history()
     wild = h.assign(loss=[2.3, 1e10, 1e10, np.nan])
-    fig = charts.compare_figure({"A": h, "B": wild}, "loss", "Training loss", "training loss", log_y=True)
+    fig = compare_charts.compare_figure({"A": h, "B": wild}, "loss", "Training loss", "training loss", log_y=True)
     assert fig.layout.yaxis.type == "log" and "log" in fig.layout.yaxis.title.text
-    assert charts.compare_figure({"A": h}, "loss", "t", "y").layout.yaxis.type in (None, "linear", "-")
+    assert compare_charts.compare_figure({"A": h}, "loss", "t", "y").layout.yaxis.type in (None, "linear", "-")
 
 
 def test_class_delta_bars_are_green_where_better_red_where_worse():
     """Issue 19: the bars were drawn in the run's colour, gains included, under a caption saying
     green is better and red worse. Now a bar's colour is its sign, as in the report table."""
     deltas = pd.DataFrame({"B": [0.1, -0.2, 0.001], "C": [-0.3, 0.05, float("nan")]}, index=["0", "1", "2"])
-    fig = charts.class_delta_figure(deltas, "A")
+    fig = compare_charts.class_delta_figure(deltas, "A")
     assert [t.type for t in fig.data] == ["bar", "bar"] and [t.name for t in fig.data] == ["B − A", "C − A"]
     assert list(fig.data[1].y[:2]) == [-0.3, 0.05] and list(fig.data[0].x) == ["0", "1", "2"]
     g, r, grey = charts.GAIN, charts.LOSS, charts.NO_CHANGE
@@ -155,7 +158,7 @@ def test_class_delta_bars_are_green_where_better_red_where_worse():
     assert fig.layout.showlegend is not False and fig.data[0].showlegend
     # short titles: the y title is not a run's whole label (it was cut and ran into the title)
     assert fig.layout.yaxis.title.text == "Δ f1-score" and fig.layout.title.text == "Δ f1-score per class, minus A"
-    one = charts.class_delta_figure(deltas[["B"]], "A")
+    one = compare_charts.class_delta_figure(deltas[["B"]], "A")
     assert one.layout.title.text == "Δ f1-score per class: B − A" and one.data[0].showlegend is False
 
 
@@ -178,11 +181,11 @@ def test_compare_legends_wrap_inside_a_narrow_chart():
     """A run's label ("A · batch 64 · time_keras2 · decay=0.00025") ran out of a half-width chart
     at 800 px; its legend entry now breaks at the " · " marks (and a long name at its spaces)."""
     label = "A · batch 64 · time_keras2 · decay=0.00025"
-    assert charts.legend_lines(label) == "A · batch 64 · time_keras2<br>decay=0.00025"
+    assert compare_charts.legend_lines(label) == "A · batch 64 · time_keras2<br>decay=0.00025"
     name = "B · " + "my own name for the run I trained on friday"
-    lines = charts.legend_lines(name).split("<br>")
-    assert all(len(x) <= charts.LEGEND_LINE_CHARS for x in lines) and " ".join(lines) == name
-    fig = charts.compare_figure({label: _history(), "B · factor=0.5": _history()}, "loss", "t", "y")
+    lines = compare_charts.legend_lines(name).split("<br>")
+    assert all(len(x) <= compare_charts.LEGEND_LINE_CHARS for x in lines) and " ".join(lines) == name
+    fig = compare_charts.compare_figure({label: _history(), "B · factor=0.5": _history()}, "loss", "t", "y")
     assert [t.name for t in fig.data] == ["A · batch 64 · time_keras2<br>decay=0.00025", "B · factor=0.5"]
 
 
