@@ -334,3 +334,9 @@ def test_a_run_that_failed_before_its_first_epoch_says_so_in_one_sentence(runs_d
     at.run()
     (error,) = [shown(e.value) for e in at.error]
     assert error == "The run failed: The CIFAR-10 archive is missing. No epoch finished before it did."
+    # Issue 19: no empty Loss / Accuracy / Learning rate charts "waiting for the first epoch to
+    # finish…" under that sentence: the run will never have one.
+    titles = [(_spec(c)["layout"].get("title") or {}).get("text", "") for c in at.get("plotly_chart")]
+    notes = [a.get("text") for c in at.get("plotly_chart") for a in _spec(c)["layout"].get("annotations", ())]
+    assert not {"Loss", "Accuracy", "Learning rate"} & set(titles), titles
+    assert not [n for n in notes if "waiting" in (n or "")], notes

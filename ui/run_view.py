@@ -347,7 +347,8 @@ def results(run: store.Run, runs_dir: Path, key: str = "res", *,
                    + (f" · validation accuracy **{acc:.2%}**" if acc is not None else ""))
     if run.error:
         st.warning(f"Some files of this run could not be read: {plain(run.error)}")
-    charts(run, key=f"{key}_{run.id}")
+    if epochs_done or parent_history(run) is not None:  # an ended run with no epoch has nothing to draw, ever
+        charts(run, key=f"{key}_{run.id}")
     if report is not None:
         # Side by side where they fit, one under the other in a narrow window: in two equal columns
         # at 800 px the report showed only "class" and the start of "precision".
