@@ -15,6 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from lrviz import runs as store
+from lrviz.book import book_words
 from lrviz.charts import confusion_figure, lr_used_figure, lr_used_figure_resumed, metric_figure, metric_figure_resumed
 from lrviz.compare import divergence
 from lrviz.data import dataset_words
@@ -345,6 +346,9 @@ def results(run: store.Run, runs_dir: Path, key: str = "res", *,
         acc = report.loc["accuracy", "f1-score"] if report is not None and "accuracy" in report.index else None
         st.success(f"Finished {epochs_done} epochs in {fmt_duration(run.status.get('elapsed_s'))}"
                    + (f" · validation accuracy **{acc:.2%}**" if acc is not None else ""))
+        if book_words(run.config, acc):  # the tutorial's 0.75 / 0.78 / 0.83 beside it, or why not comparable
+            st.caption(plain(book_words(run.config, acc)),
+                       help="Deep Learning for Computer Vision with Python, the chapter on learning-rate schedulers.")
     if run.error:
         st.warning(f"Some files of this run could not be read: {plain(run.error)}")
     if epochs_done or parent_history(run) is not None:  # an ended run with no epoch has nothing to draw, ever
