@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lrviz.rules import plain_words
+
 __all__ = ["FieldError", "keras_message", "shown", "plain_message"]
 
 _MAX_SHOWN = 200  # a 5,000-character value is cut in the message, never echoed whole
@@ -54,30 +56,7 @@ class FieldError(ValueError):
 
 # --------------------------------------------------------------------------- plain words for a page
 
-_PLAIN_BOUNDS = (  # a rule's bound in Keras' symbols -> in words (longest symbols first)
-    (">=", "at least"), ("<=", "at most"), (">", "above"), ("<", "below"),
-)
-_PLAIN_WHAT = {
-    "a finite number": "", "a number": "", "an integer": "a whole number",
-    "a comma-separated list of numbers": "numbers, separated by commas, each",
-    "a comma-separated list of integers": "whole numbers, separated by commas, each",
-}
 _SHOWN_ON_PAGE = 40  # a value echoed on a page is cut much shorter than in a CLI message
-
-
-def _plain_rule(rule: str) -> str:
-    import re
-
-    text = rule.strip()
-    for what, words in sorted(_PLAIN_WHAT.items(), key=lambda kv: -len(kv[0])):
-        if text == what or text.startswith(what + " "):
-            text = (words + text[len(what):]).strip()
-            break
-    for symbol, words in _PLAIN_BOUNDS:
-        text = re.sub(rf"(?<![<>=]){re.escape(symbol)}(?!=)\s*", words + " ", text)
-    if text.startswith("a run id"):  # the store's confinement rule carries a regex
-        text = "letters, digits, '_', '.' and '-' only, starting with a letter or digit"
-    return text.replace(" or null", "").strip()
 
 
 def plain_message(error: BaseException, label: str | None = None) -> str:
@@ -96,13 +75,8 @@ def plain_message(error: BaseException, label: str | None = None) -> str:
     if not isinstance(error, FieldError) or not error.rule:
         return str(error)
     name = label or error.field.replace("_", " ").capitalize()
-    rule = _plain_rule(error.rule)
-    if rule.startswith(("at least", "at most", "above", "below")):
-        text = f"{name} must be {rule}"
-    elif rule.startswith("a whole number "):
-        text = f"{name} must be a whole number of {rule.removeprefix('a whole number ')}"
-    else:
-        text = f"{name} must be {rule}"
+    rule = plain_words(error.rule)  # from the rule's data (lrviz.rules.Rule) where it has some
+    text = f"{name} must be {rule}"
     v = error.value
     if "whole number" in rule and isinstance(v, float) and not isinstance(v, bool) and v == v and not v.is_integer():
         text += f" (not {shown(v)[:_SHOWN_ON_PAGE]})"

@@ -12,13 +12,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lrviz.errors import FieldError, shown
+from lrviz.errors import shown
+from lrviz.fields import Field
 from lrviz.schedules import (
     CIFAR10_TRAIN_SIZE,
     KERAS2_STEPS_PER_EPOCH,
@@ -45,44 +47,40 @@ def default_curves() -> list[Schedule]:
     ]
 
 
-def _int_field(name: str, value: Any, low: int, high: int) -> int:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        f = float("nan")
-    if not np.isfinite(f) or f != int(f) or not low <= f <= high:
-        raise FieldError(name, f"an integer >= {low} and <= {high}", value, as_typed=True)
-    return int(f)
-
-
-def _float_field(name: str, value: Any, low: float, low_open: bool = True) -> float:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        f = float("nan")
-    if not np.isfinite(f) or f < low or (low_open and f == low):
-        raise FieldError(name, f"a finite number {'>' if low_open else '>='} {low:g}", value, as_typed=True)
-    return f
+# The explorer's own inputs, described once (lrviz.fields): they read text, as a shared link
+# carries them; their defaults are ExplorerState's.
+FIELDS = {
+    "epochs": Field("epochs", 40, "Epochs drawn.", kind="int", low=1, high=MAX_EPOCHS, reads_text=True),
+    "train_size": Field("train_size", CIFAR10_TRAIN_SIZE, "Training images per epoch.", kind="int", low=1,
+                        high=100_000_000, reads_text=True),
+    "batch_size": Field("batch_size", TUTORIAL_BATCH_SIZE, "Images per batch.", kind="int", low=1, high=1_000_000,
+                        reads_text=True),
+    "readout_epoch": Field("readout_epoch", 15, "Epoch to read the LR at (1-based).", kind="int", low=1,
+                           high=MAX_EPOCHS, reads_text=True),
+    "threshold": Field("threshold", 0.001, "LR to find the first epoch at or below.", low=0, low_open=True,
+                       reads_text=True),
+}
 
 
 def validate_epochs(value: Any) -> int:
-    return _int_field("epochs", value, 1, MAX_EPOCHS)
+    return FIELDS["epochs"].parse(value)
 
 
 def validate_train_size(value: Any) -> int:
-    return _int_field("train_size", value, 1, 100_000_000)
+    return FIELDS["train_size"].parse(value)
 
 
 def validate_batch_size(value: Any) -> int:
-    return _int_field("batch_size", value, 1, 1_000_000)
+    return FIELDS["batch_size"].parse(value)
 
 
 def validate_readout_epoch(value: Any, epochs: int) -> int:
-    return _int_field("readout_epoch", value, 1, epochs)
+    """A 1-based epoch of the ``epochs`` drawn."""
+    return dataclasses.replace(FIELDS["readout_epoch"], high=epochs).parse(value)
 
 
 def validate_threshold(value: Any) -> float:
-    return _float_field("threshold", value, 0.0)
+    return FIELDS["threshold"].parse(value)
 
 
 @dataclass
@@ -416,7 +414,8 @@ def same_lr_groups(schedules: Sequence[Schedule], epochs: int, steps_per_epoch: 
 
 
 __all__ = [
-    "same_lr_groups", "ExplorerState", "default_curves", "encode_curve", "decode_curve", "lr_at", "first_epoch_at_or_below",
+    "same_lr_groups", "ExplorerState", "default_curves", "encode_curve", "decode_curve", "lr_at", "FIELDS",
+    "first_epoch_at_or_below",
     "threshold_readout", "per_batch_decay_note",
     "drop_epochs", "curve_labels", "lr_table", "legacy_decay_readings", "with_param", "keep_last_valid",
     "stale_note", "ReadoutEpoch", "resolve_readout_epoch", "format_lr",

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from lrviz.errors import FieldError
+from lrviz.fields import Field
 from lrviz.keras_code import GENERATORS, assemble, fmt
-from lrviz.settings import bounds_in_words
 
 __all__ = [
     "Param",
@@ -65,90 +65,12 @@ KERAS2_STEPS_PER_EPOCH = steps_per_epoch_for(CIFAR10_TRAIN_SIZE, TUTORIAL_BATCH_
 
 
 @dataclass(frozen=True)
-class Param:
-    """One parameter of a schedule, described once for the UI, the CLI and validation.
+class Param(Field):
+    """One parameter of a schedule: a :class:`~lrviz.fields.Field` that also reads text (a page's
+    text box, a shared link, a CLI flag), so ``"0.5"`` is 0.5. ``kind`` is ``"float"``, ``"int"``,
+    ``"floats"`` or ``"ints"`` (the last two are comma-separated lists)."""
 
-    ``kind`` is ``"float"``, ``"int"``, ``"floats"`` or ``"ints"`` (the last two are
-    comma-separated lists). ``low``/``high`` bound each value; ``*_open`` makes a bound
-    strict. ``log`` asks the UI for a log-scaled input.
-    """
-
-    name: str
-    default: Any
-    help: str
-    kind: str = "float"
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-    unit: str = ""
-    log: bool = False
-    slider: tuple[float, float, float] | None = None  # UI hint: (min, max, step) of a slider
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-    def rule(self) -> str:
-        """The bounds in words, e.g. ``> 0 and < 1``."""
-        bounds = bounds_in_words(self.low, self.high, self.low_open, self.high_open, _fmt)
-        what = "an integer" if self.kind in ("int", "ints") else "a finite number"
-        if self.kind in ("floats", "ints"):
-            what = "a comma-separated list of " + ("integers" if self.kind == "ints" else "numbers")
-        return what + (" " + bounds if bounds else "")
-
-    def widget_help(self) -> str:
-        """Help for a page input: the description, the rule and the unit (one text, also the
-        core of the CLI flag's help)."""
-        return f"{self.help} Must be {self.rule()}." + (f" Unit: {self.unit}." if self.unit else "")
-
-    def cli_help(self) -> str:
-        """Help for the command-line flag: :meth:`widget_help` and the default."""
-        return f"{self.widget_help()} Default: {self.format(self.default)}."
-
-    def _error(self, value: Any) -> FieldError:
-        return FieldError(self.name, self.rule(), value, as_typed=True)
-
-    def _check_scalar(self, v: Any, original: Any) -> float | int:
-        if isinstance(v, bool) or v is None:
-            raise self._error(original)
-        if isinstance(v, str):
-            try:
-                v = float(v.strip())
-            except ValueError:
-                raise self._error(original) from None
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            raise self._error(original) from None
-        if not math.isfinite(f):
-            raise self._error(original)
-        if self.kind in ("int", "ints"):
-            if f != int(f):
-                raise self._error(original)
-            f = int(f)
-        if self.low is not None and (f < self.low or (self.low_open and f == self.low)):
-            raise self._error(original)
-        if self.high is not None and (f > self.high or (self.high_open and f == self.high)):
-            raise self._error(original)
-        return f
-
-    def parse(self, value: Any) -> Any:
-        """Validate and normalise ``value``; raise ``ValueError`` naming the field and rule."""
-        if self.kind in ("floats", "ints"):
-            items = value
-            if isinstance(value, str):
-                items = [s for s in value.replace(";", ",").split(",") if s.strip()]
-            if not isinstance(items, (list, tuple, np.ndarray)) or len(items) == 0:
-                raise self._error(value)
-            return tuple(self._check_scalar(v, value) for v in items)
-        return self._check_scalar(value, value)
-
-    def format(self, value: Any) -> str:
-        """Inverse of :meth:`parse` for text fields, URLs and CLI flags."""
-        if self.kind in ("floats", "ints"):
-            return ",".join(_fmt(v) for v in value)
-        return _fmt(value)
+    reads_text: bool = True
 
 
 _fmt = fmt

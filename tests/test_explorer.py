@@ -156,3 +156,18 @@ def test_same_lr_groups_finds_the_tutorials_step_decays_tied_with_constant_until
     assert ex.same_lr_groups(tutorial, 5) == []  # the first drop is inside the run: they can differ
     twins = [Schedule.create("constant", {"lr": 0.01})] * 2
     assert ex.same_lr_groups(twins, 3, horizon=20) == [([0, 1], None)]  # never part
+
+
+def test_the_links_inputs_are_fields_a_bool_is_no_number():
+    from lrviz.explorer import FIELDS, validate_epochs, validate_readout_epoch
+
+    with pytest.raises(ValueError) as e:
+        validate_epochs(True)  # a checkbox's True is not one epoch
+    assert str(e.value) == "Argument `epochs` must be an integer >= 1 and <= 1000. Received: epochs=True"
+    state, warnings = ex.ExplorerState.from_query({"threshold": ["0"]})
+    assert state.threshold == 0.001 and warnings == [
+        "Ignored `threshold` from the link: Argument `threshold` must be a finite number > 0. Received: threshold=0"]
+    assert FIELDS["threshold"].parse("1e-3") == 0.001
+    assert validate_readout_epoch("12", 12) == 12
+    with pytest.raises(ValueError, match="must be an integer >= 1 and <= 12. Received: readout_epoch=13"):
+        validate_readout_epoch("13", 12)

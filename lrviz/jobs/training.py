@@ -58,8 +58,7 @@ _LR = REGISTRY["constant"].param("lr")  # the schedules' one rule for an LR valu
 # (0.1-0.5 cools it down, 2 heats it up) and must keep the LR within that rule too.
 SET_LR = {
     "value": Setting("value", None, "The LR from the next batch; the rest of the schedule continues from it.",
-                     kind="float", low=_LR.low, low_open=_LR.low_open, high=_LR.high, high_open=_LR.high_open,
-                     label="New LR"),
+                     kind="float", label="New LR").with_bounds(_LR.bounds),
     "factor": Setting("factor", None, "Scales the rest of the schedule from the next batch: 0.1 to 0.5 cools it "
                       "down, 2 heats it up; the LR it gives must stay an LR the schedules accept.", kind="float",
                       low=0, low_open=True, label="Factor"),  # its upper bound depends on the LR now
