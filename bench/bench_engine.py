@@ -179,7 +179,7 @@ def bench_full_digits(epochs: int) -> dict:
 
         (summary,) = runs.list_runs(tmp)
         run = runs.load_run(summary.id, tmp)
-        acc = float(run.report.loc["accuracy", "f1-score"])
+        acc = float(run.extras["report"].loc["accuracy", "f1-score"])
     return {"epochs": epochs, "wall_s": wall, "test_accuracy": acc, "goal": "<= 30 s (40 epochs)"}
 
 

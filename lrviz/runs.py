@@ -168,14 +168,14 @@ class Run:
     config: dict
     status: dict
     history: pd.DataFrame
-    report: pd.DataFrame | None
-    confusion: pd.DataFrame | None
     class_names: list[str]
     files: dict[str, Path] = field(default_factory=dict)
     error: str | None = None  # set when a file of the run could not be read
-    lr_find: pd.DataFrame | None = None  # LR range tests: lr_find.csv (step, lr, loss, smoothed_loss)
-    suggestions: dict | None = None  # LR range tests: suggestions.json, once written
     name: str | None = None  # what a person called it (set_run_name)
+    # What its kind's job read of its own files (Job.load_extras), by the names the job gives them:
+    # a training run's "report" and "confusion", an LR range test's "lr_find" and "suggestions".
+    # Only the kind's own view reads them, so a new kind adds files without a field here.
+    extras: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -215,8 +215,8 @@ def load_run(run_id: str, runs_dir: Path | str = DEFAULT_RUNS_DIR) -> Run:
 
     job = jobs.job_for(config)
     history = attempt("history.csv", lambda: _read_history(path), pd.DataFrame(columns=HISTORY_COLUMNS))
-    extras = {"report": None, "confusion": None, **job.load_extras(path, attempt)}
-    if extras["confusion"] is not None:
+    extras = dict(job.load_extras(path, attempt))
+    if isinstance(extras.get("confusion"), pd.DataFrame):  # a run with a report: the classes it was scored on
         class_names = list(extras["confusion"].index)
     else:
         from lrviz.data import CIFAR10_CLASSES, DIGITS_CLASSES
@@ -224,7 +224,7 @@ def load_run(run_id: str, runs_dir: Path | str = DEFAULT_RUNS_DIR) -> Run:
         class_names = list(CIFAR10_CLASSES if config.get("dataset") == "cifar10" else DIGITS_CLASSES)
     files = store.files(run_id, job.files)
     return Run(run_id, path, config, record.status, history, class_names=class_names, files=files,
-               error="; ".join(errors) or None, name=record.name, **extras)
+               error="; ".join(errors) or None, name=record.name, extras=extras)
 
 
 def list_runs(runs_dir: Path | str = DEFAULT_RUNS_DIR) -> list[RunSummary]:

@@ -13,7 +13,7 @@ import streamlit as st
 from lrviz import runs as store
 from lrviz.data import DATASETS
 from lrviz.tournament import ALPHA, MIN_SEEDS, grid, preset, schedule_labels
-from ui import tournament_view
+from ui import tournament_view, views
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.page_state import KEEP, PageState, published, receive
 from ui.text import NAME_CHARS, plain, shorten
@@ -52,10 +52,10 @@ st.markdown("The tutorial's question — which schedule trains MiniVGGNet best? 
             "otherwise it says how many seeds would decide it.")
 
 active = store.active_run(RUNS_DIR)
-if active and store.run_kind(store.load_run(active, RUNS_DIR).config) == store.TOURNAMENT:
+if active and views.on_page("tournament", store.load_run(active, RUNS_DIR).kind):
     S.tn_id = active
 elif "tn_id" not in S:
-    S.tn_id = store.latest_run(RUNS_DIR, kind=store.TOURNAMENT)
+    S.tn_id = views.latest_of_page("tournament", RUNS_DIR)
 for sent in receive("tournament", "show"):  # a resume started here or on the Runs page
     S.tn_id = sent
 
@@ -106,7 +106,7 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
     if active and S.get("tn_id") != active:
         st.info(f"Run `{active}` is active; a tournament starts once it has finished or been stopped.")
 
-tournaments = [r for r in store.list_runs(RUNS_DIR) if r.kind == store.TOURNAMENT]  # newest first
+tournaments = views.runs_of_page("tournament", store.list_runs(RUNS_DIR))  # newest first
 if S.get("tn_id"):
     st.divider()
     # every tournament on disk stays reachable (one whose config.json is damaged is shown, not listed by kind)

@@ -19,7 +19,7 @@ from lrviz.explorer import per_batch_decay_note
 from lrviz.plateau import plateau_settings
 from lrviz.schedules import Schedule, steps_per_epoch_for
 from lrviz.settings import field_errors
-from ui import lr_finder_view, run_view
+from ui import lr_finder_view, run_view, views
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.page_state import KEEP, PageState, published, receive
 from ui.schedule_editor import load_widgets, schedule_editor, schedule_from_state
@@ -126,7 +126,7 @@ active = store.active_run(RUNS_DIR)
 if active:
     S.tr_run_id = active
 elif "tr_run_id" not in S:  # a reload, a new tab: the latest training run until a new one is launched
-    S.tr_run_id = store.latest_run(RUNS_DIR, kind="train")
+    S.tr_run_id = views.latest_of_page("train", RUNS_DIR)
 viewing = S.get("tr_run_id")
 
 with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"):

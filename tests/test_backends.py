@@ -67,11 +67,11 @@ print(json.dumps([rid, stop, child, find]))
     rid, stop, child, find = json.loads(r.stdout.strip().splitlines()[-1])
     run = runs.load_run(rid, tmp_path)
     assert (run.config["backend"], run.config["device"]) == ("jax", "CPU") and len(run.history) == 3
-    assert run.status["backend"] == "jax" and run.report is not None and "model.keras" in run.files
+    assert run.status["backend"] == "jax" and run.extras["report"] is not None and "model.keras" in run.files
     assert (tmp_path / rid / "tensorboard" / "train").is_dir()
     assert list(runs.load_run(stop, tmp_path).history["epoch"]) == [1]
     assert list(runs.load_run(child, tmp_path).history["epoch"]) == [2]
-    assert len(runs.load_run(find, tmp_path).lr_find) == 20
+    assert len(runs.load_run(find, tmp_path).extras["lr_find"]) == 20
 
 
 def test_a_process_running_one_backend_refuses_a_run_on_another(tmp_path):

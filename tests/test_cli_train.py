@@ -95,7 +95,7 @@ def test_find_lr_in_the_foreground_prints_progress_and_suggestions(tmp_path):
         assert f"  {title} " in r.stdout
     (s,) = runs.list_runs(tmp_path)
     run = runs.load_run(s.id, tmp_path)
-    assert run.kind == "lr_find" and run.state == "finished" and len(run.lr_find) == run.status["step"]
+    assert run.kind == "lr_find" and run.state == "finished" and len(run.extras["lr_find"]) == run.status["step"]
     assert "LR range test" in lrviz("runs", "--runs-dir", str(tmp_path)).stdout
 
 

@@ -43,6 +43,11 @@ class CountJob(Job):
         ctx.status.write(state="finished")
         return "finished"
 
+    @classmethod
+    def load_extras(cls, path, attempt):  # its own file, read back for its own view (Run.extras)
+        text = attempt("count.txt", lambda: (path / "count.txt").read_text(), "")
+        return {"count": len(text.split()), "numbers": text}
+
 
 @pytest.fixture()
 def with_count(monkeypatch):
@@ -60,6 +65,7 @@ def test_a_new_kind_runs_lists_loads_and_validates_through_the_same_api(with_cou
         "count", "finished", 4, 4, "count")
     run = runs.load_run(rid, tmp_path)
     assert run.job is CountJob and (run.dir / "count.txt").read_text() == "1 2 3 4"
+    assert run.extras == {"count": 4, "numbers": "1 2 3 4"}  # what its job read, under the job's own names
     assert set(run.files) == {"config.json", "count.txt"}
     with pytest.raises(FieldError) as e:
         runs.create_run({"kind": "count", "to": 11}, tmp_path)

@@ -246,12 +246,12 @@ def test_divergent_sweep_on_digits_stops_early_and_says_so(tmp_path):
     assert run_worker(runs.run_path(rid, tmp_path), install_signals=False) == "finished"
     run = runs.load_run(rid, tmp_path)
     assert run.status["state"] == "finished" and run.status["stopped_early"] is True
-    s = run.suggestions
+    s = run.extras["suggestions"]
     assert s["stopped_early"] is True and s["stop_reason"].startswith("diverged at lr=")
     assert "× best" in s["stop_reason"] or "loss is" in s["stop_reason"]
-    assert len(run.lr_find) < 40 and run.status["step"] == len(run.lr_find)
-    last = run.lr_find.iloc[-1]
-    assert not math.isfinite(last["loss"]) or last["smoothed_loss"] > 4 * run.lr_find["smoothed_loss"].min()
+    assert len(run.extras["lr_find"]) < 40 and run.status["step"] == len(run.extras["lr_find"])
+    last = run.extras["lr_find"].iloc[-1]
+    assert not math.isfinite(last["loss"]) or last["smoothed_loss"] > 4 * run.extras["lr_find"]["smoothed_loss"].min()
 
 
 # --------------------------------------------------------------------------- the worker process
@@ -276,9 +276,9 @@ def test_worker_process_end_to_end_and_one_run_at_a_time(tmp_path):
     n = len(csv)
     assert 5 <= n <= 30 and run.status["step"] == n and run.status["num_steps"] == 30
     assert np.array_equal(csv["lr"].to_numpy(), sweep_lrs(1e-7, 10.0, 30)[:n])  # exact, through the file
-    assert run.lr_find.equals(csv)
+    assert run.extras["lr_find"].equals(csv)
     s = json.loads((run.dir / "suggestions.json").read_text())
-    assert s == run.suggestions
+    assert s == run.extras["suggestions"]
     assert set(s) == {"steepest", "min_div_10", "valley", "reason", "stopped_early", "stop_reason"}
     for k in ("steepest", "min_div_10", "valley"):
         assert set(s[k]) >= {"lr", "rule"} and (s[k]["lr"] is None) == (s["reason"] is not None)

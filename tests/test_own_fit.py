@@ -61,9 +61,9 @@ def test_a_fit_becomes_a_finished_run_with_the_lr_of_every_batch_from_keras_cosi
     # the report: scikit-learn's, on the model's own predictions of the validation data
     pred = model.predict(XV, verbose=0).argmax(axis=1)
     sk = classification_report(YV, pred, target_names=["low", "mid", "high"], output_dict=True, zero_division=0)
-    assert run.report.loc["mid", "f1-score"] == pytest.approx(sk["mid"]["f1-score"])
-    assert run.report.loc["accuracy", "f1-score"] == pytest.approx(sk["accuracy"])
-    np.testing.assert_array_equal(run.confusion.to_numpy(), confusion_matrix(YV, pred))
+    assert run.extras["report"].loc["mid", "f1-score"] == pytest.approx(sk["mid"]["f1-score"])
+    assert run.extras["report"].loc["accuracy", "f1-score"] == pytest.approx(sk["accuracy"])
+    np.testing.assert_array_equal(run.extras["confusion"].to_numpy(), confusion_matrix(YV, pred))
     assert {"report.csv", "confusion.csv", "predictions.csv", "training.png"} <= set(run.files)
 
 
@@ -80,7 +80,7 @@ def test_schedule_sets_every_batch_like_the_engine_and_lrviz_schedule_gives_the_
     assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(0.005)
     # a metric named otherwise is also the charts' accuracy; validation_split's data gets the report
     assert list(run.history["accuracy"]) == list(run.history["sparse_categorical_accuracy"])
-    assert int(run.report.loc["accuracy", "support"]) == 64
+    assert int(run.extras["report"].loc["accuracy", "support"]) == 64
     # the same numbers as a LearningRateSchedule for one's own optimizer, in a compiled step
     table = lrviz.keras.schedule("step", lr=0.04, factor=0.5, drop_every=1, steps_per_epoch=spe, epochs=3)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(table(np.arange(20))),

@@ -215,7 +215,7 @@ def test_per_class_delta_chart_beside_the_table(two):
     bars = _chart(at, "Δ f1-score per class")
     (trace,) = bars["data"]
     assert trace["type"] == "bar" and trace["name"] == "B − A"
-    ra, rb = store.load_run(a, runs_dir).report, store.load_run(b, runs_dir).report
+    ra, rb = store.load_run(a, runs_dir).extras["report"], store.load_run(b, runs_dir).extras["report"]
     classes = [str(i) for i in range(10)]
     assert list(trace["x"]) == classes
     expected = (rb["f1-score"] - ra["f1-score"]).loc[classes].to_numpy()

@@ -200,7 +200,7 @@ def test_training_runs_are_kind_train_and_old_runs_without_kind_default_to_it(tm
     del cfg["kind"]  # a run made before kinds existed
     runs.atomic_write_json(tmp_path / rid / "config.json", cfg)
     run = runs.load_run(rid, tmp_path)
-    assert run.kind == "train" and run.lr_find is None and run.suggestions is None
+    assert run.kind == "train" and "lr_find" not in run.extras and "suggestions" not in run.extras
     assert runs.list_runs(tmp_path)[0].kind == "train"
     with pytest.raises(ValueError, match="Argument `kind` must be 'train'"):
         validate_config({"kind": "other"})
@@ -212,7 +212,8 @@ def test_lr_find_run_is_created_listed_and_loaded_as_its_own_kind(tmp_path):
     run = runs.load_run(rid, tmp_path)
     assert run.kind == run.config["kind"] == "lr_find" and run.config["start"] == 1e-7
     assert run.status["state"] == "queued" and run.status["step"] == 0 and run.status["num_steps"] == 30
-    assert list(run.lr_find.columns) == CSV_COLUMNS and len(run.lr_find) == 0 and run.suggestions is None
+    frame = run.extras["lr_find"]
+    assert list(frame.columns) == CSV_COLUMNS and len(frame) == 0 and run.extras["suggestions"] is None
     (s,) = runs.list_runs(tmp_path)
     assert s.kind == "lr_find" and (s.epoch, s.epochs) == (0, 30) and s.schedule.startswith("LR range test")
 

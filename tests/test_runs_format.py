@@ -53,11 +53,12 @@ def test_old_runs_list_with_their_kind_progress_and_label(old_runs):
 def test_old_runs_load_with_every_file(old_runs):
     run = store.load_run(TRAIN, old_runs)
     assert run.error is None and run.kind == "train" and len(run.history) == 2
-    assert list(run.report.index)[-3:] == ["accuracy", "macro avg", "weighted avg"]
+    assert list(run.extras["report"].index)[-3:] == ["accuracy", "macro avg", "weighted avg"]
     assert run.class_names == [str(i) for i in range(10)]
     assert {"config.json", "history.csv", "report.csv", "confusion.csv", "predictions.csv"} <= set(run.files)
     finder = store.load_run(LRFIND, old_runs)
-    assert finder.error is None and len(finder.lr_find) == 12 and finder.suggestions["reason"] is None
+    assert finder.error is None and len(finder.extras["lr_find"]) == 12
+    assert finder.extras["suggestions"]["reason"] is None
     assert {"lr_find.csv", "suggestions.json"} <= set(finder.files)
 
 

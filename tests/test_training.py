@@ -103,7 +103,7 @@ def test_cifar_format_archive_trains_with_class_names(tmp_path):
                           tmp_path / "runs", launch=_own_pid)
     assert run_worker(tmp_path / "runs" / rid, verbose=0, install_signals=False) == "finished"
     run = runs.load_run(rid, tmp_path / "runs")
-    assert run.report.index[0] == "airplane" and run.report.loc["accuracy", "support"] == 20
+    assert run.extras["report"].index[0] == "airplane" and run.extras["report"].loc["accuracy", "support"] == 20
     assert_report_matches_predictions(run.dir, run.class_names)
 
 
@@ -258,4 +258,4 @@ def test_sigterm_stops_gracefully(tmp_path):
     os.kill(pid, signal.SIGTERM)
     wait_for(lambda: status(path)["state"] not in runs.ACTIVE_STATES, path, timeout=60)
     run = runs.load_run(rid, tmp_path)
-    assert run.status["state"] == "stopped" and run.report is not None and len(run.history) >= 1
+    assert run.status["state"] == "stopped" and run.extras["report"] is not None and len(run.history) >= 1

@@ -18,17 +18,17 @@ from ui import views
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "runs.py")
 
 
-def _count_view(run, runs_dir, key):  # the toy kind's view module, in one function
+def _count_view(run, runs_dir, key):  # the toy kind's view module, in one function: it reads its job's extras
     import streamlit as st
 
-    st.markdown(f"Counted to {run.config['to']}: {(run.dir / 'count.txt').read_text()}")
+    st.markdown(f"Counted to {run.config['to']}: {run.extras['numbers']} ({run.extras['count']} numbers)")
 
 
 @pytest.fixture()
 def count_kind(monkeypatch):
     monkeypatch.setitem(jobs.JOBS, CountJob.kind, CountJob)  # the job's registration line
-    monkeypatch.setitem(views.VIEWS, CountJob.kind, _count_view)  # the view's
-    monkeypatch.setitem(views.KIND_WORDS, CountJob.kind, "a count")
+    monkeypatch.setattr(views, "VIEWS", dict(views.VIEWS))  # the registry as it was, after the test
+    views.register(CountJob.kind, _count_view, words="a count")  # the view's
 
 
 def test_a_new_kind_opens_with_its_own_view_and_stays_out_of_comparisons(count_kind, runs_dir):
@@ -38,7 +38,7 @@ def test_a_new_kind_opens_with_its_own_view_and_stays_out_of_comparisons(count_k
     at.query_params["run"] = rid
     at.run()
     assert not at.exception
-    assert any(m.value == "Counted to 3: 1 2 3" for m in at.markdown)
+    assert any(m.value == "Counted to 3: 1 2 3 (3 numbers)" for m in at.markdown)
     assert not at.get("plotly_chart")  # not drawn as a training run
     ours = fabricate_run(runs_dir)
     at = AppTest.from_file(PAGE, default_timeout=30)
@@ -48,19 +48,48 @@ def test_a_new_kind_opens_with_its_own_view_and_stays_out_of_comparisons(count_k
     assert any(f"`{rid}` is a count, not a training run" in shown(i.value) for i in at.info)
 
 
-def test_no_page_or_view_compares_kind_strings_outside_the_registry():
+def _kind_comparisons(source: str) -> list[int]:
+    """Lines of ``source`` that compare with a kind, by its string ("train") or by the runs API's
+    name for it (``store.TRAIN``, ``TRAIN``; also inside a tuple: ``in (store.TRAIN, "fit")``), or
+    that select runs by a kind string (``latest_run(..., kind="train")``)."""
     import ast
 
-    root = Path(__file__).resolve().parents[1]
     kinds = set(jobs.JOBS)
+    names = {n for n in dir(runs) if isinstance(getattr(runs, n), str) and getattr(runs, n) in kinds}  # TRAIN, ...
+
+    def is_kind(node: ast.AST, *, names_too: bool = True) -> bool:
+        if isinstance(node, ast.Constant):
+            return node.value in kinds
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return any(is_kind(e, names_too=names_too) for e in node.elts)
+        name = node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else None
+        return names_too and name in names
+
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Compare) and any(is_kind(c) for c in [node.left, *node.comparators]):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.keyword) and node.arg == "kind" and is_kind(node.value, names_too=False):
+            lines.append(node.value.lineno)
+    return lines
+
+
+def test_the_kind_finder_sees_strings_names_and_keywords():
+    """The check below on the comparisons this repository had (each a line it must find)."""
+    assert _kind_comparisons('if r.kind == "tournament": pass') == [1]
+    assert _kind_comparisons("x = [s for s in ss if s.kind == store.TRAIN]") == [1]
+    assert _kind_comparisons("ok = run.kind in (TOURNAMENT, 'x')") == [1]
+    assert _kind_comparisons('S.tr_run_id = store.latest_run(RUNS_DIR, kind="train")') == [1]
+    assert _kind_comparisons('s.kind == "int"\nf(kind=store.settings_of(store.TRAIN))\nc = {"kind": "train"}') == []
+
+
+def test_no_page_or_view_compares_kind_strings_outside_the_registry():
+    root = Path(__file__).resolve().parents[1]
     found = []
-    for f in [*root.glob("pages/*.py"), *root.glob("ui/*.py")]:
+    for f in [*root.glob("pages/*.py"), *root.glob("ui/*.py"), root / "app.py"]:
         if f.name == "views.py":
             continue
-        for node in ast.walk(ast.parse(f.read_text())):
-            if isinstance(node, ast.Compare) and any(isinstance(c, ast.Constant) and c.value in kinds
-                                                     for c in [node.left, *node.comparators]):
-                found.append(f"{f.relative_to(root)}:{node.lineno}")
+        found += [f"{f.relative_to(root)}:{line}" for line in _kind_comparisons(f.read_text())]
     assert not found, found
 
 

@@ -112,7 +112,7 @@ def _result(run_id: str, runs_dir: Path) -> None:
         if run is None:
             return
         _progress(run)
-        st.plotly_chart(lr_find_figure(run.lr_find, None), key=f"tr_find_live_{run_id}")
+        st.plotly_chart(lr_find_figure(run.extras.get("lr_find"), None), key=f"tr_find_live_{run_id}")
         if run.state not in store.ACTIVE_STATES:
             st.rerun(scope="app")
 
@@ -131,7 +131,8 @@ def results(run, runs_dir: Path, key: str = "runs") -> None:
     state prefix (``tr`` on the Train page), which every widget key here starts with."""
     if run.state == "failed":
         st.error(f"The LR range test failed: {plain(run.status.get('error') or 'no reason recorded')}")
-    st.plotly_chart(lr_find_figure(run.lr_find, run.suggestions), key=f"{key}_find_{run.id}")
+    st.plotly_chart(lr_find_figure(run.extras.get("lr_find"), run.extras.get("suggestions")),
+                    key=f"{key}_find_{run.id}")
     _suggestions(run, key)
 
 
@@ -169,7 +170,7 @@ def _suggestions(run, page: str) -> None:
     if page != "tr" and S.get(sent_key):
         st.success(f"Sent {S.pop(sent_key)} to the Train page's form.")
         st.link_button("Open Train", "train", icon=":material/model_training:")
-    sugg = run.suggestions or {}
+    sugg = run.extras.get("suggestions") or {}
     if sugg.get("stop_reason"):
         st.caption(f"Stopped early: {plain(sugg['stop_reason'])}")
     if sugg.get("reason"):

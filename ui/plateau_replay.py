@@ -29,7 +29,9 @@ def section(runs_dir: Path) -> None:
                     "curve depends on a run. Pick a finished run: the chart shows the LR it would have produced on "
                     "that run's recorded curve, next to the schedule the run used. (Training with it is an option "
                     "on the **Train** page.)")
-        candidates = [s for s in store.list_runs(runs_dir) if s.kind == store.TRAIN and s.epoch >= 2]
+        from ui.views import replayable  # here: the view registry imports every kind's view, the explorer none
+
+        candidates = [s for s in store.list_runs(runs_dir) if replayable(s) and s.epoch >= 2]
         if not candidates:
             st.info("No training run with at least 2 finished epochs yet: train one on the **Train** page.")
             return

@@ -8,7 +8,10 @@ A job kind is one module in :mod:`lrviz.jobs` defining a :class:`Job` subclass a
   its flags from them and the pages their inputs' help;
 * its status fields (:meth:`Job.initial_status`, :attr:`Job.progress_keys`) and how its
   progress reads (:meth:`Job.progress_text`);
-* the files it writes (:attr:`Job.files`) and reads back (:meth:`Job.load_extras`);
+* the files it writes (:attr:`Job.files`) and reads back (:meth:`Job.load_extras`: the run's
+  ``extras``, which only the kind's own view reads);
+* whether its LR can be set while it runs: :attr:`Job.set_lr` (None: it cannot), and why not
+  (:meth:`Job.lr_fixed`);
 * its worker entry point, :meth:`Job.run`, called by ``python -m lrviz.worker <run_dir>``.
 
 The store never imports this package: it receives plain dicts.
@@ -60,6 +63,9 @@ class Job:
     # False: its runs train in a process lrviz does not own (a user's fit): they neither wait for
     # nor block lrviz's own runs (see :meth:`lrviz.store.RunStore.create`)
     exclusive: ClassVar[bool] = True
+    # How a running run of this kind takes a new LR from its next batch, as a classmethod
+    # ``set_lr(store, run_id, *, value=None, factor=None)``; None: its LR cannot be set while it runs
+    set_lr: ClassVar[Callable[..., None] | None] = None
 
     # ------------------------------------------------------------------ config
 
@@ -126,7 +132,7 @@ class Job:
     def lr_fixed(cls, config: Mapping[str, Any]) -> str | None:
         """Why the LR of a run of this kind cannot be set while it runs (None: it can, through the
         kind's ``set_lr``). The one message of the refusal: the runs API raises it, pages show it."""
-        if getattr(cls, "set_lr", None) is None:
+        if cls.set_lr is None:
             return f"Run {config.get('id', '?')} is an {cls.title}; its LR cannot be changed while it runs."
         return None
 

@@ -108,7 +108,7 @@ def test_rel_good_runs_still_open_beside_damaged_ones(damaged):
     runs_dir, good, bad = damaged
     for rid in good:
         run = store.load_run(rid, runs_dir)
-        assert run.error is None and len(run.history) and run.report is not None
+        assert run.error is None and len(run.history) and run.extras["report"] is not None
         assert "model.keras" not in run.files  # fabricated runs have no model: missing model is not an error
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.query_params["run"] = good[0]

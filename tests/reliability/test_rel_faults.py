@@ -84,7 +84,7 @@ def test_rel_disk_full_run_fails_with_a_clear_reason(disk_full_run):
     assert "File too large" in run.status["error"] or "No space" in run.status["error"], run.status["error"]
     assert run.error is None  # every file it did write is readable
     _check_history(path, 3)  # the finished epochs are kept
-    assert run.report is not None and run.confusion is not None  # written before the model
+    assert run.extras["report"] is not None and run.extras["confusion"] is not None  # written before the model
     assert "model.keras" not in run.files
     assert store.active_run(path.parent) is None
     assert [r.state for r in store.list_runs(path.parent)] == ["failed"]
