@@ -1,21 +1,89 @@
-"""How long a tournament has left, from the pace of its trials so far (no Optuna, no files)."""
+"""How long a tournament has left, from the pace of its trials so far (no Optuna, no files).
+
+A trial's time is its epochs plus a little around them; a worker's *first* trial also pays the
+worker's start-up (importing TensorFlow, loading the data: often longer than the epochs on a
+laptop). Averaging whole trials counted that start-up in every trial left: "3 min 40 s left" at
+1 of 8 trials of a tournament that ended 75 s later (issue 19). So the pace is measured in parts
+(:func:`trial_pace`), and one trial left is estimated as::
+
+    trial_s = overhead_s + first_epoch_s + (epochs - 1) * epoch_s
+
+* ``first_epoch_s``: the median first epoch (every trial builds a new model, so its first epoch
+  traces it);
+* ``epoch_s``: the median of the later epochs (``epoch_time_s`` of ``history.csv``: training
+  and validation of one epoch);
+* ``overhead_s``: the median time outside the epochs (duration less the epochs' seconds) of the
+  ended trials that were not their worker's first: building the model, evaluating it, writing
+  its files. Before any worker has ended a second trial it is 0: a few seconds left out, where
+  counting the start-up would add it to every trial.
+
+Trials of an older lrviz recorded no epoch times: the mean whole-trial duration stands in.
+"""
 
 from __future__ import annotations
 
-import math
+import statistics
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from lrviz.trials import TrialRecord
 
-__all__ = ["eta_seconds"]
+__all__ = ["TrialPace", "trial_pace", "eta_seconds"]
+
+
+@dataclass(frozen=True)
+class TrialPace:
+    """Seconds of one trial's parts (see the module docstring); ``trial_s`` is set instead when
+    no epoch was timed (the mean whole-trial duration)."""
+
+    first_epoch_s: float | None = None
+    epoch_s: float | None = None
+    overhead_s: float = 0.0
+    trial_s: float | None = None
+
+    def left(self, epochs: int, done: int) -> float:
+        """Seconds a trial of ``epochs`` epochs has left after ``done`` of them (a trial under way
+        has paid its overhead; one not started has it all to come)."""
+        done = min(max(done, 0), epochs)
+        if self.first_epoch_s is None:
+            return (self.trial_s or 0.0) * (epochs - done) / max(epochs, 1)
+        later = self.epoch_s if self.epoch_s is not None else self.first_epoch_s
+        start = self.overhead_s + self.first_epoch_s if done == 0 else 0.0
+        return start + (epochs - max(done, 1)) * later
+
+
+def trial_pace(trials: Iterable[TrialRecord]) -> TrialPace | None:
+    """The pace of the trials so far (see the module docstring); None before any trial ended
+    with its epochs timed or a duration (there is no honest pace yet)."""
+    ts = sorted(trials, key=lambda t: t.number)
+    ended = [t for t in ts if t.state in ("complete", "pruned") and t.duration_s]
+    first = [t.epoch_times[1] for t in ts if 1 in t.epoch_times]
+    later = [s for t in ts for e, s in t.epoch_times.items() if e >= 2]
+    if not first:
+        durations = [t.duration_s for t in ts if t.state == "complete" and t.duration_s]
+        return TrialPace(trial_s=sum(durations) / len(durations)) if durations else None
+    firsts: dict[str, int] = {}
+    for t in ts:
+        if t.worker is not None:
+            firsts.setdefault(t.worker, t.number)
+    outside = [t.duration_s - sum(t.epoch_times.values()) for t in ended  # type: ignore[operator]
+               if t.worker is not None and firsts[t.worker] != t.number and _timed(t)]
+    outside = [s for s in outside if s >= 0]  # a resumed trial's epochs include its parent's
+    return TrialPace(first_epoch_s=statistics.median(first), epoch_s=statistics.median(later) if later else None,
+                     overhead_s=statistics.median(outside) if outside else 0.0)
+
+
+def _timed(t: TrialRecord) -> bool:
+    """Every epoch the trial ran has its seconds (its time outside them can be told)."""
+    return bool(t.epoch_times) and set(t.epoch_times) == set(range(1, max(t.epoch_times) + 1)) and \
+        len(t.epoch_times) >= len(t.curve)
 
 
 def eta_seconds(trials: Iterable[TrialRecord], pairs: int, epochs: int, parallel: int) -> float | None:
-    """Seconds until each of the ``pairs`` (schedule, seed) has a completed or pruned trial, at the
-    pace of the trials completed so far: the work left, in trials (a pair's latest attempt counts
-    by the epochs it has done), times their mean duration (start-up, training and evaluation
-    included), over the trials that can run side by side (``parallel`` workers, at most one per
-    trial left). None before any trial has completed: there is no honest pace yet."""
+    """Seconds until each of the ``pairs`` (schedule, seed) has a completed or pruned trial: the
+    time each one left needs at :func:`trial_pace` (a pair's latest attempt, when running, by the
+    epochs it has done), over the trials that can run side by side (``parallel`` workers, at most
+    one per pair left). None before any trial has ended: there is no honest pace yet."""
     ts = sorted(trials, key=lambda t: t.number)
     latest: dict[tuple[str, int], TrialRecord] = {}
     settled: set[tuple[str, int]] = set()
@@ -23,15 +91,13 @@ def eta_seconds(trials: Iterable[TrialRecord], pairs: int, epochs: int, parallel
         latest[(t.schedule, t.seed)] = t
         if t.state in ("complete", "pruned"):
             settled.add((t.schedule, t.seed))
-    left = float(max(pairs - len(settled), 0))
-    for key, t in latest.items():
-        if key not in settled and t.state == "running":
-            left -= min(len(t.curve), epochs) / max(epochs, 1)
-    if left <= 0:
+    n_left = max(pairs - len(settled), 0)
+    if n_left == 0:
         return 0.0
-    durations = [t.duration_s for t in ts if t.state == "complete" and t.duration_s]
-    if not durations:
+    pace = trial_pace(ts)
+    if pace is None:
         return None
-    side_by_side = max(1, min(parallel, math.ceil(left)))
-    return left * (sum(durations) / len(durations)) / side_by_side
-
+    done = [len(t.curve) if t.state == "running" else 0 for key, t in latest.items() if key not in settled]
+    done += [0] * max(n_left - len(done), 0)  # pairs no trial was made for yet
+    side_by_side = max(1, min(parallel, n_left))
+    return sum(pace.left(epochs, d) for d in done[:n_left]) / side_by_side

@@ -19,7 +19,9 @@ class TrialRecord:
     ``state``: ``complete``, ``running``, ``waiting``, ``pruned``, ``failed`` or ``stopped``;
     ``value``: the final-epoch validation accuracy (complete trials); ``curve``: validation
     accuracy by 1-based epoch; ``retry``: this trial re-runs a failed one; ``epoch_times``:
-    seconds of each 1-based epoch (``history.csv``'s ``epoch_time_s``; empty when unknown)."""
+    seconds of each 1-based epoch (``history.csv``'s ``epoch_time_s``; empty when unknown);
+    ``worker``: the process that ran it (``host:pid``; None when unknown): a worker's first trial
+    also paid its start-up."""
 
     number: int
     schedule: str
@@ -31,3 +33,4 @@ class TrialRecord:
     retry: bool = False
     run_id: str | None = None
     epoch_times: dict[int, float] = field(default_factory=dict)
+    worker: str | None = None

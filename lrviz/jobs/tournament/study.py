@@ -104,8 +104,13 @@ def trial_records(trials: list[Any]) -> list[TrialRecord]:
                                t.value if state == "complete" else None,
                                {int(k): float(v) for k, v in t.intermediate_values.items()}, duration,
                                "failed_trial" in t.system_attrs, t.user_attrs.get("run_id"),
-                               epoch_times(t.user_attrs.get(EPOCH_TIMES_ATTR))))
+                               epoch_times(t.user_attrs.get(EPOCH_TIMES_ATTR)), _worker(t.user_attrs.get("worker"))))
     return out
+
+
+def _worker(name: Any) -> str | None:
+    """The user attr ``worker`` (``host:pid``, set by the worker that took the trial) or None."""
+    return name if isinstance(name, str) and name else None
 
 
 def epoch_times(seconds: Any) -> dict[int, float]:
