@@ -47,6 +47,7 @@ __all__ = [
     "load_digits",
     "load_cifar10",
     "read_cifar_batch",
+    "check_tar_member",
     "stratified_subset",
     "make_tf_dataset",
     "batch_order",
@@ -206,7 +207,9 @@ def read_cifar_batch(raw: bytes, what: str = "batch") -> tuple[np.ndarray, np.nd
     return images, np.asarray(labels, dtype=np.int64)
 
 
-def _check_member(m: tarfile.TarInfo, archive: Path) -> None:
+def check_tar_member(m: tarfile.TarInfo, archive: Path) -> None:
+    """Refuse a member that would land outside the archive's folder (absolute, ``..``) or is a link
+    or special file: CIFAR-10 archives from a path and from the browser (:mod:`lrviz.uploads`)."""
     p = PurePosixPath(m.name)
     if p.is_absolute() or ".." in p.parts or m.name.startswith(("/", "\\")):
         raise DataError(f"refusing CIFAR-10 archive {archive}: unsafe member path {m.name!r}")
@@ -243,7 +246,7 @@ def _arrays_from_tar(archive: Path) -> tuple[np.ndarray, ...]:
         with tarfile.open(archive, "r:*") as tar:
             members = tar.getmembers()
             for m in members:
-                _check_member(m, archive)
+                check_tar_member(m, archive)
             found: dict[str, tarfile.TarInfo] = {}
             for m in members:
                 base = PurePosixPath(m.name).name
