@@ -115,6 +115,25 @@ def hide_trials(table: pd.DataFrame) -> pd.DataFrame:
     return table[~table["tournament"].isin(listed)]
 
 
+# What the Runs page's filter reads: what a learner remembers of a run (its name, its schedule,
+# how it ended, what kind of job, which data, what set it apart), and its id.
+FILTER_COLUMNS = ("name", "schedule", "state", "kind", "dataset", "differs", "run")
+
+
+def filter_runs(table: pd.DataFrame, query: str | None) -> pd.DataFrame:
+    """The rows of the runs table whose :data:`FILTER_COLUMNS` hold every word of ``query``,
+    ignoring case: ``"step failed"`` keeps the failed step decays, ``"cifar 0.5"`` the CIFAR-10
+    runs with a 0.5 somewhere in their name, schedule or settings. A blank query keeps every row."""
+    words = str(query or "").casefold().split()
+    if not words or table.empty:
+        return table
+    text = table[list(FILTER_COLUMNS)].fillna("").astype(str).agg("\n".join, axis=1).str.casefold()
+    keep = np.ones(len(table), dtype=bool)
+    for word in words:
+        keep &= text.str.contains(word, regex=False).to_numpy()
+    return table[keep]
+
+
 def trials_of(table: pd.DataFrame, run_ids: Sequence[str]) -> list[str]:
     """The trial runs (as listed in ``table``) of those of ``run_ids`` that are tournaments."""
     return table.loc[table["tournament"].isin(set(run_ids)), "run"].tolist()

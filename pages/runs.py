@@ -26,6 +26,7 @@ POLL_S = 2.0  # table refresh period while a run is queued or running
 CLASS_W, VALUE_W, DIFF_W = 104, 52, 66
 DELTA_CHART_W = 360  # the Δ per class chart beside (or, in a narrow window, below) the tables
 ACCURACY_W = 190  # px: "final validation accuracy" whole in its header
+FILTER_W = 420  # px: the filter box, its placeholder whole
 
 
 def _dismiss_delete() -> None:
@@ -106,6 +107,16 @@ def _runs_table() -> None:
                   help=f"A tournament trains one run per schedule and seed. {hidden} trial run(s) are listed under "
                        "their tournament: open it to see its trials, its leaderboard and its verdict." if hidden else
                        "Each trial run is listed with its tournament's id in the **tournament** column.", **KEEP)
+    query = st.text_input("Filter", key="runs_filter", on_change=_forget_ticks, max_chars=100, width=FILTER_W,
+                          placeholder="e.g. step failed · cifar10 · a run's name",
+                          help="Lists the runs whose name, schedule, state, kind, dataset or differing settings "
+                               "hold every word you type (any case).", **KEEP)
+    listed = len(shown)
+    shown = compare.filter_runs(shown, query)
+    if len(shown) < listed:
+        st.caption(f"{len(shown)} of {listed} run(s) match the filter.")
+    if shown.empty:
+        st.info("No run matches the filter: change or clear it to list the runs again.")
     display = compare.runs_table_display(shown)
     if not S.get("runs_show_trials"):
         display = display.drop(columns=["tournament"])

@@ -189,3 +189,21 @@ def test_a_name_that_reads_like_another_runs_differences_keeps_both_runs():
     assert labels["b-2"] == plain["b-2"] and plain["a-1"] in labels["a-1"] and plain["a-1"] in labels["c-3"]
     huge = comparison_labels(configs, {"a-1": "x" * 1_000_000})
     assert max(len(v) for v in huge.values()) <= 170
+
+
+def test_the_filter_keeps_the_rows_holding_every_word_in_any_case():
+    rows = [("r1", "baseline", "finished", "Step decay (lr=0.01, factor=0.25, drop_every=2)", "Training", "digits",
+             "factor=0.25"),
+            ("r2", "", "failed", "Step decay (lr=0.01, factor=0.5, drop_every=2)", "Training", "cifar10",
+             "factor=0.5"),
+            ("r3", "My CIFAR try", "finished · diverged", "Constant (lr=0.5)", "Training", "cifar10", ""),
+            ("r4", None, "finished", None, "LR range test", "digits", "")]
+    table = pd.DataFrame([dict(zip(("run", "name", "state", "schedule", "kind", "dataset", "differs"), r))
+                          for r in rows], columns=compare.RUN_TABLE_COLUMNS)
+    kept = {q: compare.filter_runs(table, q)["run"].tolist() for q in
+            ("", "   ", "STEP", "step failed", "cifar 0.5", "diverged", "range", "my cifar", "r4", "nothing")}
+    assert kept == {"": ["r1", "r2", "r3", "r4"], "   ": ["r1", "r2", "r3", "r4"], "STEP": ["r1", "r2"],
+                    "step failed": ["r2"], "cifar 0.5": ["r2", "r3"], "diverged": ["r3"], "range": ["r4"],
+                    "my cifar": ["r3"], "r4": ["r4"], "nothing": []}
+    assert compare.filter_runs(table, "(lr=0.5)")["run"].tolist() == ["r3"]  # words are text, not patterns
+    assert list(compare.filter_runs(table, "step").columns) == compare.RUN_TABLE_COLUMNS

@@ -108,3 +108,27 @@ def test_cancel_deletes_nothing_and_trials_can_stay(session):
     at.button(key="runs_bulk_delete_go").click().run()
     assert not (runs_dir / tid).exists() and all((runs_dir / t).exists() for t in trials)
     assert set(at.dataframe[0].value["run"]) == {plain_run, running, *trials}  # orphans are listed again
+
+
+def test_the_filter_lists_the_matching_runs_and_ticks_stay_on_their_runs(tmp_path, monkeypatch):
+    """Issue 19: the Runs table had no filter. Words typed in it keep the rows that hold them all
+    (lrviz.compare.filter_runs); a tick in the filtered table is the run on that row."""
+    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    plain_run = fabricate_run(tmp_path, factor=0.5)
+    failed = fabricate_run(tmp_path, factor=0.75, state="failed")
+    tid, _ = _finished_tournament(tmp_path)
+    running = fabricate_run(tmp_path, factor=0.1, state="running")
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert set(at.dataframe[0].value["run"]) == {plain_run, tid, running, failed}
+    at.text_input(key="runs_filter").set_value("STEP failed").run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["run"]) == [failed]
+    assert any(c.value == "1 of 4 run(s) match the filter." for c in at.caption)
+    _tick(at, [failed])
+    assert at.session_state["runs_ticked"] == [failed]
+    at.text_input(key="runs_filter").set_value("factor=0.1").run()  # the running run, its differing setting
+    assert list(at.dataframe[0].value["run"]) == [running] and at.session_state["runs_ticked"] == []
+    at.text_input(key="runs_filter").set_value("no such run").run()
+    assert at.dataframe[0].value.empty and any("No run matches the filter" in i.value for i in at.info)
+    at.text_input(key="runs_filter").set_value("").run()
+    assert set(at.dataframe[0].value["run"]) == {plain_run, tid, running, failed}
