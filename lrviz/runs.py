@@ -6,10 +6,12 @@ works for every kind, through the kind's :class:`lrviz.jobs.base.Job` class.
 
 Runs written before kinds existed (no ``kind`` in ``config.json``) are training runs.
 
-Pages reach a kind through this module, never by importing :mod:`lrviz.jobs`: its names
-(:data:`TRAIN`, :data:`LR_FIND`, :data:`TOURNAMENT`), its settings (:func:`settings_of`), its label
-(:func:`label_of`), and the few kind-specific calls a page makes (:func:`check_lr_change`,
-:func:`read_tournament`, :func:`tournament_config`, ...).
+Pages and the command line reach a kind through this module, never by importing
+:mod:`lrviz.jobs`: its names (:data:`TRAIN`, :data:`LR_FIND`, :data:`TOURNAMENT`), its settings
+(:func:`settings_of`), its label (:func:`label_of`), the checks a config passes before its folder
+exists (:func:`check_data`, :func:`tournament_preflight`), and the few kind-specific calls a page
+or a command makes (:func:`check_lr_change`, :func:`read_tournament`, :func:`tournament_config`,
+:func:`tournament_worker`, ...).
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ import pandas as pd
 
 from lrviz import jobs
 from lrviz.data import dataset_words
-from lrviz.jobs.common import DATA_KEYS, installed_backends, own_data_words
+from lrviz.jobs.common import DATA_KEYS, installed_backends, load_data, own_data_words
+from lrviz.jobs.common import preflight as check_data
 from lrviz.jobs.lr_find import LRFindJob
-from lrviz.jobs.tournament import TournamentJob, read_tournament, tournament_config
+from lrviz.jobs.tournament import TournamentJob, local_workers, read_tournament, split_password, tournament_config
+from lrviz.jobs.tournament import preflight as tournament_preflight
 from lrviz.jobs.training import HISTORY_COLUMNS, SET_LR, TrainingJob
 from lrviz.settings import Setting
 from lrviz.store import (
@@ -51,6 +55,7 @@ __all__ = [
     "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "read_json",
     "TRAIN", "LR_FIND", "TOURNAMENT", "settings_of", "label_of", "check_lr_change", "SET_LR", "DATA_KEYS",
     "installed_backends", "own_data_words", "read_tournament", "tournament_config",
+    "load_data", "check_data", "tournament_preflight", "local_workers", "split_password", "tournament_worker",
 ]
 
 Launch = Callable[[Path], tuple[int, Any]]
@@ -324,3 +329,15 @@ def set_run_name(run_id: str, name: str | None, runs_dir: Path | str = DEFAULT_R
 def delete_run(run_id: str, runs_dir: Path | str = DEFAULT_RUNS_DIR) -> None:
     """Remove a run's folder; refuses (:class:`RunBusyError`) while it is queued or running."""
     store_at(runs_dir).delete(run_id)
+
+
+# --------------------------------------------------------------------------- the tournament's trial worker
+
+
+def tournament_worker(storage_url: str, study_name: str, runs_dir: Path | str, group: str) -> int:
+    """Run the waiting trials of the tournament ``group`` (what ``python -m lrviz tournament-worker``
+    runs on any machine that joins): :func:`lrviz.jobs.tournament.worker.work`. Returns how many
+    ran; ``ValueError`` for a storage, study or group that cannot be used."""
+    from lrviz.jobs.tournament.worker import work  # it imports this module: not at the top
+
+    return work(storage_url, study_name, Path(runs_dir), group)

@@ -101,3 +101,27 @@ def test_plain_removes_terminal_controls(text, shown):
     from lrviz.cli.common import plain
 
     assert plain(text) == shown
+
+
+def test_the_command_line_reaches_job_kinds_through_the_runs_api_only():
+    """Like the pages (tests/test_views.py): no module of lrviz/cli imports lrviz.jobs, so a kind's
+    modules can change without the command line; the engine never calls its own command line."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for f in sorted((root / "lrviz" / "cli").glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            found += [f"{f.relative_to(root)}: {n}" for n in names if n.startswith("lrviz.jobs")]
+    assert not found, found
+
+
+@pytest.mark.parametrize("command", ["train", "find-lr", "tournament"])
+def test_help_names_the_chosen_model_not_only_minivggnet(capsys, command):
+    """--model picks the model: the help of the commands that train says so (MiniVGGNet is the default)."""
+    assert main([command, "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines where it likes
+    assert "MiniVGGNet by default" in out and "--model" in out

@@ -22,32 +22,28 @@ from lrviz import runs, worker
 from lrviz.cli.common import UsageError, add_runs_dir_flag, add_setting_flags, flags_into, plain, runs_dir_of, warn
 from lrviz.cli.schedule import add_schedule_flags, schedule_from_args
 from lrviz.errors import FieldError
-from lrviz.jobs import common
-from lrviz.jobs.common import DATA_KEYS
-from lrviz.jobs.lr_find import LRFindJob
-from lrviz.jobs.training import TrainingJob
 from lrviz.lr_finder import FinderSettings
 from lrviz.own_data import loading_words
 from lrviz.plateau import plateau_settings
 from lrviz.schedules import REGISTRY, Schedule
 from lrviz.settings import settings_of
 
-_TRAIN = TrainingJob.settings()
+_TRAIN = runs.settings_of(runs.TRAIN)
 _FINDER_KEYS = tuple(settings_of(FinderSettings))
 _PLATEAU = plateau_settings("plateau_")
 
 
 def _add_data_flags(parser: argparse.ArgumentParser) -> None:
     """Data and optimizer flags shared by ``train`` and ``find-lr`` (None = the run's default)."""
-    add_setting_flags(parser, [_TRAIN[k] for k in DATA_KEYS])
+    add_setting_flags(parser, [_TRAIN[k] for k in runs.DATA_KEYS])
 
 
 def register(sub: Any) -> None:
     """Add the engine's sub-commands to ``python -m lrviz``'s subparsers."""
-    tp = sub.add_parser("train", help="train MiniVGGNet on a schedule (the tutorial's experiment)",
-                        description="Train MiniVGGNet and store the run under --runs-dir. Defaults are the "
-                                    "tutorial's: step decay lr=0.01 factor=0.5 drop-every=5, 40 epochs, batch 64, "
-                                    "SGD momentum 0.9 with Nesterov.")
+    tp = sub.add_parser("train", help="train a model on a schedule (the tutorial's experiment by default)",
+                        description="Train the chosen model (--model; MiniVGGNet by default) and store the run "
+                                    "under --runs-dir. Defaults are the tutorial's: step decay lr=0.01 factor=0.5 "
+                                    "drop-every=5, 40 epochs, batch 64, SGD momentum 0.9 with Nesterov.")
     _add_data_flags(tp)
     add_schedule_flags(tp, default_schedule=None,
                        default_words="step (the tutorial's step decay); with --resume, the parent's schedule")
@@ -64,11 +60,11 @@ def register(sub: Any) -> None:
     tp.set_defaults(func=cmd_train)
 
     fp = sub.add_parser("find-lr", help="LR range test: sweep the LR exponentially, suggest an initial LR",
-                        description="Leslie Smith's LR range test on MiniVGGNet with a training run's data and "
-                                    "optimizer settings: the LR grows exponentially from --start to --end over "
-                                    "--num-steps batches; the smoothed loss is recorded and the sweep stops when "
-                                    "it exceeds --stop-factor x its best. Prints suggested LRs with their rules and "
-                                    "stores the run (lr_find.csv, suggestions.json) under --runs-dir.")
+                        description="Leslie Smith's LR range test on the chosen model (MiniVGGNet by default) with a "
+                                    "training run's data and optimizer settings: the LR grows exponentially from "
+                                    "--start to --end over --num-steps batches; the smoothed loss is recorded and the "
+                                    "sweep stops when it exceeds --stop-factor x its best. Prints suggested LRs with "
+                                    "their rules and stores the run (lr_find.csv, suggestions.json) under --runs-dir.")
     _add_data_flags(fp)
     add_setting_flags(fp, settings_of(FinderSettings).values())
     add_runs_dir_flag(fp)
@@ -124,8 +120,8 @@ def _create(config: dict[str, Any], runs_dir: Any, start: Any, detach: bool) -> 
 
     try:
         if config.get("dataset") == "cifar10" or config.get("cifar_archive"):
-            common.load_data(runs.validate_config_of(config))  # read it now: a bad archive makes no run
-        about = common.preflight(runs.validate_config_of(config))  # own data, a model that fits: no run if not
+            runs.load_data(runs.validate_config_of(config))  # read it now: a bad archive makes no run
+        about = runs.check_data(runs.validate_config_of(config))  # own data, a model that fits: no run if not
         if about:  # with --detach stdout is the run id alone
             print(f"[INFO] data {plain(about)}", file=sys.stderr if detach else sys.stdout, flush=True)
         if detach:
@@ -157,7 +153,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = {k: parent_cfg[k] for k in ("batch_size", "seed", "epochs") if k in parent_cfg}
         config["parent"] = rp.name
     config["schedule"] = _schedule(args, parent_cfg)
-    flags_into(config, args, (*DATA_KEYS, "epochs", "max_batches", "mlflow"))
+    flags_into(config, args, (*runs.DATA_KEYS, "epochs", "max_batches", "mlflow"))
     plateau = {key: getattr(args, s.name) for key, s in _PLATEAU.items() if getattr(args, s.name) is not None}
     if args.plateau or plateau:
         config["plateau"] = plateau
@@ -223,8 +219,8 @@ def cmd_find_lr(args: argparse.Namespace) -> int:
     from lrviz.lr_finder import format_suggestions
 
     runs_dir = runs_dir_of(args)
-    config: dict[str, Any] = {"kind": LRFindJob.kind}
-    flags_into(config, args, (*DATA_KEYS, *_FINDER_KEYS))
+    config: dict[str, Any] = {"kind": runs.LR_FIND}
+    flags_into(config, args, (*runs.DATA_KEYS, *_FINDER_KEYS))
     rid = _create(config, runs_dir, runs.start_run, args.detach)
     if rid is None:
         return 0

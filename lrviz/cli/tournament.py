@@ -2,7 +2,8 @@
 goes) and ``python -m lrviz tournament-worker`` (take a tournament's waiting trials: what
 another machine runs to join; the tournament spawns the same worker locally as
 ``python -m lrviz.jobs.tournament.worker``). Flags and printing only: the engine is
-:mod:`lrviz.jobs.tournament`, the trial worker :func:`lrviz.jobs.tournament.worker.work`.
+:mod:`lrviz.jobs.tournament`, reached through the runs API (:mod:`lrviz.runs`: its config, its
+checks before a folder exists, its trial worker :func:`lrviz.runs.tournament_worker`).
 
     python -m lrviz tournament --preset tutorial --seeds 3 --workers 2
     python -m lrviz tournament --schedule 'step:factor=0.25|0.5|0.75,drop_every=5|10' --epochs 20
@@ -20,24 +21,21 @@ from typing import Any
 
 from lrviz import runs, worker
 from lrviz.cli.common import UsageError, add_runs_dir_flag, add_setting_flags, flags_into, plain, runs_dir_of
-from lrviz.jobs.common import DATA_KEYS
-from lrviz.jobs.tournament import TournamentJob, local_workers, preflight, split_password, tournament_config
-from lrviz.jobs.tournament.worker import work
-from lrviz.store import RunStore
 from lrviz.tournament import PRESETS, parse_spec, reached_text
 
 __all__ = ["register", "cmd_tournament", "cmd_tournament_worker", "format_leaderboard"]
 
-_T = TournamentJob.settings()
+_T = runs.settings_of(runs.TOURNAMENT)
 _FLAGS = ("epochs", "seeds", "workers", "storage", "study", "prune", "target_accuracy")  # besides the data settings
 
 
 def register(sub: Any) -> None:
     tp = sub.add_parser("tournament", help="train several schedules with several seeds and rank them (Optuna)",
-                        description="Train MiniVGGNet once per schedule and seed, rank the schedules by mean final "
-                                    "validation accuracy and say whether the winner's lead exceeds the spread "
-                                    "between seeds. Each trial is an ordinary run under --runs-dir; the Optuna "
-                                    "study is study.db in the tournament's folder unless --storage is given.",
+                        description="Train the chosen model (MiniVGGNet by default) once per schedule and seed, "
+                                    "rank the schedules by mean final validation accuracy and say whether the "
+                                    "winner's lead exceeds the spread between seeds. Each trial is an ordinary run "
+                                    "under --runs-dir; the Optuna study is study.db in the tournament's folder unless "
+                                    "--storage is given.",
                         formatter_class=argparse.RawDescriptionHelpFormatter,
                         epilog="schedule specs: NAME[:param=value,...]; value a|b|c makes a grid, e.g.\n"
                                "  --schedule 'step:factor=0.25|0.5|0.75,drop_every=5|10'  (6 schedules)\n"
@@ -46,7 +44,7 @@ def register(sub: Any) -> None:
                     help="tutorial: constant 0.01, time_keras2 decay=0.01/40, step F=0.25 and F=0.5 (D=5), 40 epochs")
     tp.add_argument("--schedule", action="append", default=None, metavar="SPEC",
                     help="a schedule or grid to compare (repeat it); added to the preset's")
-    add_setting_flags(tp, [_T[k] for k in (*DATA_KEYS, *_FLAGS)])
+    add_setting_flags(tp, [_T[k] for k in (*runs.DATA_KEYS, *_FLAGS)])
     add_runs_dir_flag(tp)
     tp.add_argument("--detach", action="store_true", help="start the tournament in the background, print its id")
     tp.add_argument("--resume", default=None, metavar="ID",
@@ -71,18 +69,18 @@ def _password_to_env(given: dict[str, Any]) -> None:
     """The password stays out of config.json: the job and its local workers inherit it as
     PGPASSWORD, which libpq reads when the URL has none."""
     if given.get("storage", "").startswith("postgresql"):
-        given["storage"], password = split_password(given["storage"])
+        given["storage"], password = runs.split_password(given["storage"])
         if password is not None:
             os.environ["PGPASSWORD"] = password
 
 
 def _config(args: argparse.Namespace, runs_dir: Path) -> dict[str, Any]:
-    """The config to create, checked like the job will (:func:`preflight`) before any folder
-    exists: a refusal leaves nothing behind."""
-    store = RunStore(runs_dir)
+    """The config to create, checked like the job will (:func:`lrviz.runs.tournament_preflight`)
+    before any folder exists: a refusal leaves nothing behind."""
+    store = runs.store_at(runs_dir)
     if args.resume is not None:
         given: dict[str, Any] = {}
-        flags_into(given, args, (*DATA_KEYS, *(k for k in _FLAGS if k != "workers")))
+        flags_into(given, args, (*runs.DATA_KEYS, *(k for k in _FLAGS if k != "workers")))
         extra = [f"--{k.replace('_', '-')}" for k in given] + ["--preset"] * (args.preset is not None) + \
             ["--schedule"] * bool(args.schedule)
         if [e for e in extra if e != "--storage"]:
@@ -90,15 +88,16 @@ def _config(args: argparse.Namespace, runs_dir: Path) -> dict[str, Any]:
                              f"(given: {', '.join(extra)})")
         _password_to_env(given)
         try:  # the parent's settings, re-validated; its workers unless given; its storage named again
-            config = tournament_config(parent=args.resume, workers=args.workers or 1, storage=given.get("storage"))
-            return {**config, **preflight({**config, "workers": args.workers}, store)}
+            config = runs.tournament_config(parent=args.resume, workers=args.workers or 1,
+                                            storage=given.get("storage"))
+            return {**config, **runs.tournament_preflight({**config, "workers": args.workers}, store)}
         except ValueError as e:
             raise UsageError(str(e)) from None
     if args.preset is None and not args.schedule:
         raise UsageError("Give --preset tutorial or at least one --schedule SPEC "
                          "(e.g. 'step:factor=0.5,drop_every=5').")
     given = {}
-    flags_into(given, args, (*DATA_KEYS, *_FLAGS))
+    flags_into(given, args, (*runs.DATA_KEYS, *_FLAGS))
     _password_to_env(given)
     try:
         schedules = None
@@ -106,8 +105,8 @@ def _config(args: argparse.Namespace, runs_dir: Path) -> dict[str, Any]:
             schedules = [] if args.preset is None else list(PRESETS[args.preset]["schedules"])
             for spec in args.schedule:
                 schedules += parse_spec(spec)
-        config = tournament_config(schedules, preset_name=args.preset, **given)
-        preflight(config, store)
+        config = runs.tournament_config(schedules, preset_name=args.preset, **given)
+        runs.tournament_preflight(config, store)
         return config
     except ValueError as e:
         raise UsageError(str(e)) from None
@@ -115,15 +114,14 @@ def _config(args: argparse.Namespace, runs_dir: Path) -> dict[str, Any]:
 
 def cmd_tournament(args: argparse.Namespace) -> int:
     from lrviz.data import DataError
-    from lrviz.jobs import common
 
     runs_dir = runs_dir_of(args)
     config = _config(args, runs_dir)
     try:
         if config["dataset"] == "cifar10":
-            common.load_data(config)  # read it now: a bad archive makes no run
+            runs.load_data(config)  # read it now: a bad archive makes no run
         if not config.get("parent"):  # own data and a model that fits, before any trial (a resume: its parent's)
-            about = common.preflight(runs.validate_config_of(config))
+            about = runs.check_data(runs.validate_config_of(config))
             if about:
                 print(f"[INFO] data {plain(about)}", file=sys.stderr if args.detach else sys.stdout, flush=True)
         if args.detach:
@@ -138,7 +136,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     config = runs.read_json(path / "config.json")  # a resumed one took its parent's settings
     n = len(config["schedules"]) * config["seeds"]
     resumes = f", resuming {config['parent']}" if config.get("parent") else ""
-    workers, why = local_workers(config["workers"], n)
+    workers, why = runs.local_workers(config["workers"], n)
     print(f"[INFO] tournament {rid} in {path}: {n} trials{resumes}, {workers} worker(s)"
           + (f" ({why})" if why else ""), flush=True)
 
@@ -185,9 +183,9 @@ def format_leaderboard(rows: list[dict]) -> str:
 
 
 def cmd_tournament_worker(args: argparse.Namespace) -> int:
-    """The engine's trial worker (:func:`lrviz.jobs.tournament.worker.work`); a refusal is one line."""
+    """The engine's trial worker (:func:`lrviz.runs.tournament_worker`); a refusal is one line."""
     try:
-        done = work(args.storage, args.study, Path(args.runs_dir), args.group)
+        done = runs.tournament_worker(args.storage, args.study, Path(args.runs_dir), args.group)
     except (FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
     print(f"[INFO] tournament worker {os.getpid()}: {done} trial(s) run", flush=True)
