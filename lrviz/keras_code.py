@@ -16,16 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-
-def fmt(v: Any) -> str:
-    """Shortest faithful text for a number (ints stay ints)."""
-    if isinstance(v, (bool, np.bool_)):
-        return str(bool(v))
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    return f"{float(v):.10g}"
+from lrviz.rules import fmt  # one text for a number: in code here, in rules' bounds
 
 
 @dataclass(frozen=True)
@@ -90,7 +81,8 @@ def assemble(snippet: Snippet, steps_per_epoch: int, warmup: float = 0.0, warmup
 
 
 # --------------------------------------------------------------------------- generators
-# Each takes the validated parameters and returns a Snippet.
+# Each takes the validated parameters and returns a Snippet; a schedule's spec names its own
+# (``ScheduleSpec.keras_export`` in lrviz.schedules).
 
 
 def constant(p: Mapping[str, Any]) -> Snippet:
@@ -225,10 +217,3 @@ def triangular(p):
     )
     keys = ("base_lr", "max_lr", "half_cycle_epochs", "cycle_scale")
     return _custom("TriangularCLR", body, {k: p[k] for k in keys}, p["base_lr"])
-
-
-GENERATORS = {
-    "constant": constant, "time_keras2": time_keras2, "time_epoch": time_epoch, "time_recursive": time_recursive,
-    "step": step, "piecewise": piecewise, "exponential": exponential, "polynomial": polynomial, "cosine": cosine,
-    "cosine_restarts": cosine_restarts, "one_cycle": one_cycle, "triangular": triangular,
-}

@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from lrviz import keras_code as kc
 from lrviz.errors import FieldError
 from lrviz.fields import Field
-from lrviz.keras_code import GENERATORS, assemble, fmt
+from lrviz.keras_code import Snippet, assemble
+from lrviz.rules import fmt
 
 __all__ = [
     "Param",
@@ -73,7 +75,6 @@ class Param(Field):
     reads_text: bool = True
 
 
-_fmt = fmt
 
 
 # --------------------------------------------------------------------------- formulas
@@ -202,9 +203,20 @@ def triangular(step, spe, base_lr, max_lr, half_cycle_epochs, cycle_scale):
 # --------------------------------------------------------------------------- registry
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ScheduleSpec:
-    """Everything lrviz knows about one schedule, described once."""
+    """Everything lrviz knows about one schedule, described once: adding a schedule is one
+    entry in the registry (and its oracle test).
+
+    ``time``: which time ``fn`` reads (see the module docstring). ``keras_export`` writes the
+    Keras 3 code that reproduces the curve (:mod:`lrviz.keras_code`). ``peak_param`` is the
+    parameter an LR range test's suggestion sets: the initial LR, the peak of a cyclic schedule,
+    None where no single parameter is the LR (piecewise values). ``decays``: the LR never rises
+    once the schedule's own warmup is over (``warmup_param``: the parameter holding that warmup's
+    length in epochs, cosine's ``warmup_epochs``); tested as a property over the registry.
+    ``example``: parameters that make the curve change within 5 short epochs (the exported code
+    is run with them in a real ``fit``).
+    """
 
     name: str
     title: str
@@ -212,10 +224,14 @@ class ScheduleSpec:
     params: tuple[Param, ...]
     latex: str
     fn: Callable[..., np.ndarray]
-    time: str  # "epoch" | "step" | "continuous" (see the module docstring)
-    decays: bool = True  # never rises (tested as a property)
+    time: str  # "epoch" | "step" | "continuous"
+    keras_export: Callable[[Mapping[str, Any]], Snippet]
+    example: Mapping[str, Any]
+    peak_param: str | None = "lr"
+    decays: bool = True
+    warmup_param: str | None = None
     cross_check: Callable[[Mapping[str, Any]], None] | None = None
-    flags: tuple[str, ...] = field(default=())  # boolean parameters (e.g. staircase)
+    flags: tuple[str, ...] = ()  # boolean parameters (e.g. staircase)
 
     @property
     def stepwise(self) -> bool:
@@ -226,7 +242,11 @@ class ScheduleSpec:
     def own_warmup(self) -> bool:
         """True when the schedule has a warmup of its own (cosine: Keras' ``warmup_target``), so
         editors offer no second, generic one in front of it."""
-        return any(p.name == "warmup_epochs" for p in self.params)
+        return self.warmup_param is not None
+
+    def warmup_epochs(self, params: Mapping[str, Any]) -> float:
+        """Length of the schedule's own warmup for ``params`` (0 without one), in epochs."""
+        return float(params[self.warmup_param]) if self.warmup_param else 0.0
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -240,166 +260,182 @@ class ScheduleSpec:
         return d
 
 
-def _lr(default=0.01, name="lr", help="Initial learning rate (the tutorial's initAlpha).") -> Param:
+def lr_param(default=0.01, name="lr", help="Initial learning rate (the tutorial's initAlpha).") -> Param:
+    """The one rule of an LR value (> 0 and <= 10): every LR parameter, and the Train page's "set LR"."""
     return Param(name, default, help, low=0, low_open=True, high=10, unit="LR", log=True)
 
 
-_DECAY = Param(
+DECAY = Param(
     "decay", 0.00025, "Decay rate gamma; the tutorial uses 0.01 / 40 = 0.00025.",
     low=0, high=1, unit="1/step", log=True,
 )
-_EPOCHS_BOUND = 10_000
+EPOCHS_BOUND = 10_000
 
 
-def _check_piecewise(p):
+def check_piecewise(p):
     b, v = p["boundaries"], p["values"]
     if len(v) != len(b) + 1:
         raise FieldError("values", "one more entry than `boundaries`",
-                         f"{','.join(map(_fmt, v))} ({len(v)} values) for {len(b)} boundaries", as_typed=True)
+                         f"{','.join(map(fmt, v))} ({len(v)} values) for {len(b)} boundaries", as_typed=True)
     if any(b2 <= b1 for b1, b2 in zip(b, b[1:])):
-        raise FieldError("boundaries", "strictly increasing", ",".join(map(_fmt, b)), as_typed=True)
+        raise FieldError("boundaries", "strictly increasing", ",".join(map(fmt, b)), as_typed=True)
 
 
-def _check_triangular(p):
+def check_triangular(p):
     if p["max_lr"] < p["base_lr"]:
-        raise FieldError("max_lr", f">= base_lr ({_fmt(p['base_lr'])})", _fmt(p["max_lr"]), as_typed=True)
+        raise FieldError("max_lr", f">= base_lr ({fmt(p['base_lr'])})", fmt(p["max_lr"]), as_typed=True)
 
 
-def _check_polynomial(p):
+def check_polynomial(p):
     if p["end_lr"] > p["lr"]:
-        raise FieldError("end_lr", f"<= lr ({_fmt(p['lr'])})", _fmt(p["end_lr"]), as_typed=True)
+        raise FieldError("end_lr", f"<= lr ({fmt(p['lr'])})", fmt(p["end_lr"]), as_typed=True)
 
 
-_SPECS = [
+SPECS = [
     ScheduleSpec(
-        "constant", "Constant", "The same LR for every batch.",
-        (_lr(),), r"\alpha_e = \alpha_0", constant, "epoch",
+        name="constant", title="Constant", summary="The same LR for every batch.",
+        params=(lr_param(),), latex=r"\alpha_e = \alpha_0", fn=constant, time="epoch",
+        keras_export=kc.constant, example={"lr": 0.02},
     ),
     ScheduleSpec(
-        "time_keras2", "Time-based decay (Keras 2, per batch)",
-        "What SGD(decay=...) really did in Keras 2: the LR falls after every batch.",
-        (_lr(), _DECAY), r"\alpha_t = \dfrac{\alpha_0}{1 + \gamma\, t},\quad t = \text{batches seen}",
-        time_decay_keras2, "step",
+        name="time_keras2", title="Time-based decay (Keras 2, per batch)",
+        summary="What SGD(decay=...) really did in Keras 2: the LR falls after every batch.",
+        params=(lr_param(), DECAY), latex=r"\alpha_t = \dfrac{\alpha_0}{1 + \gamma\, t},\quad t = \text{batches seen}",
+        fn=time_decay_keras2, time="step", keras_export=kc.time_keras2, example={"lr": 0.01, "decay": 0.05},
     ),
     ScheduleSpec(
-        "time_epoch", "Time-based decay (per epoch)",
-        "The same formula with t = the epoch index: what many readers assume decay does.",
-        (_lr(), _DECAY), r"\alpha_e = \dfrac{\alpha_0}{1 + \gamma\, e}", time_decay_epoch, "epoch",
+        name="time_epoch", title="Time-based decay (per epoch)",
+        summary="The same formula with t = the epoch index: what many readers assume decay does.",
+        params=(lr_param(), DECAY), latex=r"\alpha_e = \dfrac{\alpha_0}{1 + \gamma\, e}", fn=time_decay_epoch,
+        time="epoch", keras_export=kc.time_epoch, example={"lr": 0.01, "decay": 0.2},
     ),
     ScheduleSpec(
-        "time_recursive", "Time-based decay (tutorial's recursion)",
-        "The tutorial's text: each epoch divides the previous LR by (1 + gamma * e).",
-        (_lr(), _DECAY), r"\alpha_{e+1} = \alpha_e \cdot \dfrac{1}{1 + \gamma\, e}",
-        time_decay_recursive, "epoch",
+        name="time_recursive", title="Time-based decay (tutorial's recursion)",
+        summary="The tutorial's text: each epoch divides the previous LR by (1 + gamma * e).",
+        params=(lr_param(), DECAY), latex=r"\alpha_{e+1} = \alpha_e \cdot \dfrac{1}{1 + \gamma\, e}",
+        fn=time_decay_recursive, time="epoch", keras_export=kc.time_recursive, example={"lr": 0.01, "decay": 0.2},
     ),
     ScheduleSpec(
-        "step", "Step decay", "The tutorial's schedule: multiply by F every D epochs.",
-        (
-            _lr(),
+        name="step", title="Step decay", summary="The tutorial's schedule: multiply by F every D epochs.",
+        params=(
+            lr_param(),
             Param("factor", 0.5, "Drop factor F: the LR is multiplied by F at every drop.", low=0, high=1,
                   low_open=True, high_open=True, slider=(0.05, 0.95, 0.05)),
             Param("drop_every", 5, "Drop every D epochs (the first drop is at epoch D, 1-based).", kind="int",
-                  low=1, high=_EPOCHS_BOUND, unit="epochs", slider=(1, 20, 1)),
+                  low=1, high=EPOCHS_BOUND, unit="epochs", slider=(1, 20, 1)),
         ),
-        r"\alpha_e = \alpha_0 \cdot F^{\left\lfloor \frac{1 + e}{D} \right\rfloor}", step_decay, "epoch",
+        latex=r"\alpha_e = \alpha_0 \cdot F^{\left\lfloor \frac{1 + e}{D} \right\rfloor}", fn=step_decay,
+        time="epoch", keras_export=kc.step, example={"lr": 0.01, "factor": 0.5, "drop_every": 2},
     ),
     ScheduleSpec(
-        "piecewise", "Piecewise constant", "Fixed LR values between fixed epoch boundaries.",
-        (
+        name="piecewise", title="Piecewise constant", summary="Fixed LR values between fixed epoch boundaries.",
+        params=(
             Param("boundaries", (10, 20, 30), "0-based epoch indices where the next value starts.", kind="ints",
-                  low=1, high=_EPOCHS_BOUND, unit="epochs"),
+                  low=1, high=EPOCHS_BOUND, unit="epochs"),
             Param("values", (0.01, 0.005, 0.001, 0.0005), "One LR per interval (one more than boundaries).",
                   kind="floats", low=0, low_open=True, high=10, unit="LR"),
         ),
-        r"\alpha_e = v_i,\quad i = \#\{\, b_j \le e \,\}", piecewise_constant, "epoch",
-        decays=False, cross_check=_check_piecewise,
+        latex=r"\alpha_e = v_i,\quad i = \#\{\, b_j \le e \,\}", fn=piecewise_constant, time="epoch",
+        keras_export=kc.piecewise, example={"boundaries": [1, 3], "values": [0.03, 0.01, 0.002]},
+        peak_param=None, decays=False, cross_check=check_piecewise,
     ),
     ScheduleSpec(
-        "exponential", "Exponential decay", "Multiply by decay_rate every decay_epochs (smoothly or in stairs).",
-        (
-            _lr(),
+        name="exponential", title="Exponential decay",
+        summary="Multiply by decay_rate every decay_epochs (smoothly or in stairs).",
+        params=(
+            lr_param(),
             Param("decay_rate", 0.5, "Factor applied per decay_epochs.", low=0, high=1, low_open=True,
                   high_open=True, slider=(0.05, 0.95, 0.05)),
             Param("decay_epochs", 10.0, "Epochs per application of decay_rate.", low=0, low_open=True,
-                  high=_EPOCHS_BOUND, unit="epochs"),
+                  high=EPOCHS_BOUND, unit="epochs"),
         ),
-        r"\alpha_x = \alpha_0 \cdot r^{\,x / T}\quad(\lfloor x/T \rfloor \text{ with staircase})",
-        exponential, "continuous", flags=("staircase",),
+        latex=r"\alpha_x = \alpha_0 \cdot r^{\,x / T}\quad(\lfloor x/T \rfloor \text{ with staircase})",
+        fn=exponential, time="continuous", keras_export=kc.exponential, flags=("staircase",),
+        example={"lr": 0.01, "decay_rate": 0.5, "decay_epochs": 2, "staircase": True},
     ),
     ScheduleSpec(
-        "polynomial", "Polynomial decay", "From lr to end_lr over decay_epochs; power 1 is linear.",
-        (
-            _lr(),
+        name="polynomial", title="Polynomial decay", summary="From lr to end_lr over decay_epochs; power 1 is linear.",
+        params=(
+            lr_param(),
             Param("end_lr", 0.0001, "LR reached at decay_epochs and kept after.", low=0, low_open=True, high=10,
                   unit="LR", log=True),
-            Param("decay_epochs", 40.0, "Length of the decay.", low=0, low_open=True, high=_EPOCHS_BOUND,
+            Param("decay_epochs", 40.0, "Length of the decay.", low=0, low_open=True, high=EPOCHS_BOUND,
                   unit="epochs"),
             Param("power", 1.0, "Exponent of the decay (1 = linear).", low=0, low_open=True, high=10),
         ),
-        r"\alpha_x = (\alpha_0 - \alpha_{end})\left(1 - \tfrac{\min(x, T)}{T}\right)^{p} + \alpha_{end}",
-        polynomial, "continuous", cross_check=_check_polynomial,
+        latex=r"\alpha_x = (\alpha_0 - \alpha_{end})\left(1 - \tfrac{\min(x, T)}{T}\right)^{p} + \alpha_{end}",
+        fn=polynomial, time="continuous", keras_export=kc.polynomial, cross_check=check_polynomial,
+        example={"lr": 0.01, "end_lr": 0.001, "decay_epochs": 4, "power": 2},
     ),
     ScheduleSpec(
-        "cosine", "Cosine decay (with warmup)", "Half a cosine from lr down to alpha * lr, after an optional warmup.",
-        (
-            _lr(help="Peak LR (reached at the end of the warmup)."),
+        name="cosine", title="Cosine decay (with warmup)",
+        summary="Half a cosine from lr down to alpha * lr, after an optional warmup.",
+        params=(
+            lr_param(help="Peak LR (reached at the end of the warmup)."),
             Param("decay_epochs", 40.0, "Length of the cosine after the warmup.", low=0, low_open=True,
-                  high=_EPOCHS_BOUND, unit="epochs"),
+                  high=EPOCHS_BOUND, unit="epochs"),
             Param("alpha", 0.0, "Floor as a fraction of lr.", low=0, high=1),
-            Param("warmup_epochs", 0.0, "Linear warmup length (0 = none).", low=0, high=_EPOCHS_BOUND,
+            Param("warmup_epochs", 0.0, "Linear warmup length (0 = none).", low=0, high=EPOCHS_BOUND,
                   unit="epochs"),
             Param("warmup_start_lr", 0.001, "LR at the start of the warmup.", low=0, low_open=True, high=10,
                   unit="LR", log=True),
         ),
-        r"\alpha_x = \alpha_0\left[(1-a)\tfrac{1}{2}\left(1 + \cos\tfrac{\pi \min(x, T)}{T}\right) + a\right]",
-        cosine, "continuous", decays=False,
+        latex=r"\alpha_x = \alpha_0\left[(1-a)\tfrac{1}{2}\left(1 + \cos\tfrac{\pi \min(x, T)}{T}\right) + a\right]",
+        fn=cosine, time="continuous", keras_export=kc.cosine, warmup_param="warmup_epochs",
+        example={"lr": 0.01, "decay_epochs": 3, "alpha": 0.1, "warmup_epochs": 1, "warmup_start_lr": 0.001},
     ),
     ScheduleSpec(
-        "cosine_restarts", "Cosine with warm restarts (SGDR)",
-        "Cosine cycles; each cycle is t_mul times longer and m_mul times lower.",
-        (
-            _lr(),
+        name="cosine_restarts", title="Cosine with warm restarts (SGDR)",
+        summary="Cosine cycles; each cycle is t_mul times longer and m_mul times lower.",
+        params=(
+            lr_param(),
             Param("first_decay_epochs", 10.0, "Length of the first cycle.", low=0, low_open=True,
-                  high=_EPOCHS_BOUND, unit="epochs"),
+                  high=EPOCHS_BOUND, unit="epochs"),
             Param("t_mul", 2.0, "Cycle length multiplier (>= 1: each cycle at least as long).", low=1, high=10),
             Param("m_mul", 1.0, "Peak LR multiplier per restart.", low=0, low_open=True, high=1),
             Param("alpha", 0.0, "Floor as a fraction of lr.", low=0, high=1),
         ),
-        r"\alpha_x = \alpha_0\, m^{i}\left[(1-a)\tfrac{1}{2}\left(1 + \cos \pi f_x\right) + a\right]",
-        cosine_restarts, "continuous", decays=False,
+        latex=r"\alpha_x = \alpha_0\, m^{i}\left[(1-a)\tfrac{1}{2}\left(1 + \cos \pi f_x\right) + a\right]",
+        fn=cosine_restarts, time="continuous", keras_export=kc.cosine_restarts, decays=False,
+        example={"lr": 0.01, "first_decay_epochs": 1, "t_mul": 2, "m_mul": 0.5, "alpha": 0.0},
     ),
     ScheduleSpec(
-        "one_cycle", "One-cycle", "Smith's 1cycle: warm up to max_lr, then anneal far below the start.",
-        (
-            _lr(0.1, "max_lr", "Peak LR (e.g. from the LR range test)."),
-            Param("total_epochs", 40.0, "Length of the cycle.", low=0, low_open=True, high=_EPOCHS_BOUND,
+        name="one_cycle", title="One-cycle",
+        summary="Smith's 1cycle: warm up to max_lr, then anneal far below the start.",
+        params=(
+            lr_param(0.1, "max_lr", "Peak LR (e.g. from the LR range test)."),
+            Param("total_epochs", 40.0, "Length of the cycle.", low=0, low_open=True, high=EPOCHS_BOUND,
                   unit="epochs"),
             Param("pct_start", 0.3, "Fraction of the cycle spent rising.", low=0, high=1, low_open=True,
                   high_open=True, slider=(0.05, 0.95, 0.05)),
             Param("div_factor", 25.0, "Start LR = max_lr / div_factor.", low=1, high=1e6),
             Param("final_div_factor", 1e4, "End LR = start LR / final_div_factor.", low=1, high=1e9),
         ),
-        r"\alpha_x = \text{cos-anneal}\left(\tfrac{\alpha_{max}}{d} \to \alpha_{max} \to "
-        r"\tfrac{\alpha_{max}}{d\,d_f}\right)",
-        one_cycle, "continuous", decays=False,
+        latex=r"\alpha_x = \text{cos-anneal}\left(\tfrac{\alpha_{max}}{d} \to \alpha_{max} \to "
+              r"\tfrac{\alpha_{max}}{d\,d_f}\right)",
+        fn=one_cycle, time="continuous", keras_export=kc.one_cycle, peak_param="max_lr", decays=False,
+        example={"max_lr": 0.05, "total_epochs": 5, "pct_start": 0.4, "div_factor": 10, "final_div_factor": 100},
     ),
     ScheduleSpec(
-        "triangular", "Triangular cyclical (CLR)", "Smith's CLR: linear ramps between base_lr and max_lr.",
-        (
-            _lr(0.001, "base_lr", "Lower bound of the cycle."),
-            _lr(0.01, "max_lr", "Upper bound of the cycle (e.g. from the LR range test)."),
+        name="triangular", title="Triangular cyclical (CLR)",
+        summary="Smith's CLR: linear ramps between base_lr and max_lr.",
+        params=(
+            lr_param(0.001, "base_lr", "Lower bound of the cycle."),
+            lr_param(0.01, "max_lr", "Upper bound of the cycle (e.g. from the LR range test)."),
             Param("half_cycle_epochs", 4.0, "Epochs from base_lr to max_lr (Smith's step_size).", low=0,
-                  low_open=True, high=_EPOCHS_BOUND, unit="epochs"),
+                  low_open=True, high=EPOCHS_BOUND, unit="epochs"),
             Param("cycle_scale", 1.0, "Amplitude multiplier per cycle (0.5 = triangular2).", low=0, low_open=True,
                   high=1),
         ),
-        r"\alpha_x = \alpha_{b} + (\alpha_{m} - \alpha_{b})"
-        r"\max\left(0, 1 - \left|\tfrac{x}{s} - 2c + 1\right|\right) k^{c-1}",
-        triangular, "continuous", decays=False, cross_check=_check_triangular,
+        latex=r"\alpha_x = \alpha_{b} + (\alpha_{m} - \alpha_{b})"
+              r"\max\left(0, 1 - \left|\tfrac{x}{s} - 2c + 1\right|\right) k^{c-1}",
+        fn=triangular, time="continuous", keras_export=kc.triangular, peak_param="max_lr", decays=False,
+        cross_check=check_triangular,
+        example={"base_lr": 0.001, "max_lr": 0.01, "half_cycle_epochs": 1.5, "cycle_scale": 0.5},
     ),
 ]
 
-REGISTRY: dict[str, ScheduleSpec] = {s.name: s for s in _SPECS}
+REGISTRY: dict[str, ScheduleSpec] = {s.name: s for s in SPECS}
 
 
 def get_spec(name: str) -> ScheduleSpec:
@@ -434,7 +470,7 @@ def _parse_flag(name: str, value: Any) -> bool:
     raise FieldError(name, "true or false", value)
 
 WARMUP_PARAMS = (
-    Param("warmup", 0.0, "Linear warmup in front of the schedule (0 = none).", low=0, high=_EPOCHS_BOUND,
+    Param("warmup", 0.0, "Linear warmup in front of the schedule (0 = none).", low=0, high=EPOCHS_BOUND,
           unit="epochs"),
     Param("warmup_start_factor", 0.1, "Warmup starts at this fraction of the schedule's first LR.", low=0,
           low_open=True, high=1),
@@ -550,7 +586,7 @@ class Schedule:
         parts = [f"{p.name}={p.format(self.params[p.name])}" for p in spec.params]
         parts += [f for f in spec.flags if self.params.get(f)]
         if self.warmup > 0:
-            parts.append(f"warmup={_fmt(self.warmup)}ep")
+            parts.append(f"warmup={fmt(self.warmup)}ep")
         return f"{spec.title} ({', '.join(parts)})"
 
     def short_label(self) -> str:
@@ -560,7 +596,7 @@ class Schedule:
                  if self.params[p.name] != p.parse(p.default)]
         parts += [f for f in spec.flags if self.params.get(f)]
         if self.warmup > 0:
-            parts.append(f"warmup={_fmt(self.warmup)}ep")
+            parts.append(f"warmup={fmt(self.warmup)}ep")
         return spec.title + (f" ({', '.join(parts)})" if parts else "")
 
     def _label_parts(self) -> dict[str, str | None]:
@@ -568,15 +604,15 @@ class Schedule:
         flag, the warmup (and its start factor while there is one)."""
         parts: dict[str, str | None] = {p.name: f"{p.name}={p.format(self.params[p.name])}" for p in self.spec.params}
         parts.update({f: f if self.params.get(f) else f"no {f}" for f in self.spec.flags})
-        parts["warmup"] = f"warmup={_fmt(self.warmup)}ep" if self.warmup > 0 else "no warmup"
-        parts["warmup_start_factor"] = (f"warmup_start_factor={_fmt(self.warmup_start_factor)}"
+        parts["warmup"] = f"warmup={fmt(self.warmup)}ep" if self.warmup > 0 else "no warmup"
+        parts["warmup_start_factor"] = (f"warmup_start_factor={fmt(self.warmup_start_factor)}"
                                         if self.warmup > 0 else None)
         return parts
 
     def keras_code(self, steps_per_epoch: int = KERAS2_STEPS_PER_EPOCH) -> str:
         """Self-contained Keras 3 code that defines ``optimizer`` and ``callbacks``
         reproducing this schedule, warmup included."""
-        snippet = GENERATORS[self.name](self.params)
+        snippet = self.spec.keras_export(self.params)
         return assemble(snippet, int(steps_per_epoch), self.warmup, self.warmup_start_factor)
 
     def initial_lr(self) -> float:

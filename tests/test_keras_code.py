@@ -12,21 +12,8 @@ keras = pytest.importorskip("keras")
 
 SPE, EPOCHS, BATCH = 3, 5, 4
 
-# Parameters that make each schedule change within 5 short epochs.
-CASES = {
-    "constant": {"lr": 0.02},
-    "time_keras2": {"lr": 0.01, "decay": 0.05},
-    "time_epoch": {"lr": 0.01, "decay": 0.2},
-    "time_recursive": {"lr": 0.01, "decay": 0.2},
-    "step": {"lr": 0.01, "factor": 0.5, "drop_every": 2},
-    "piecewise": {"boundaries": [1, 3], "values": [0.03, 0.01, 0.002]},
-    "exponential": {"lr": 0.01, "decay_rate": 0.5, "decay_epochs": 2, "staircase": True},
-    "polynomial": {"lr": 0.01, "end_lr": 0.001, "decay_epochs": 4, "power": 2},
-    "cosine": {"lr": 0.01, "decay_epochs": 3, "alpha": 0.1, "warmup_epochs": 1, "warmup_start_lr": 0.001},
-    "cosine_restarts": {"lr": 0.01, "first_decay_epochs": 1, "t_mul": 2, "m_mul": 0.5, "alpha": 0.0},
-    "one_cycle": {"max_lr": 0.05, "total_epochs": 5, "pct_start": 0.4, "div_factor": 10, "final_div_factor": 100},
-    "triangular": {"base_lr": 0.001, "max_lr": 0.01, "half_cycle_epochs": 1.5, "cycle_scale": 0.5},
-}
+# Each spec's example: parameters that make the schedule change within 5 short epochs.
+CASES = {name: dict(spec.example) for name, spec in REGISTRY.items()}
 
 
 def test_cases_cover_the_registry():

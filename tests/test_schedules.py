@@ -285,8 +285,8 @@ def _value(p: Param, draw):
 
 
 @st.composite
-def schedules(draw):
-    spec = REGISTRY[draw(st.sampled_from(sorted(REGISTRY)))]
+def schedules(draw, names=None):
+    spec = REGISTRY[draw(st.sampled_from(names or sorted(REGISTRY)))]
     params = {}
     for p in spec.params:
         if p.kind == "ints":
@@ -319,14 +319,28 @@ def test_finite_nonnegative_positive_start_vectorised_equals_scalar(s, epochs, s
         assert scalar == pytest.approx(lrs[step], rel=1e-12, abs=1e-300)
 
 
-@settings(max_examples=150, deadline=None)
-@given(schedules(), st.integers(1, 20))
-def test_decays_never_rise_after_warmup(s, spe):
-    if not s.spec.decays:
-        return
-    lrs = s.at_steps(np.arange(int((s.warmup + 60) * spe)), spe)
-    after = lrs[int(math.ceil(s.warmup * spe)):]
-    assert np.all(np.diff(after) <= np.abs(after[:-1]) * 1e-12)
+DECAYING = sorted(name for name, spec in REGISTRY.items() if spec.decays)
+
+
+def test_the_decaying_schedules_are_the_ones_that_never_rise_after_a_warmup():
+    # cosine decays once its own warmup is over (Keras' CosineDecay with warmup_target)
+    assert DECAYING == ["constant", "cosine", "exponential", "polynomial", "step", "time_epoch", "time_keras2",
+                        "time_recursive"]
+    assert REGISTRY["cosine"].warmup_param == "warmup_epochs"
+    assert [n for n, spec in REGISTRY.items() if spec.own_warmup] == ["cosine"]
+
+
+@pytest.mark.parametrize("name", DECAYING)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), spe=st.integers(1, 20))
+def test_decays_never_rise_after_warmup(name, data, spe):
+    """timm's invariant, for every decaying schedule: after the generic warmup and the schedule's own
+    (cosine's ``warmup_epochs``), the LR never rises."""
+    s = data.draw(schedules((name,)))
+    warm = s.warmup + s.spec.warmup_epochs(s.params)
+    lrs = s.at_steps(np.arange(int((warm + 60) * spe)), spe)
+    after = lrs[int(math.ceil(warm * spe)):]
+    assert after.size > 1 and np.all(np.diff(after) <= np.abs(after[:-1]) * 1e-12)
 
 
 @settings(max_examples=150, deadline=None)
@@ -343,11 +357,21 @@ def test_every_registry_entry_is_complete():
     for spec in REGISTRY.values():
         s = Schedule.create(spec.name)  # defaults are valid
         assert spec.latex and spec.summary and spec.title
+        Schedule.create(spec.name, spec.example)  # so is the example the exported code is run with
         code = s.keras_code(782)
         assert "optimizer = keras.optimizers.SGD(" in code and "callbacks =" in code
         compile(code, f"<{spec.name}>", "exec")
         for p in spec.params:
             assert p.help and p.parse(p.default) is not None
+
+
+def test_the_peak_parameter_is_the_lr_a_range_test_suggests():
+    peaks = {name: spec.peak_param for name, spec in REGISTRY.items()}
+    # the peak of a cyclic schedule; piecewise has no single LR to set
+    assert peaks == {**{n: "lr" for n in REGISTRY}, "one_cycle": "max_lr", "triangular": "max_lr", "piecewise": None}
+    for spec in REGISTRY.values():
+        if spec.peak_param:
+            assert spec.param(spec.peak_param).unit == "LR"
 
 
 def test_labels():

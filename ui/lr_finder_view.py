@@ -14,19 +14,19 @@ from lrviz import runs as store
 from lrviz.charts import lr_find_figure
 from lrviz.errors import plain_message
 from lrviz.lr_finder import DEFAULTS, SUGGESTIONS, FinderSettings, recommended_order
-from lrviz.schedules import Schedule
+from lrviz.schedules import REGISTRY, Schedule
 from lrviz.settings import settings_of
 from ui.page_state import KEEP, receive, send
 from ui.text import plain
 
 S = st.session_state
 FIND = settings_of(FinderSettings)  # labels, help and rules, described once
-# Which parameter a suggested LR sets, per schedule (the peak of cyclic schedules).
-TARGET_PARAM = {"one_cycle": "max_lr", "triangular": "max_lr", "piecewise": None}
 
 
 def target_param(schedule_name: str) -> str | None:
-    return TARGET_PARAM.get(schedule_name, "lr")
+    """Which parameter a suggested LR sets: the schedule's peak (its spec says; None: no single one)."""
+    spec = REGISTRY.get(schedule_name)
+    return spec.peak_param if spec else None
 
 
 def _send(topic: str, lr: float, sent_key: str | None) -> None:
