@@ -20,8 +20,10 @@ from lrviz.plateau import plateau_settings
 from lrviz.schedules import Schedule, steps_per_epoch_for
 from lrviz.settings import field_errors
 from ui import lr_finder_view, run_view, views
+from ui.data_upload import data_upload
 from ui.navigation import ensure_app_navigation  # noqa: E402
-from ui.page_state import KEEP, PageState, published, receive
+from ui.own_data_inputs import own_data_defaults, own_data_inputs, own_data_values, own_data_words
+from ui.page_state import KEEP, PageState, publish, published, receive
 from ui.schedule_editor import load_widgets, schedule_editor, schedule_from_state
 from ui.settings_inputs import WHOLE, settings_grid
 from ui.text import plain
@@ -32,20 +34,11 @@ RUNS_DIR = store.DEFAULT_RUNS_DIR
 DEFAULTS = store.default_config()
 SET = store.settings_of(store.TRAIN)  # labels, help and rules of every field, described once
 PLATEAU = plateau_settings("plateau_")  # their names as the errors say them: plateau_factor, ...
-FIELDS = ("dataset", "cifar_archive", "data", "image_size", "color_mode", "val_split", "model", "limit",
-          "epochs", "batch_size", "momentum", "nesterov", "seed")
 LABELS = {**{name: s.label for name, s in SET.items() if s.label}, **{s.name: s.label for s in PLATEAU.values()},
           "schedule": "Schedule"}
 # Whole-number fields are float inputs with a format that shows whole numbers as typed: an int
 # input would turn 2.5 epochs into 2 and "1e12" images into 1 without a word. The engine's rule
 # (an integer, in bounds) then says what is wrong, under the input.
-
-
-@st.cache_data(ttl=30, show_spinner=False)  # a folder's headers are read at most every 30 s, not every rerun
-def _own_data_words(data: str, image_size: str | None, color_mode: str | None, val_split: float,
-                    model: str) -> tuple[str, int]:
-    return store.own_data_words({"data": data, "image_size": image_size, "color_mode": color_mode,
-                           "val_split": val_split, "model": model})
 
 
 def _explorer_choices() -> list[dict]:
@@ -55,8 +48,8 @@ def _explorer_choices() -> list[dict]:
 
 
 STATE = PageState("tr_", {  # this page's keys and their defaults (ui/page_state.py)
-    "tr_dataset": DEFAULTS["dataset"], "tr_cifar_archive": "", "tr_data": "", "tr_image_size": "",
-    "tr_color_mode": "", "tr_val_split": DEFAULTS["val_split"], "tr_model": DEFAULTS["model"],
+    "tr_dataset": DEFAULTS["dataset"], "tr_cifar_archive": "", **own_data_defaults("tr", DEFAULTS["val_split"]),
+    "tr_model": DEFAULTS["model"],
     "tr_use_limit": False, "tr_limit": 500.0,
     "tr_epochs": float(DEFAULTS["epochs"]), "tr_batch_size": float(DEFAULTS["batch_size"]),
     "tr_momentum": DEFAULTS["momentum"], "tr_nesterov": DEFAULTS["nesterov"], "tr_seed": float(DEFAULTS["seed"]),
@@ -114,6 +107,7 @@ for sent in receive("train", "schedule"):  # "Use the winner" on the Tournament 
     st.toast(f"The tournament's winner is this run's schedule: {Schedule.from_config(sent).label()}.",
              icon=":material/military_tech:")
 lr_finder_view.take_applied()  # "Use as lr" / "one-cycle" of an LR range test, here or on the Runs page
+publish(lr_finder_view.TRAIN_SCHEDULE, S.tr_s_name)  # what its buttons set, wherever an LR range test is drawn
 for sent in receive("train", "show_run"):  # "Continue training", from here or the Runs page
     S.tr_run_id = sent
 st.title("Train MiniVGGNet")
@@ -150,22 +144,10 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
             if not found.ok and not S.tr_cifar_archive:  # nothing here: a download is the one way left
                 st.toggle("Download it when the run starts", key="tr_cifar_download",
                           help="About 170 MB from the CIFAR-10 page, through Keras; needs the internet.", **KEEP)
+            data_upload("tr", RUNS_DIR)  # or upload cifar-10-python.tar.gz: kept beside the runs
         errors_at["cifar_archive"] = st.empty()
         if S.tr_dataset == OWN:
-            st.text_input(SET["data"].label, key="tr_data", placeholder="/path/to/class-folders or data.npz",
-                          help=SET["data"].widget_help(), **KEEP)
-            errors_at["data"] = st.empty()
-            own_note = st.empty()  # what the data holds and the memory it takes, once it checks out
-            c = st.columns(2)
-            c[0].text_input(SET["image_size"].label, key="tr_image_size", placeholder="as they are",
-                            help=SET["image_size"].help, **KEEP)
-            c[1].selectbox(SET["color_mode"].label, ("", *SET["color_mode"].choices), key="tr_color_mode",
-                           format_func=lambda m: m or "as they are", help=SET["color_mode"].help, **KEEP)
-            errors_at["image_size"] = st.empty()
-            errors_at["color_mode"] = st.empty()
-            st.number_input(SET["val_split"].label, key="tr_val_split", min_value=0.0, max_value=1.0, step=0.05,
-                            format="%.2f", help=SET["val_split"].widget_help(), **KEEP)
-            errors_at["val_split"] = st.empty()
+            own_note = own_data_inputs("tr", SET, errors_at, RUNS_DIR)
         st.text_input(SET["model"].label, key="tr_model", help=SET["model"].widget_help(), **KEEP)
         errors_at["model"] = st.empty()
         # The toggle on its own row: in a narrow column beside the input it lost its label at 800 px.
@@ -218,8 +200,7 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
     config = {
         "dataset": S.tr_dataset,
         "cifar_archive": (S.tr_cifar_archive or None) if S.tr_dataset == "cifar10" else None,
-        **({"data": S.tr_data.strip() or None, "image_size": S.tr_image_size.strip() or None,
-            "color_mode": S.tr_color_mode or None, "val_split": S.tr_val_split} if S.tr_dataset == OWN else {}),
+        **(own_data_values("tr") if S.tr_dataset == OWN else {}),
         "model": S.tr_model.strip() or None,
         "limit": S.tr_limit if S.tr_use_limit else None,
         "epochs": S.tr_epochs,
@@ -258,8 +239,8 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
             spe = preview_steps_per_epoch(valid["dataset"], valid["limit"], valid["batch_size"])
             if valid["dataset"] == OWN:  # the files' headers: what Launch will load, and its memory
                 try:
-                    words, n_train = _own_data_words(*(valid[k] for k in ("data", "image_size", "color_mode",
-                                                                          "val_split", "model")))
+                    words, n_train = own_data_words(*(valid[k] for k in ("data", "image_size", "color_mode",
+                                                                         "val_split", "model")))
                 except ValueError as e:
                     field = problem_field = getattr(e, "field", None)
                     problem = plain_message(e, LABELS.get(field))

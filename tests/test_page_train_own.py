@@ -3,7 +3,7 @@ data holds before Launch, and the launched config (the spawn replaced)."""
 
 from __future__ import annotations
 
-from fakes import fabricate_run, run_page
+from fakes import fabricate_run, run_page, shown
 from own_data_fixtures import write_class_folder
 
 from lrviz import runs as store
@@ -56,3 +56,62 @@ def test_bad_own_data_shows_its_error_under_the_data_field(runs_dir, tmp_path):
     at.text_input(key="tr_data").set_value(str(root)).run()
     at.text_input(key="tr_image_size").set_value("0").run()
     assert any(e.startswith("Image size must be") for e in _errors(at)), _errors(at)
+
+
+# --------------------------------------------------------------------------- uploads from the browser
+
+
+def _zipped(folder, dest):
+    import zipfile
+
+    with zipfile.ZipFile(dest, "w") as z:
+        for f in sorted(folder.rglob("*.png")):
+            z.write(f, f.relative_to(folder.parent).as_posix())
+    return dest.read_bytes()
+
+
+def _upload(at, name, content):
+    at.file_uploader(key="tr_upload").set_value((name, content, "application/octet-stream")).run()
+    return at
+
+
+def test_a_zipped_class_folder_uploaded_fills_the_data_field(runs_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("LRVIZ_DATA_DIR", str(tmp_path / "uploads"))
+    content = _zipped(write_class_folder(tmp_path / "shapes", per_class=6), tmp_path / "shapes.zip")
+    at = _upload(run_page("train").selectbox(key="tr_dataset").set_value("own").run(), "shapes.zip", content)
+    assert not at.exception and not _errors(at), _errors(at)
+    (kept,) = (tmp_path / "uploads").iterdir()
+    assert at.text_input(key="tr_data").value == str(kept) and sorted(p.name for p in kept.iterdir()) == ["a", "b", "c"]
+    captions = [shown(c.value) for c in at.caption]
+    assert any(f"Kept as {kept}: 18 images (8x8x3) in 3 classes." in c for c in captions), captions
+    assert any(f"{kept.name}: 18 images (8x8x3) in 3 classes" in c for c in captions)  # checked like a typed path
+    assert not _launch(at).disabled
+
+
+def test_a_cifar10_archive_uploaded_switches_to_cifar10(runs_dir, tmp_path, monkeypatch):
+    from lrviz.data import write_synthetic_cifar
+
+    monkeypatch.setenv("LRVIZ_DATA_DIR", str(tmp_path / "uploads"))
+    content = write_synthetic_cifar(tmp_path / "cifar-10-python.tar.gz", n_per_batch=4, n_test=4).read_bytes()
+    at = _upload(run_page("train").selectbox(key="tr_dataset").set_value("own").run(), "cifar-10-python.tar.gz",
+                 content)
+    assert not at.exception and not _errors(at), _errors(at)
+    (kept,) = (tmp_path / "uploads").iterdir()
+    assert kept.read_bytes() == content
+    assert at.selectbox(key="tr_dataset").value == "cifar10"
+    assert at.text_input(key="tr_cifar_archive").value == str(kept)
+    assert any("20 training and 4 test images" in shown(c.value) for c in at.caption)
+
+
+def test_a_bad_upload_is_refused_at_the_field_and_nothing_is_kept(runs_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("LRVIZ_DATA_DIR", str(tmp_path / "uploads"))
+    at = _upload(run_page("train").selectbox(key="tr_dataset").set_value("own").run(), "photos.zip",
+                 b"\x89PNG\r\n\x1a\n" + bytes(40))
+    assert not at.exception
+    (error,) = [shown(e) for e in _errors(at) if "Upload" in e]  # (and the empty Data field's own)
+    assert error.startswith("Upload your data must be a CIFAR-10 archive") and "photos.zip is a PNG image" in error
+    assert at.text_input(key="tr_data").value == "" and list((tmp_path / "uploads").iterdir()) == []
+    monkeypatch.setenv("LRVIZ_UPLOAD_MAX_MIB", str(1000 / 2**20))
+    at = _upload(at, "big.npz", bytes(5000))
+    (error,) = [shown(e) for e in _errors(at) if "Upload" in e]
+    assert "big.npz is 4.9 KiB (5,000 bytes); the cap is 1000 bytes (1,000 bytes), set by LRVIZ_UPLOAD_MAX_MIB" in error
