@@ -141,6 +141,17 @@ class ScheduleSetter(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
         step = self.epoch * self.spe + batch
         planned = float(self.lrs[step])
+        self._apply_pending(step, batch)
+        self.lr = self.overrides.lr(planned)
+        if self.lr != self._assigned:
+            self.model.optimizer.learning_rate = self.lr
+            self._assigned = self.lr
+        if batch == 0:  # what the optimizer really holds (float32), and the pure schedule
+            self._first = (float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)), planned)
+
+    def _apply_pending(self, step: int, batch: int) -> None:
+        """Apply the requests waiting, at global ``step`` (its ``batch`` in the epoch), and report each."""
+        planned = float(self.lrs[step])
         while self._pending:
             req = self._pending.pop(0)
             kind, value = self.overrides.apply(req, planned)
@@ -149,12 +160,6 @@ class ScheduleSetter(keras.callbacks.Callback):
                                   "value": value, "multiplier": self.overrides.multiplier,
                                   "hold": self.overrides.hold, "source": req.get("source", "user"),
                                   "requested_at": req.get("requested_at"), "applied_at": time.time()})
-        self.lr = self.overrides.lr(planned)
-        if self.lr != self._assigned:
-            self.model.optimizer.learning_rate = self.lr
-            self._assigned = self.lr
-        if batch == 0:  # what the optimizer really holds (float32), and the pure schedule
-            self._first = (float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)), planned)
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         if logs is not None:
@@ -283,7 +288,8 @@ class PlateauReducer(keras.callbacks.Callback):
     reduction after an epoch, ``request({"factor": new/old, "source": "plateau", ...})`` is called
     (give it :meth:`ScheduleSetter.request`), so the rest of the schedule is scaled from the next
     batch and the reduction is recorded like an override. ``old`` is the LR of the epoch's last
-    batch, as Keras' own callback reads it from the optimizer."""
+    batch, as Keras' own callback reads it from the optimizer (or the setter's ``lr_last`` in the
+    logs: an optimizer driven by :class:`lrviz.compiled_lr.PlannedLR` reads the next batch's)."""
 
     def __init__(self, settings: dict[str, Any], request: Callable[[dict[str, Any]], Any]):
         super().__init__()
@@ -297,7 +303,8 @@ class PlateauReducer(keras.callbacks.Callback):
         current = (logs or {}).get(self.plateau.monitor)
         if current is None:
             return
-        old = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        old = (logs or {}).get("lr_last")
+        old = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate) if old is None else old)
         new = self.plateau.step(float(current), old)
         if new is not None and old > 0:
             self.reductions.append({"epoch": epoch + 1, "old": old, "new": new})

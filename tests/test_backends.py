@@ -103,3 +103,14 @@ def test_the_engine_test_set_passes_on_jax():
                        capture_output=True, text=True, env={**env("jax"), "LRVIZ_BACKEND_SUITE": "1"}, timeout=900,
                        cwd=ROOT)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+
+
+def test_the_compiled_step_schedule_equals_the_per_batch_setter_on_jax():
+    """The proof of lrviz.compiled_lr on JAX's CPU build: trained weights equal to the per-batch
+    setter's with no override, a mid-run Set LR and a plateau reduction, and the training job
+    end to end (tests/test_compiled_lr.py, rerun with KERAS_BACKEND=jax)."""
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-rs",
+                        "tests/test_compiled_lr.py"], capture_output=True, text=True,
+                       env={**env("jax"), "LRVIZ_EXPECT_BACKEND": "jax"}, timeout=900, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+    assert " passed" in r.stdout and "skipped" not in r.stdout.splitlines()[-1]  # every proof ran on JAX

@@ -7,6 +7,7 @@ also the kind of runs written before kinds existed).
                      train_size, test_size, initial_epoch (resume) and lr_overrides
     status.json      state, phase, epoch (finished, 1-based), epochs, batch, steps_per_epoch,
                      lr, lr_multiplier, elapsed_s, eta_s, error, lr_overrides, last (latest row),
+                     lr_route ("compiled step" or "per batch", see below),
                      warnings (an optional part that failed while the run went on: a list of
                      {"source": "mlflow", "message": one line, "at": Unix time}; absent if none)
     history.csv      one row per finished epoch: epoch (1-based), loss, accuracy, val_loss,
@@ -19,7 +20,10 @@ also the kind of runs written before kinds existed).
 **The LR comes from the schedule, before every batch**: the whole schedule is computed once
 as a vector over global batch indices (``Schedule.per_step``, the function the explorer
 plots) and :class:`lrviz.callbacks.ScheduleSetter` sets it; global step =
-``epoch * steps_per_epoch + batch`` (0-based). **Set LR now** (:meth:`TrainingJob.set_lr`)
+``epoch * steps_per_epoch + batch`` (0-based). On JAX the same vector is looked up inside the
+compiled step instead (:mod:`lrviz.compiled_lr`: no Python between two batches; an override
+rebuilds it and re-traces the step; proven equal by weights in ``tests/test_compiled_lr.py``).
+**Set LR now** (:meth:`TrainingJob.set_lr`)
 scales the rest of the schedule from the next batch (see :mod:`lrviz.callbacks`); each
 override is recorded in ``status.json`` and ``config.json`` (``lr_overrides``).
 
@@ -196,6 +200,7 @@ class TrainingJob(Job):
 
         from lrviz.batches import make_dataset
         from lrviz.callbacks import ControlPoller, PlateauReducer, RunLogger, ScheduleSetter, TensorBoardWriter
+        from lrviz.compiled_lr import CompiledScheduleSetter, compiled_route
 
         common.seed_everything(config["seed"])
         batch, epochs = config["batch_size"], config["epochs"]
@@ -226,7 +231,10 @@ class TrainingJob(Job):
             atomic_write_json(path / "config.json", config)
             status.write(lr_overrides=overrides)
 
-        setter = ScheduleSetter(lrs, spe, on_override=record_override)
+        # on JAX the LR is looked up inside the compiled step (lrviz.compiled_lr): no per-batch setter
+        setter_class = CompiledScheduleSetter if compiled_route(placement.backend) else ScheduleSetter
+        setter = setter_class(lrs, spe, on_override=record_override)
+        status.write(lr_route="compiled step" if setter_class is CompiledScheduleSetter else "per batch")
         poller = ControlPoller(control, on_lr_request=setter.request, max_batches=config.get("max_batches"))
         def on_row(row: dict[str, Any]) -> None:  # ctx.on_step(row) -> True: stop after this epoch
             if ctx.on_step is not None and ctx.on_step(row):
