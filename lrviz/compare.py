@@ -23,7 +23,7 @@ from lrviz.text import NAME_CHARS, shorten
 
 # What tells runs apart first (state, what differs, how far, how good), then the details.
 RUN_TABLE_COLUMNS = ["run", "name", "state", "differs", "progress", "best validation accuracy",
-                     "final validation accuracy", "schedule", "kind", "dataset", "duration (s)", "started at",
+                     "final validation accuracy", "schedule", "kind", "dataset", "model", "duration (s)", "started at",
                      "problem", "tournament"]
 
 # What a progress step is called in the table, per job kind's ``progress_unit``: an LR range
@@ -72,6 +72,7 @@ def runs_table(runs_dir: Path | str = store.DEFAULT_RUNS_DIR) -> pd.DataFrame:
             "kind": job.title,
             "state": shorten(state, NAME_CHARS),  # text from the run's files: one bounded line a cell
             "dataset": None if summary.dataset is None else shorten(summary.dataset, NAME_CHARS),
+            "model": None if summary.model is None else shorten(summary.model, NAME_CHARS),
             "schedule": summary.schedule,
             "differs": "",
             "progress": f"{summary.epoch}/{summary.epochs} {noun}" if summary.epochs else f"{summary.epoch} {noun}",
@@ -116,8 +117,8 @@ def hide_trials(table: pd.DataFrame) -> pd.DataFrame:
 
 
 # What the Runs page's filter reads: what a learner remembers of a run (its name, its schedule,
-# how it ended, what kind of job, which data, what set it apart), and its id.
-FILTER_COLUMNS = ("name", "schedule", "state", "kind", "dataset", "differs", "run")
+# how it ended, what kind of job, which data and model, what set it apart), and its id.
+FILTER_COLUMNS = ("name", "schedule", "state", "kind", "dataset", "model", "differs", "run")
 
 
 def filter_runs(table: pd.DataFrame, query: str | None) -> pd.DataFrame:

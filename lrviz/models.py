@@ -63,6 +63,24 @@ def check_input_size(name: str, input_shape: tuple[int, int, int]) -> None:
                          hint=f"{name} needs at least {least}x{least}: resize with image_size={least},{least}")
 
 
+def model_label(config: Any) -> str | None:
+    """The model of a run in a word, for the Runs table: ``MiniVGGNet`` (also a run from before
+    models could be chosen), ``MobileNetV2``, ``my_net.keras``, or a fit's model class
+    (``Sequential``, from ``lrviz.keras.Dashboard``); None where the config says nothing usable."""
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    if not isinstance(config, Mapping):
+        return None
+    name = config.get("model") or MINIVGGNET
+    if name == MINIVGGNET:
+        return "MiniVGGNet"
+    if isinstance(name, str):
+        return name if name in APPLICATIONS else (Path(name).name or name)
+    kind = name.get("class") if isinstance(name, Mapping) else None
+    return kind if isinstance(kind, str) and kind else None
+
+
 def model_words(config: dict[str, Any]) -> str:
     """The model of a run in words, for its header: ``MiniVGGNet``, ``MobileNetV2
     (keras.applications, untrained)``, ``my_net.keras (its optimizer replaced by lrviz's SGD)``."""

@@ -31,6 +31,7 @@ from lrviz.jobs.lr_find import LRFindJob
 from lrviz.jobs.tournament import TournamentJob, local_workers, read_tournament, split_password, tournament_config
 from lrviz.jobs.tournament import preflight as tournament_preflight
 from lrviz.jobs.training import HISTORY_COLUMNS, SET_LR, TrainingJob
+from lrviz.models import model_label
 from lrviz.settings import Setting
 from lrviz.store import (
     ACTIVE_STATES,
@@ -164,6 +165,7 @@ class RunSummary:
     error: str | None
     kind: str = jobs.DEFAULT_KIND
     name: str | None = None  # what a person called it (set_run_name)
+    model: str | None = None  # which model, in a word (lrviz.models.model_label): MiniVGGNet, MobileNetV2, ...
 
 
 @dataclass
@@ -261,7 +263,8 @@ def list_runs(runs_dir: Path | str = DEFAULT_RUNS_DIR) -> list[RunSummary]:
             errors.append(f"status.json: `{total_key}` is not an integer ({total!r})")
             total = None
         out.append(RunSummary(rec.id, rec.dir, rec.state, done, total, created, dataset_words(cfg), job.label(cfg),
-                              cfg.get("parent"), val_acc, "; ".join(errors) or None, job.kind, rec.name))
+                              cfg.get("parent"), val_acc, "; ".join(errors) or None, job.kind, rec.name,
+                              model_label(cfg)))
     out.sort(key=lambda r: (r.created_at or 0, r.id), reverse=True)
     return out
 

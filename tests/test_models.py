@@ -38,3 +38,14 @@ def test_bad_arguments_name_the_argument(kwargs, name):
     args = {"width": 8, "height": 8, "depth": 1, "classes": 10, **kwargs}
     with pytest.raises(ValueError, match=f"Argument `{name}` must be an integer"):
         MiniVGGNet.build(**args)
+
+
+def test_model_label_is_the_models_name_in_a_word():
+    from lrviz.models import model_label
+
+    assert model_label({}) == model_label({"model": None}) == model_label({"model": "minivggnet"}) == "MiniVGGNet"
+    assert model_label({"model": "ResNet50"}) == "ResNet50"
+    assert model_label({"model": "/home/me/nets/my_net.keras"}) == "my_net.keras"
+    assert model_label({"model": {"class": "Sequential", "name": "seq"}}) == "Sequential"  # a fit from a script
+    assert model_label({"model": {"class": 3}}) is None and model_label({"model": 3}) is None
+    assert model_label(None) is None

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fakes import fabricate_run
+from fakes import fabricate_run, shown
 from streamlit.testing.v1 import AppTest
 
 from lrviz import compare
@@ -132,3 +132,28 @@ def test_the_filter_lists_the_matching_runs_and_ticks_stay_on_their_runs(tmp_pat
     assert at.dataframe[0].value.empty and any("No run matches the filter" in i.value for i in at.info)
     at.text_input(key="runs_filter").set_value("").run()
     assert set(at.dataframe[0].value["run"]) == {plain_run, tid, running, failed}
+
+
+# --------------------------------------------------------------------------- which model
+
+
+def test_the_table_and_the_run_header_say_the_model(tmp_path, monkeypatch):
+    mini = fabricate_run(tmp_path, seed=1)  # a run that names no model trains MiniVGGNet
+    net = fabricate_run(tmp_path, seed=2, model="MobileNetV2")
+    (tmp_path / "nets").mkdir()
+    (tmp_path / "nets" / "my_net.keras").write_bytes(b"")  # the settings check only that it is there
+    own = fabricate_run(tmp_path, seed=3, model=str(tmp_path / "nets" / "my_net.keras"))
+    table = compare.runs_table(tmp_path).set_index("run")
+    assert (table.loc[mini, "model"], table.loc[net, "model"], table.loc[own, "model"]) == \
+        ("MiniVGGNet", "MobileNetV2", "my_net.keras")
+    assert list(compare.filter_runs(table.reset_index(), "mobilenet")["run"]) == [net]
+    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception
+    grid = at.dataframe[0].value.set_index("run")
+    assert grid.loc[net, "model"] == "MobileNetV2" and grid.loc[mini, "model"] == "MiniVGGNet"
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["run"] = net
+    at.run()
+    assert any("**digits** · MobileNetV2 (keras.applications, untrained) · Step decay" in shown(c.value)
+               for c in at.caption)

@@ -347,7 +347,7 @@ def results(run: store.Run, runs_dir: Path, key: str = "res", *,
         st.success(f"Finished {epochs_done} epochs in {fmt_duration(run.status.get('elapsed_s'))}"
                    + (f" · validation accuracy **{acc:.2%}**" if acc is not None else ""))
         if book_words(run.config, acc):  # the tutorial's 0.75 / 0.78 / 0.83 beside it, or why not comparable
-            st.caption(plain(book_words(run.config, acc)),
+            st.caption(plain(book_words(run.config, acc), 1000),  # a whole sentence, not cut
                        help="Deep Learning for Computer Vision with Python, the chapter on learning-rate schedulers.")
     if run.error:
         st.warning(f"Some files of this run could not be read: {plain(run.error)}")
