@@ -12,6 +12,7 @@ import streamlit as st
 
 from lrviz import runs as store
 from lrviz.data import DATASETS
+from lrviz.errors import plain_message
 from lrviz.tournament import ALPHA, MIN_SEEDS, grid, preset, schedule_labels
 from ui import tournament_view, views
 from ui.navigation import ensure_app_navigation  # noqa: E402
@@ -73,6 +74,7 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
     c[1].number_input(SET["epochs"].label, key="tn_epochs", step=1, help=SET["epochs"].widget_help(), **KEEP)
     c[2].number_input(SET["seeds"].label, key="tn_seeds", step=1, help=SET["seeds"].widget_help(), **KEEP)
     c[3].number_input(SET["workers"].label, key="tn_workers", step=1, help=SET["workers"].widget_help(), **KEEP)
+    errors_at = dict(zip(("dataset", "epochs", "seeds", "workers"), c))  # a field's error goes under its input
     c = st.columns([1, 1, 1, 2], vertical_alignment="bottom")  # the toggle's label needs the most at 800 px
     c[0].number_input("Training images (0: all)", key="tn_limit", step=100, help=SET["limit"].widget_help(), **KEEP)
     c[1].number_input(SET["batch_size"].label, key="tn_batch_size", step=1,
@@ -81,6 +83,7 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
                       format="%.2f", help=SET["target_accuracy"].widget_help() + " 0: by the dataset.", **KEEP)
     c[3].toggle(SET["prune"].label, key="tn_prune", help=SET["prune"].help + " Schedules that decay late look worse "
                 "early (short-horizon bias): pruning can drop the eventual winner.", **KEEP)
+    errors_at.update(zip(("limit", "batch_size", "target_accuracy", "prune"), c))
     if S.tn_dataset == "cifar10":
         st.text_input(SET["cifar_archive"].label, key="tn_archive", help=SET["cifar_archive"].help, **KEEP)
     settings = {"dataset": S.tn_dataset, "epochs": S.tn_epochs, "seeds": S.tn_seeds, "workers": S.tn_workers,
@@ -90,9 +93,10 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
     problem = None
     try:
         config = store.tournament_config(schedules, **settings)
-    except ValueError as e:
-        problem, config = str(e), None
-        st.error(problem)
+    except ValueError as e:  # in plain words under its input, as on the Train page (Keras' words: the CLI)
+        field = getattr(e, "field", None)
+        problem, config = plain_message(e, SET[field].label if field in SET else None), None
+        errors_at.get(field, st).error(problem)
     trials = len(schedules) * int(S.tn_seeds or 0)
     if st.button(f"Launch {trials} trials", type="primary", icon=":material/play_arrow:", key="tn_launch",
                  disabled=problem is not None or bool(active),

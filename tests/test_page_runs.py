@@ -106,6 +106,27 @@ def test_lr_find_run_opens_with_its_curve(two):
     assert any("Sent 0.0085 to the Train page" in s.value for s in at.success)
 
 
+def test_lr_find_buttons_name_the_train_forms_parameter_as_the_train_page_published_it(two):
+    """Drawn on the Runs page, "Use as ..." names the parameter of the Train form's schedule, which
+    the Train page publishes (ui/page_state.publish), never read from that page's widget keys."""
+    from fakes import fabricate_lr_find
+
+    runs_dir, _ = two
+    rid = fabricate_lr_find(runs_dir)
+    at = AppTest.from_file(PAGE, default_timeout=30)
+    at.query_params["run"] = rid
+    at.session_state["tr_s_name"] = "one_cycle"  # the Train page's own key: not the Runs page's to read
+    at.run()
+    assert at.button(key="runs_find_apply_steepest").label == "Use as lr"  # nothing published: the default form
+    app = AppTest.from_file(str(Path(PAGE).parents[1] / "app.py"), default_timeout=60).run()
+    app.switch_page("pages/train.py").run()
+    app.selectbox(key="tr_s_name").set_value("one_cycle").run()  # a cyclic schedule: its peak takes the LR
+    app.query_params["run"] = rid
+    app.switch_page("pages/runs.py").run()
+    assert not app.exception
+    assert app.button(key="runs_find_apply_steepest").label == "Use as max_lr"
+
+
 # ---------------------------------------------------------------- issue 13: what a learner sees
 
 

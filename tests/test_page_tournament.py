@@ -46,7 +46,8 @@ def test_launch_passes_the_form_to_the_engine(runs_dir, monkeypatch):
 def test_a_bad_value_is_said_and_launch_disabled(runs_dir):
     at = page()
     at.number_input(key="tn_seeds").set_value(0).run()
-    assert any("Argument `seeds` must be an integer >= 1" in e.value for e in at.error)
+    # plain words, as on the Train page (Keras' "Argument `seeds` must be an integer >= 1 ..." is the CLI's)
+    assert [e.value for e in at.error] == ["Seeds must be a whole number of at least 1 and at most 100."]
     assert next(b for b in at.button if b.key == "tn_launch").disabled
 
 

@@ -16,11 +16,12 @@ from lrviz.errors import plain_message
 from lrviz.lr_finder import DEFAULTS, SUGGESTIONS, FinderSettings, recommended_order
 from lrviz.schedules import REGISTRY, Schedule
 from lrviz.settings import settings_of
-from ui.page_state import KEEP, receive, send
+from ui.page_state import KEEP, published, receive, send
 from ui.text import plain
 
 S = st.session_state
 FIND = settings_of(FinderSettings)  # labels, help and rules, described once
+TRAIN_SCHEDULE = "train_schedule"  # the topic the Train page publishes its form's schedule name under
 
 
 def target_param(schedule_name: str) -> str | None:
@@ -176,7 +177,8 @@ def _suggestions(run, page: str) -> None:
     if sugg.get("reason"):
         st.warning(f"No suggestion: {plain(sugg['reason'])}")
         return
-    param = target_param(S.get("tr_s_name", "step"))
+    # the Train form's schedule as that page published it (drawn on the Runs page too: never its widget keys)
+    param = target_param(published(TRAIN_SCHEDULE, "step"))
     found = recommended_order(sugg)
     if not found:
         return

@@ -123,3 +123,25 @@ def test_an_lr_range_test_opened_on_runs_hands_its_lr_to_train(page, tmp_path):
         assert page.locator('[data-testid="stException"]').count() == 0
     finally:
         server.stop()
+
+
+def test_a_first_visit_straight_to_a_page_gets_the_apps_navigation(page, tmp_path):
+    """A fresh server's very first visit is a deep link (/train): Streamlit serves pages/train.py
+    from its auto-discovered pages/ folder before app.py ever ran. The page then switches to app.py's
+    st.navigation (ui/navigation.py, public API only) and reruns: the top navigation with the four
+    pages, no auto-discovered sidebar menu, and the page itself."""
+    from browser_kit import AppServer
+
+    server = AppServer(tmp_path, tmp_path / "streamlit.log").start()
+    try:
+        page.goto(f"{server.url}/train")
+        page.locator("h1", has_text=TITLES["train"]).first.wait_for()
+        wait_app_idle(page)
+        links = page.locator('[data-testid="stTopNavLink"]')
+        wait_until(lambda: links.count() == len(PAGES), 20, "the app's four navigation links at the top")
+        assert [links.filter(has_text=title).count() for title in PAGES.values()] == [1, 1, 1, 1]
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 0  # no auto-discovered menu
+        assert page.url.rstrip("/").endswith("/train")
+        assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        server.stop()
