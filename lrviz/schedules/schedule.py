@@ -12,7 +12,7 @@ import numpy as np
 
 from lrviz.errors import FieldError
 from lrviz.keras_code import assemble
-from lrviz.rules import fmt
+from lrviz.rules import Bounds, Rule, fmt
 from lrviz.schedules.params import WARMUP_PARAMS, parse_flag
 from lrviz.schedules.registry import REGISTRY, get_spec
 from lrviz.schedules.spec import ScheduleSpec
@@ -23,14 +23,15 @@ __all__ = ["Schedule", "distinct_labels", "steps_per_epoch_for", "CIFAR10_TRAIN_
 # The tutorial's CIFAR-10 set-up: 50,000 training images, batch 64.
 CIFAR10_TRAIN_SIZE = 50_000
 TUTORIAL_BATCH_SIZE = 64
+_WHOLE_POSITIVE = Rule("an integer", Bounds(1))  # "an integer >= 1"
 
 
 def steps_per_epoch_for(n_samples: int, batch_size: int) -> int:
     """Batches per epoch as Keras counts them: ``ceil(n_samples / batch_size)``."""
     if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise FieldError("n_samples", "an integer >= 1", n_samples)
+        raise FieldError("n_samples", _WHOLE_POSITIVE, n_samples)
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise FieldError("batch_size", "an integer >= 1", batch_size)
+        raise FieldError("batch_size", _WHOLE_POSITIVE, batch_size)
     return int(math.ceil(n_samples / batch_size))
 
 
@@ -89,7 +90,7 @@ class Schedule:
         """LR used for each 0-based global batch index in ``steps`` (vectorised)."""
         spe = int(steps_per_epoch)
         if spe < 1:
-            raise FieldError("steps_per_epoch", ">= 1", steps_per_epoch)
+            raise FieldError("steps_per_epoch", Rule("", Bounds(1)), steps_per_epoch)
         s = np.asarray(steps, dtype=np.float64)
         if self.warmup <= 0:
             return self.spec.fn(s, spe, **self.params)
