@@ -11,7 +11,8 @@ Pages and the command line reach a kind through this module, never by importing
 (:func:`settings_of`), its label (:func:`label_of`), the checks a config passes before its folder
 exists (:func:`check_data`, :func:`tournament_preflight`), and the few kind-specific calls a page
 or a command makes (:func:`check_lr_change`, :func:`read_tournament`, :func:`tournament_config`,
-:func:`tournament_worker`, ...).
+...). The tournament's trial worker (:func:`lrviz.jobs.tournament.worker.work`) is not here: it
+creates its trials through this module, so it sits above it, beside the command line.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ __all__ = [
     "atomic_write_bytes", "atomic_write_text", "atomic_write_json", "read_json",
     "TRAIN", "LR_FIND", "TOURNAMENT", "settings_of", "label_of", "check_lr_change", "SET_LR", "DATA_KEYS",
     "installed_backends", "own_data_words", "read_tournament", "tournament_config",
-    "load_data", "check_data", "tournament_preflight", "local_workers", "split_password", "tournament_worker",
+    "load_data", "check_data", "tournament_preflight", "local_workers", "split_password",
 ]
 
 Launch = Callable[[Path], tuple[int, Any]]
@@ -332,15 +333,3 @@ def set_run_name(run_id: str, name: str | None, runs_dir: Path | str = DEFAULT_R
 def delete_run(run_id: str, runs_dir: Path | str = DEFAULT_RUNS_DIR) -> None:
     """Remove a run's folder; refuses (:class:`RunBusyError`) while it is queued or running."""
     store_at(runs_dir).delete(run_id)
-
-
-# --------------------------------------------------------------------------- the tournament's trial worker
-
-
-def tournament_worker(storage_url: str, study_name: str, runs_dir: Path | str, group: str) -> int:
-    """Run the waiting trials of the tournament ``group`` (what ``python -m lrviz tournament-worker``
-    runs on any machine that joins): :func:`lrviz.jobs.tournament.worker.work`. Returns how many
-    ran; ``ValueError`` for a storage, study or group that cannot be used."""
-    from lrviz.jobs.tournament.worker import work  # it imports this module: not at the top
-
-    return work(storage_url, study_name, Path(runs_dir), group)

@@ -3,7 +3,8 @@ goes) and ``python -m lrviz tournament-worker`` (take a tournament's waiting tri
 another machine runs to join; the tournament spawns the same worker locally as
 ``python -m lrviz.jobs.tournament.worker``). Flags and printing only: the engine is
 :mod:`lrviz.jobs.tournament`, reached through the runs API (:mod:`lrviz.runs`: its config, its
-checks before a folder exists, its trial worker :func:`lrviz.runs.tournament_worker`).
+checks before a folder exists), and its trial worker :func:`lrviz.jobs.tournament.worker.work`,
+which creates its trials through the runs API itself (so the runs API cannot import it).
 
     python -m lrviz tournament --preset tutorial --seeds 3 --workers 2
     python -m lrviz tournament --schedule 'step:factor=0.25|0.5|0.75,drop_every=5|10' --epochs 20
@@ -21,6 +22,7 @@ from typing import Any
 
 from lrviz import runs, worker
 from lrviz.cli.common import UsageError, add_runs_dir_flag, add_setting_flags, flags_into, plain, runs_dir_of
+from lrviz.jobs.tournament.worker import work  # the engine's trial worker: see the module docstring
 from lrviz.tournament import PRESETS, parse_spec, reached_text
 
 __all__ = ["register", "cmd_tournament", "cmd_tournament_worker", "format_leaderboard"]
@@ -183,9 +185,9 @@ def format_leaderboard(rows: list[dict]) -> str:
 
 
 def cmd_tournament_worker(args: argparse.Namespace) -> int:
-    """The engine's trial worker (:func:`lrviz.runs.tournament_worker`); a refusal is one line."""
+    """The engine's trial worker (:func:`lrviz.jobs.tournament.worker.work`); a refusal is one line."""
     try:
-        done = runs.tournament_worker(args.storage, args.study, Path(args.runs_dir), args.group)
+        done = work(args.storage, args.study, Path(args.runs_dir), args.group)
     except (FileNotFoundError, ValueError) as e:
         raise UsageError(str(e)) from None
     print(f"[INFO] tournament worker {os.getpid()}: {done} trial(s) run", flush=True)
