@@ -11,11 +11,13 @@ from __future__ import annotations
 import streamlit as st
 
 from lrviz import runs as store
-from lrviz.data import DATASETS
+from lrviz.data import DATASET_CHOICES, OWN
 from lrviz.errors import plain_message
 from lrviz.tournament import ALPHA, MIN_SEEDS, grid, preset, schedule_labels
 from ui import tournament_view, views
+from ui.data_upload import data_upload
 from ui.navigation import ensure_app_navigation  # noqa: E402
+from ui.own_data_inputs import own_data_defaults, own_data_inputs, own_data_values, own_data_words
 from ui.page_state import KEEP, PageState, published, receive
 from ui.text import NAME_CHARS, plain, shorten
 
@@ -39,7 +41,8 @@ def _schedules(source: str) -> list[dict]:
 
 
 STATE = PageState("tn_", {  # this page's keys and their defaults (ui/page_state.py)
-    "tn_source": "tutorial", "tn_dataset": "digits", "tn_archive": "", "tn_epochs": 40, "tn_seeds": 3,
+    "tn_source": "tutorial", "tn_dataset": "digits", "tn_cifar_archive": "", "tn_epochs": 40, "tn_seeds": 3,
+    **own_data_defaults("tn", SET["val_split"].default), "tn_model": SET["model"].default,
     "tn_workers": 1, "tn_limit": 0, "tn_batch_size": 64, "tn_prune": False, "tn_target": 0.0,
 })
 
@@ -70,7 +73,8 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
         st.error(plain(e))
     st.caption(f"{len(schedules)} schedule(s): " + " · ".join(labels))
     c = st.columns(4)
-    c[0].selectbox(SET["dataset"].label, DATASETS, key="tn_dataset", help=SET["dataset"].help, **KEEP)
+    c[0].selectbox(SET["dataset"].label, DATASET_CHOICES, key="tn_dataset", help=SET["dataset"].help,
+                   format_func={"digits": "digits", "cifar10": "CIFAR-10", OWN: "your own images"}.get, **KEEP)
     c[1].number_input(SET["epochs"].label, key="tn_epochs", step=1, help=SET["epochs"].widget_help(), **KEEP)
     c[2].number_input(SET["seeds"].label, key="tn_seeds", step=1, help=SET["seeds"].widget_help(), **KEEP)
     c[3].number_input(SET["workers"].label, key="tn_workers", step=1, help=SET["workers"].widget_help(), **KEEP)
@@ -85,11 +89,18 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
                 "early (short-horizon bias): pruning can drop the eventual winner.", **KEEP)
     errors_at.update(zip(("limit", "batch_size", "target_accuracy", "prune"), c))
     if S.tn_dataset == "cifar10":
-        st.text_input(SET["cifar_archive"].label, key="tn_archive", help=SET["cifar_archive"].help, **KEEP)
+        st.text_input(SET["cifar_archive"].label, key="tn_cifar_archive", help=SET["cifar_archive"].help, **KEEP)
+        errors_at["cifar_archive"] = st.empty()
+        data_upload("tn", RUNS_DIR)  # or upload cifar-10-python.tar.gz: kept beside the runs
+    if S.tn_dataset == OWN:  # the same inputs as the Train page's (ui/own_data_inputs.py)
+        own_note = own_data_inputs("tn", SET, errors_at, RUNS_DIR)
+    st.text_input(SET["model"].label, key="tn_model", help=SET["model"].widget_help(), **KEEP)
+    errors_at["model"] = st.empty()
     settings = {"dataset": S.tn_dataset, "epochs": S.tn_epochs, "seeds": S.tn_seeds, "workers": S.tn_workers,
                 "limit": S.tn_limit or None, "batch_size": S.tn_batch_size, "prune": S.tn_prune,
-                "target_accuracy": S.tn_target or None,
-                "cifar_archive": (S.tn_archive or None) if S.tn_dataset == "cifar10" else None}
+                "target_accuracy": S.tn_target or None, "model": S.tn_model.strip() or None,
+                "cifar_archive": (S.tn_cifar_archive or None) if S.tn_dataset == "cifar10" else None,
+                **(own_data_values("tn") if S.tn_dataset == OWN else {})}
     problem = None
     try:
         config = store.tournament_config(schedules, **settings)
@@ -97,6 +108,14 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
         field = getattr(e, "field", None)
         problem, config = plain_message(e, SET[field].label if field in SET else None), None
         errors_at.get(field, st).error(problem)
+    if config is not None and config["dataset"] == OWN:  # the files' headers: what each trial will load
+        try:
+            own_note.caption(own_data_words(*(config[k] for k in ("data", "image_size", "color_mode", "val_split",
+                                                                   "model")))[0])
+        except ValueError as e:
+            field = getattr(e, "field", None)
+            problem = plain_message(e, SET[field].label if field in SET else None)
+            errors_at.get(field, st).error(problem)
     trials = len(schedules) * int(S.tn_seeds or 0)
     if st.button(f"Launch {trials} trials", type="primary", icon=":material/play_arrow:", key="tn_launch",
                  disabled=problem is not None or bool(active),

@@ -51,6 +51,48 @@ def test_a_bad_value_is_said_and_launch_disabled(runs_dir):
     assert next(b for b in at.button if b.key == "tn_launch").disabled
 
 
+def test_own_images_and_a_model_on_the_tournament_page(runs_dir, tmp_path, monkeypatch):
+    """The same own-data inputs as the Train page's (ui/own_data_inputs.py): what the data holds
+    under the path, a bad folder under the Data field, the model's rule under the Model field, and
+    the tournament's config carries the data and the model to every trial."""
+    from own_data_fixtures import write_class_folder
+
+    got = {}
+    monkeypatch.setattr(store, "start_run", lambda cfg, d: got.setdefault("cfg", cfg) and "t-3")
+    root = write_class_folder(tmp_path / "shapes", per_class=6)
+    one = write_class_folder(tmp_path / "one", classes=("only",), per_class=2)
+    at = page()
+    at.selectbox(key="tn_dataset").set_value("own").run()
+    at.text_input(key="tn_data").set_value(str(one)).run()
+    assert not at.exception
+    assert any(e.value.startswith("Your data must be") and "at least 2 class subfolders" in e.value for e in at.error)
+    assert next(b for b in at.button if b.key == "tn_launch").disabled
+    at.text_input(key="tn_data").set_value(str(root)).run()
+    assert any("shapes: 18 images (8x8x3) in 3 classes" in c.value for c in at.caption)
+    at.text_input(key="tn_model").set_value("MobileNetV2").run()
+    assert any(e.value.startswith("Model") and "needs at least 32x32" in e.value for e in at.error), \
+        [e.value for e in at.error]
+    at.text_input(key="tn_image_size").set_value("32").run()
+    assert not at.error
+    next(b for b in at.button if b.key == "tn_launch").click().run()
+    cfg = got["cfg"]
+    assert (cfg["kind"], cfg["dataset"], cfg["data"], cfg["image_size"], cfg["model"]) == \
+        ("tournament", "own", str(root.resolve()), "32,32", "MobileNetV2")
+
+
+def test_an_npz_uploaded_on_the_tournament_page_becomes_its_data(runs_dir, tmp_path, monkeypatch):
+    from own_data_fixtures import write_npz
+
+    monkeypatch.setenv("LRVIZ_DATA_DIR", str(tmp_path / "uploads"))
+    content = write_npz(tmp_path / "arrays.npz").read_bytes()
+    at = page()
+    at.selectbox(key="tn_dataset").set_value("own").run()
+    at.file_uploader(key="tn_upload").set_value(("arrays.npz", content, "application/octet-stream")).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (kept,) = (tmp_path / "uploads").iterdir()
+    assert kept.read_bytes() == content and at.text_input(key="tn_data").value == str(kept)
+
+
 def _finished_tournament(runs_dir, last: str = "complete") -> str:
     """A finished tournament's folder as the job writes it: two schedules x two seeds, each trial
     a fabricated training run in the tournament's group; ``last``: the state of the last trial
