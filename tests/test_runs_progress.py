@@ -150,3 +150,24 @@ def test_the_live_view_draws_the_files_bar(tmp_path):
     (bar,) = at.get("progress")
     assert bar.proto.text == "Loading your images: 1,234 of 5,000 files"
     assert bar.proto.value == 100 * 1234 // 5000  # Streamlit keeps whole percent, cut down
+
+
+def _finder_progress_app(runs_dir: str, rid: str) -> None:
+    from lrviz import runs as store
+    from ui import lr_finder_view
+
+    lr_finder_view._progress(store.load_run(rid, runs_dir))
+
+
+def test_an_lr_range_test_reading_a_folder_says_so_too(tmp_path):
+    from fakes import fabricate_lr_find
+    from streamlit.testing.v1 import AppTest
+
+    rid = fabricate_lr_find(tmp_path)
+    status = store.read_json(tmp_path / rid / "status.json")
+    status.update(state="running", step=0, phase="loading data", files_done=250, files_total=1000)
+    store.atomic_write_json(tmp_path / rid / "status.json", status)
+    at = AppTest.from_function(_finder_progress_app, args=(str(tmp_path), rid), default_timeout=30).run()
+    assert not at.exception
+    (bar,) = at.get("progress")
+    assert (bar.proto.text, bar.proto.value) == ("Loading your images: 250 of 1,000 files", 25)

@@ -14,6 +14,7 @@ from lrviz import runs as store
 from lrviz.charts import lr_find_figure
 from lrviz.errors import plain_message
 from lrviz.lr_finder import DEFAULTS, SUGGESTIONS, FinderSettings, recommended_order
+from lrviz.own_data import files_loaded, loading_words
 from lrviz.schedules import REGISTRY, Schedule
 from lrviz.settings import settings_of
 from ui.page_state import KEEP, published, receive, send
@@ -147,6 +148,10 @@ def _load(run_id: str, runs_dir: Path):
 
 
 def _progress(run) -> None:
+    files = files_loaded(run.status) if run.state == "running" else None
+    if files:  # own images being read before the sweep: their count, not "Batch 0/100"
+        st.progress(files[0] / files[1], text=loading_words(*files))
+        return
     step = int(run.status.get("step") or 0)
     total = int(run.status.get("num_steps") or run.config.get("num_steps") or 1)
     text = "Starting the worker…" if run.state == "queued" else f"Batch {step}/{total}"
