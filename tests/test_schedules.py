@@ -337,10 +337,23 @@ def test_decays_never_rise_after_warmup(name, data, spe):
     """timm's invariant, for every decaying schedule: after the generic warmup and the schedule's own
     (cosine's ``warmup_epochs``), the LR never rises."""
     s = data.draw(schedules((name,)))
-    warm = s.warmup + s.spec.warmup_epochs(s.params)
-    lrs = s.at_steps(np.arange(int((warm + 60) * spe)), spe)
-    after = lrs[int(math.ceil(warm * spe)):]
+    steps = np.arange(int((s.warmup + s.spec.warmup_epochs(s.params) + 60) * spe))
+    lrs = s.at_steps(steps, spe)
+    # Over once the generic warmup is (`warmup` epochs of batches) and then the schedule's own, in the
+    # schedule's time (epochs since the generic warmup): a 1e-103-epoch warmup still holds batch 0.
+    own_time = (steps - s.warmup * spe) / spe
+    after = lrs[(steps >= s.warmup * spe) & (own_time >= s.spec.warmup_epochs(s.params))]
     assert after.size > 1 and np.all(np.diff(after) <= np.abs(after[:-1]) * 1e-12)
+
+
+def test_cosine_holds_its_first_batch_in_a_warmup_however_short():
+    """The case hypothesis found: a 1e-103-epoch warmup of cosine's own still sets batch 0 (after the
+    generic 1-epoch warmup) to warmup_start_lr; the decay starts one batch later."""
+    start = 0.36787944117144233
+    params = {"lr": 1.0, "decay_epochs": 1.0, "alpha": 1.0, "warmup_epochs": 4.656491616232005e-103,
+              "warmup_start_lr": start}
+    s = Schedule.create("cosine", params, warmup=1.0)
+    assert s.per_step(4, 1).tolist() == pytest.approx([0.1 * start, start, 1.0, 1.0], rel=1e-12)
 
 
 @settings(max_examples=150, deadline=None)
