@@ -93,6 +93,36 @@ def wait_app_idle(page, timeout: float = 30_000) -> None:
     )
 
 
+# JS: whether the main area has drawn and holds still. Every Plotly chart has its layout and SVG,
+# every table its canvas, no CSS animation runs (an expander opening, a fade), and the charts' and
+# tables' sizes (Plotly's own, after a resize) and the page height were the same at the last
+# ``polls`` checks: Plotly and Glide draw after the script run ends, and redraw a while after a
+# resize.
+DRAWN = """(polls) => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (!main) return false;
+  const plots = [...main.querySelectorAll('.js-plotly-plot')];
+  if (!plots.every(p => p._fullLayout && p.querySelector('.main-svg'))) return false;
+  const grids = [...main.querySelectorAll('[data-testid="stDataFrame"]')];
+  if (!grids.every(g => g.querySelector('canvas'))) return false;
+  if (document.getAnimations().some(a => a.playState === 'running')) return false;
+  const size = e => { const r = e.getBoundingClientRect(); return `${Math.round(r.width)}x${Math.round(r.height)}`; };
+  const sig = [...plots.map(p => `${size(p)}/${p._fullLayout.width}x${p._fullLayout.height}`),
+               ...grids.map(g => size(g.querySelector('canvas'))), main.scrollHeight, innerWidth].join(',');
+  const seen = window.__lrvizDrawn || (window.__lrvizDrawn = {sig: null, same: 0});
+  seen.same = seen.sig === sig ? seen.same + 1 : 0;
+  seen.sig = sig;
+  return seen.same >= polls;
+}"""
+
+
+def wait_drawn(page, timeout: float = 30_000, polls: int = 3) -> None:
+    """Wait until the script run has ended and the main area has drawn and holds still (see
+    :data:`DRAWN`; checked every 100 ms), instead of sleeping a fixed time and hoping."""
+    wait_app_idle(page, timeout)
+    page.wait_for_function(DRAWN, arg=polls, polling=100, timeout=timeout)
+
+
 # JS: what is wrong with how a label element shows its text, as readable lines ([] when it shows
 # whole): narrower than its widest word (wraps letter by letter), more than two lines, text
 # overflowing the element, or the element clipped by an ancestor that hides overflow.
@@ -259,6 +289,14 @@ TOOLBAR_OVER = """(index) => {
 }"""
 
 
+# JS: the chart ``index``'s toolbar has faded in (or it has none).
+TOOLBAR_SHOWN = """(index) => {
+  const plot = document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')[index];
+  const bar = plot && plot.querySelector('.modebar');
+  return !bar || getComputedStyle(bar).opacity === '1';
+}"""
+
+
 def toolbar_covers(page) -> list[str]:
     """Hover every chart of the main area in turn (Plotly shows its toolbar then) and say what
     the toolbar covers of its legend or title ([] when nothing)."""
@@ -267,9 +305,30 @@ def toolbar_covers(page) -> list[str]:
     for i in range(plots.count()):
         plots.nth(i).scroll_into_view_if_needed()
         plots.nth(i).hover()
-        page.wait_for_timeout(150)  # Plotly fades its toolbar in
+        page.wait_for_function(TOOLBAR_SHOWN, arg=i)  # Plotly fades its toolbar in
         out += page.evaluate(TOOLBAR_OVER, i)
     return out
+
+
+# JS: the value of the select box labelled ``label`` cut short ([] when it shows whole). A select
+# box shows its value in an <input> (no innerText for TEXT_CUT): the value's width in the input's
+# font against the input's room inside its padding. A missing box is a problem too.
+SELECT_CUT = """(label) => {
+  const box = [...document.querySelectorAll('[data-testid="stSelectbox"]')]
+    .find(b => (b.querySelector('label')?.innerText || '').includes(label));
+  const input = box && box.querySelector('input');
+  if (!input) return [`no select box labelled "${label}"`];
+  const cs = getComputedStyle(input);
+  const probe = document.createElement('span');
+  probe.style.cssText = 'position:absolute;visibility:hidden;white-space:pre';
+  probe.style.font = cs.font;
+  probe.textContent = input.value;
+  document.body.appendChild(probe);
+  const need = probe.getBoundingClientRect().width;
+  probe.remove();
+  const room = input.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+  return need > room + 1 ? [`"${input.value}": ${need.toFixed(0)}px of text in ${room.toFixed(0)}px`] : [];
+}"""
 
 
 # Elements matching a CSS selector (in the main area) whose text is wider than what shows of them:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from browser_kit import CUT, AppServer, shot, wait_app_idle
+from browser_kit import CUT, AppServer, shot, wait_app_idle, wait_drawn
 from fit_fakes import drive_epochs, drive_fit
 
 from lrviz import runs
@@ -31,7 +31,7 @@ def test_a_fit_from_a_script_is_live_on_the_runs_page_and_its_stop_reaches_the_f
         assert "my notebook fit" in text and "your fit on your data" in text and "Sequential" in text
         assert "lrviz's own runs go on beside it" in text
         page.get_by_role("button", name="Stop").wait_for()
-        page.wait_for_timeout(500)  # the charts draw after the script run ends
+        wait_drawn(page)  # the charts draw after the script run ends
         assert page.evaluate(CUT) == []
         shot(page, "own-fit-live-800")
         drive_epochs(dash, 2, 1)  # the script finishes another epoch: the page follows by itself

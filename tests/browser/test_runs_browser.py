@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser_kit import CELLS, CHART_OVERLAPS, CUT, TABLES_SCROLL, AppServer, shot, wait_app_idle
+from browser_kit import CELLS, CHART_OVERLAPS, CUT, TABLES_SCROLL, AppServer, shot, wait_drawn
 from fakes import fabricate_lr_find, fabricate_run
 
 from lrviz import runs as store
@@ -35,8 +35,7 @@ def runs_server(tmp_path_factory):
 def _open(page, url: str, selector: str = '[data-testid="stMain"]') -> None:
     page.goto(url)
     page.wait_for_selector(selector, timeout=60_000, state="attached")  # Glide's cells live inside a canvas
-    wait_app_idle(page)
-    page.wait_for_timeout(500)  # Plotly and Glide draw after the script run ends
+    wait_drawn(page)  # Plotly and Glide draw after the script run ends
 
 
 def _fabricate(runs: Path) -> tuple[str, str]:
@@ -84,7 +83,7 @@ def test_runs_page_fits_the_window(runs_server, browser, width):
 
         _open(page, runs_server.url + f"/runs?compare={a},{b}", '[data-testid="stDataFrame"] >> nth=1')
         page.locator('[data-testid="stDataFrame"]').nth(1).scroll_into_view_if_needed()
-        page.wait_for_timeout(500)
+        wait_drawn(page)
         shot(page, f"runs-compare-{width}px")
         assert page.evaluate(CUT) == []
         cells = page.evaluate(CELLS)

@@ -7,7 +7,7 @@ import json
 import re
 
 import pandas as pd
-from browser_kit import CUT, labels_cut, shot, wait_app_idle
+from browser_kit import CUT, labels_cut, shot, wait_app_idle, wait_drawn
 
 from lrviz.schedules import REGISTRY
 
@@ -33,13 +33,18 @@ def test_tutorial_tournament_from_the_browser(app_server, page, runs_dir):
     # live: the progress line counts trials while the leaderboard fills in
     page.get_by_text(re.compile(r"[0-3]/4 trials done")).first.wait_for(timeout=60_000)
     shot(page, "tournament-running")
+    page.set_viewport_size({"width": 800, "height": 1500})  # issue 19: the live view in a split screen
+    wait_drawn(page)
+    shot(page, "tournament-running-800")
+    assert page.evaluate(CUT) == []
+    page.set_viewport_size({"width": 1440, "height": 1500})
     page.get_by_text("4/4 trials done").first.wait_for(timeout=240_000)
     # .first: for a moment the live fragment and the page's final rerun both hold the button
     page.get_by_role("button", name="Use the winner").first.wait_for(timeout=60_000)
     wait_app_idle(page)
     shot(page, "tournament-finished")
     page.set_viewport_size({"width": 800, "height": 1500})  # a laptop's split screen
-    page.wait_for_timeout(1000)
+    wait_drawn(page)
     shot(page, "tournament-finished-800")
     assert page.evaluate(CUT) == []
     # the grid keeps an accessible header for each column it draws, partly shown ones too: the
@@ -56,7 +61,7 @@ def test_tutorial_tournament_from_the_browser(app_server, page, runs_dir):
     page.wait_for_function("""() => {  // opened, its height animation over
       const d = document.querySelector('[data-testid="stExpander"] details');
       return d.open && d.getBoundingClientRect().height > 300 && !d.getAnimations({subtree: true}).length; }""")
-    page.wait_for_timeout(300)
+    wait_drawn(page)
     assert labels_cut(page, ["Dataset", "Epochs", "Seeds", "Workers", "Batch size", "Prune"]) == []
     page.set_viewport_size({"width": 1440, "height": 1500})
     (tid,) = [p.name for p in runs_dir.iterdir() if p.name.endswith(tuple("0123456789abcdef")) and
@@ -80,3 +85,22 @@ def test_tutorial_tournament_from_the_browser(app_server, page, runs_dir):
     box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Schedule").last
     html = box.evaluate("e => e.outerHTML")
     assert title in html, html[-1500:]
+
+
+def test_a_stopped_tournament_reads_whole_at_800_px(app_server, page, runs_dir):
+    """Issue 19: a stopped tournament (its study holds one of its two trials) in a split screen:
+    its state, progress and form show whole."""
+    from fakes import wait_until
+    from tournament_fakes import tournament_folder
+
+    from lrviz import runs as store
+
+    wait_until(lambda: store.active_run(runs_dir) is None, 120, "the tournament before to end")
+    tournament_folder(runs_dir, complete=1, state="stopped")  # the newest: the page shows it
+    page.set_viewport_size({"width": 800, "height": 1500})
+    page.goto(app_server.url + "/tournament")
+    page.get_by_text(re.compile(r"^\d/2 trials done")).first.wait_for(timeout=60_000)
+    wait_drawn(page)
+    shot(page, "tournament-stopped-800")
+    assert page.evaluate(CUT) == []
+    assert not page.locator('[data-testid="stException"]').count()

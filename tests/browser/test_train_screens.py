@@ -13,7 +13,18 @@ import sys
 from pathlib import Path
 
 import pytest
-from browser_kit import CUT, TABLES_SCROLL, TEXT_CUT, AppServer, labels_cut, shot, toolbar_covers, wait_app_idle
+from browser_kit import (
+    CUT,
+    SELECT_CUT,
+    TABLES_SCROLL,
+    TEXT_CUT,
+    AppServer,
+    labels_cut,
+    shot,
+    toolbar_covers,
+    wait_app_idle,
+    wait_drawn,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/fakes.py
 from fakes import fabricate_run  # noqa: E402
@@ -38,8 +49,9 @@ def _open(browser, url: str, width: int):
     wait_app_idle(page)
     page.get_by_text("Train MiniVGGNet").wait_for(timeout=30_000)
     assert not page.locator('[data-testid="stException"]').count()
-    page.wait_for_timeout(800)  # charts paint after the script run
+    wait_drawn(page)  # charts paint after the script run
     return context, page
+
 
 
 def test_train_page_in_each_state(browser, screens):
@@ -67,8 +79,7 @@ def test_train_page_in_each_state(browser, screens):
                 elif state in ("failed", "finished"):
                     page.get_by_text("Failed" if state == "failed" else "Finished 8 epochs").first.wait_for()
                 page.get_by_text("Subset", exact=True).first.wait_for(timeout=30_000)
-                wait_app_idle(page)
-                page.wait_for_timeout(1000)
+                wait_drawn(page)
                 shot(page, f"train-{state}-{width}")
                 cut = labels_cut(page, ["Subset", "Momentum", "Nesterov", "Log to MLflow", "Cut LR on plateau"])
                 assert not cut, f"{state} at {width} px: " + "; ".join(cut)
@@ -79,7 +90,7 @@ def test_train_page_in_each_state(browser, screens):
                 assert main >= width - 20 and page.locator('[data-testid="stSidebar"]').count() == 0, main
                 if state == "finished":
                     page.locator('[data-testid="stDataFrame"]').last.scroll_into_view_if_needed()
-                    page.wait_for_timeout(300)
+                    wait_drawn(page)
                     assert page.evaluate(TABLES_SCROLL, 0) == [], f"the report at {width} px"
                 if state == "running":
                     shown = '[data-testid="stMetricLabel"] div, [data-testid="stButtonGroup"] button'
@@ -87,6 +98,8 @@ def test_train_page_in_each_state(browser, screens):
                     assert not cut and page.evaluate(CUT) == [], f"{width} px: " + "; ".join(cut)
                 if width == 800 and state in ("finished", "running"):
                     assert toolbar_covers(page) == [], f"{state} at {width} px"
+                if width == 800 and state == "empty":  # issue 19: the schedule it starts from, whole
+                    assert page.evaluate(SELECT_CUT, "Start from a schedule") == []
             finally:
                 context.close()
     store.stop_run(states["running"], runs)

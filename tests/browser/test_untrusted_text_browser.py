@@ -13,7 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from browser_kit import AppServer, wait_app_idle
+from browser_kit import AppServer, wait_app_idle, wait_drawn
 from fakes import fabricate_run
 
 pytestmark = pytest.mark.browser
@@ -72,7 +72,9 @@ def _visit(page, url: str, shows: str) -> str:
     wait_app_idle(page)
     page.wait_for_function("(t) => document.querySelector('[data-testid=\"stMain\"]')?.innerText.includes(t)",
                            arg=shows)
-    page.wait_for_timeout(500)  # images in the rendered Markdown would be requested by now
+    wait_drawn(page)  # the rest of the page (the comparison's names and charts) has drawn too
+    # every image the page holds has been fetched (or failed): a Markdown image would have been asked for
+    page.wait_for_function("() => [...document.images].every(i => i.complete)")
     # and the DOM has none of the elements the Markdown asked for, on this page
     assert page.locator(f'img[src^="{TRAP[0]}"], a[href^="{TRAP[0]}"]').count() == 0, url
     made_bold = page.evaluate("() => [...document.querySelectorAll('strong')].map(e => e.innerText)"

@@ -135,7 +135,11 @@ def three_tabs(browser, tmp_path_factory):
         late.get_by_role("button", name="Launch training").click()
         late.get_by_text(BUSY).first.wait_for(state="attached")
         wait_app_idle(late)
-        late.wait_for_timeout(1500)  # the live view's next poll
+        before = late.locator('[data-testid="stMain"]').inner_text()
+        # the live view's next poll redraws the run's progress (or the run has ended meanwhile)
+        wait_until(lambda: late.locator('[data-testid="stMain"]').inner_text() != before
+                   or _status(runs_dir, rid).get("state") not in store.ACTIVE_STATES, 30, "the live view's next poll")
+        wait_app_idle(late)
         busy_el = late.get_by_text(BUSY).first
         out["late_busy_visible"] = busy_el.is_visible() and busy_el.evaluate(
             "el => { const d = el.closest('details'); return !d || d.open; }")
