@@ -217,7 +217,7 @@ def test_a_schedule_on_an_optimizer_with_its_own_schedule_is_refused_and_so_is_s
     model.compile(optimizer=keras.optimizers.SGD(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9)),
                   loss="sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match=r"Argument `schedule` sets the LR of every batch, but this optimizer's "
-                                         r"`learning_rate` is a ExponentialDecay"):
+                                         r"`learning_rate` is a LearningRateSchedule \(ExponentialDecay\)\. "):
         _fit(model, lrviz.keras.Dashboard(runs_dir=tmp_path, schedule="step"))
     assert runs.list_runs(tmp_path) == []  # refused before a run was made
     with pytest.raises(ValueError, match="Argument `steps_per_epoch` must be an integer >= 1"):

@@ -150,7 +150,7 @@ class Dashboard(keras.callbacks.Callback):
             if scheduled:
                 raise FieldError("schedule", "", self.schedule, message=(
                     f"Argument `schedule` sets the LR of every batch, but this optimizer's `learning_rate` is a "
-                    f"{type(lr_schedule).__name__} (a LearningRateSchedule). Give the optimizer a float learning "
+                    f"LearningRateSchedule ({type(lr_schedule).__name__}). Give the optimizer a float learning "
                     "rate, or leave `schedule` out to record the LR its schedule gives."))
             if not spe:
                 raise FieldError("steps_per_epoch", "an integer >= 1 when `schedule` is given and Keras does not "
