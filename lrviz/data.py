@@ -26,6 +26,7 @@ import io
 import os
 import pickle
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -263,7 +264,7 @@ def _arrays_from_tar(archive: Path) -> tuple[np.ndarray, ...]:
             return _assemble(get, str(archive))
     except DataError:
         raise
-    except (tarfile.TarError, OSError, EOFError) as e:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:  # zlib: a gzip stream spoilt inside
         raise DataError(f"CIFAR-10 archive {archive} is corrupt or not a tar.gz ({e}).", supply=True) from None
 
 

@@ -33,6 +33,7 @@ import stat
 import tarfile
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -48,6 +49,8 @@ DEFAULT_MAX_MIB = 200  # Streamlit's own default server.maxUploadSize; the CIFAR
 DEFAULT_UNPACKED_MIB = 1024  # what a zip may unpack to
 MAX_MEMBERS = 100_000  # files in a zip
 _CHUNK = 1 << 20
+# What reading a spoilt zip or .npz raises besides BadZipFile (zipfile, zlib and numpy's words for it).
+_CORRUPT = (zipfile.BadZipFile, NotImplementedError, zlib.error, EOFError, ValueError)
 _MAGIC = (  # the first bytes of files people upload by mistake -> what they are
     (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"), (b"BM", "a BMP image"),
     (b"%PDF", "a PDF document"), (b"BZh", "a bzip2 archive"), (b"\xfd7zXZ", "an xz archive"),
@@ -212,7 +215,7 @@ def _keep_cifar(raw: Path, name: str, final: Path) -> Stored:
         ds = load_cifar10(archive=raw)  # every member checked and every batch read, as for a path
     except DataError as e:
         raise _refuse(name, e.reason.replace(str(raw), name).rstrip(".")) from None
-    except (tarfile.TarError, OSError, EOFError) as e:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
         raise _refuse(name, f"{name} is a corrupt gzip or tar archive ({e})") from None
     _publish(raw, final)
     return Stored("cifar10", final, f"CIFAR-10: {len(ds.x_train):,} training and {len(ds.x_test):,} test images")
@@ -250,13 +253,17 @@ def _keep_zip(raw: Path, name: str, final: Path, work: Path) -> Stored:
             else:
                 target, kind = final, "folder"
                 source = _unpack(z, files, work / "unpacked", name, cap)
-    except zipfile.BadZipFile as e:
-        raise _refuse(name, f"{name} is a corrupt zip ({e})") from None
+    except FieldError:
+        raise
+    except _CORRUPT as e:  # zipfile's own words: a bad header, an unknown version or method, a bad CRC
+        raise _refuse(name, f"{name} is a corrupt zip ({type(e).__name__}: {e})") from None
     try:
         info = inspect_own(source)
         check_memory(info)
     except FieldError as e:  # own data's rule and what was found, about the uploaded file
         raise FieldError(FIELD, e.rule, name, hint=e.hint.replace(str(source), name), as_typed=True) from None
+    except _CORRUPT as e:  # an .npz whose arrays numpy cannot read
+        raise _refuse(name, f"{name} is a corrupt .npz ({type(e).__name__}: {e})") from None
     _publish(source, target)
     h, w, c = info.shape
     classes = f" in {len(info.class_names)} classes" if info.class_names else ""

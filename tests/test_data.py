@@ -319,3 +319,16 @@ def test_digits_minivggnet_trains_like_keras_own_fit():
     _, acc = model.evaluate(make_tf_dataset(ds.x_test, ds.y_test, 10, 64), verbose=0)
     assert hist.history["loss"][-1] < 0.04
     assert acc >= 0.98
+
+
+def test_a_gzip_stream_spoilt_inside_is_a_corrupt_archive_not_a_zlib_traceback(tmp_path):
+    """Bytes overwritten inside the deflate stream make zlib raise ``zlib.error`` (found by
+    tests/test_uploads.py's fuzzing): the archive is said to be corrupt, with how to supply one."""
+    from lrviz.data import DataError, load_cifar10, write_synthetic_cifar
+
+    path = write_synthetic_cifar(tmp_path / "c.tar.gz", n_per_batch=2, n_test=2, seed=0)  # gzip names it: "c.tar"
+    raw = path.read_bytes()
+    junk = b"\x00\x10\x10\x10\x10\x10\x10@\x01\xdf\x02(\x00"
+    path.write_bytes(raw[:841] + junk + raw[841 + len(junk):])
+    with pytest.raises(DataError, match="is corrupt or not a tar.gz"):
+        load_cifar10(archive=path)

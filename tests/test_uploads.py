@@ -211,3 +211,49 @@ def test_a_zip_that_unpacks_past_the_cap_is_refused(tmp_path, monkeypatch):
         z.writestr("bomb/a/zeros.png", bytes(3 * 2**20))  # 3 MiB of zeros, a few KiB zipped
     monkeypatch.setenv("LRVIZ_UPLOAD_UNPACKED_MIB", "1")
     assert "It unpacks to 3.0 MiB (3,145,728 bytes), more than 1.0 MiB" in _refused(path, tmp_path / "data")
+
+
+# --------------------------------------------------------------------------- anything at all
+
+
+def _spoiled(raw: bytes, at: int, junk: bytes) -> bytes:
+    at = at % max(1, len(raw))
+    return raw[:at] + junk + raw[at + len(junk):]
+
+
+@pytest.fixture(scope="module")
+def good_uploads(tmp_path_factory) -> dict[str, bytes]:
+    """A real zip of a class folder, an .npz and a CIFAR-10 archive, to spoil."""
+    tmp = tmp_path_factory.mktemp("good")
+    src = write_class_folder(tmp / "shapes", classes=("a", "b"), per_class=3)
+    return {"shapes.zip": _zip_folder(src, tmp / "shapes.zip").read_bytes(),
+            "arrays.npz": write_npz(tmp / "arrays.npz").read_bytes(),
+            "cifar-10-python.tar.gz": write_synthetic_cifar(tmp / "c.tar.gz", n_per_batch=2, n_test=2).read_bytes()}
+
+
+def test_any_bytes_are_kept_or_refused_in_words_and_a_refusal_leaves_nothing(good_uploads, tmp_path):
+    """Truncated, overwritten and random files of each format: the answer is a Stored or a
+    FieldError on `upload`, never another exception (zlib, struct, pickle, EOF), and a refusal
+    leaves the data folder as it was."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    root = tmp_path / "data"
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(name=st.sampled_from(sorted(good_uploads)), cut=st.integers(0, 1 << 20), at=st.integers(0, 1 << 20),
+           junk=st.binary(min_size=1, max_size=64), how=st.sampled_from(["cut", "junk", "both"]))
+    def check(name, cut, at, junk, how):
+        raw = good_uploads[name]
+        if how in ("cut", "both"):
+            raw = raw[: cut % (len(raw) + 1)]
+        if how in ("junk", "both"):
+            raw = _spoiled(raw, at, junk)
+        before = sorted(p.name for p in root.iterdir()) if root.exists() else []
+        try:
+            store_upload(name, io.BytesIO(raw), root, size=len(raw))
+        except FieldError as e:
+            assert e.field == "upload" and name in str(e)
+            assert (sorted(p.name for p in root.iterdir()) if root.exists() else []) == before
+
+    check()
