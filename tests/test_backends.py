@@ -17,7 +17,7 @@ from lrviz.jobs import common
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE_TESTS = ["tests/test_training.py", "tests/test_callbacks.py", "tests/test_lr_finder.py", "tests/test_plateau.py",
-                "tests/test_tensorboard.py"]
+                "tests/test_tensorboard.py", "tests/test_own_fit.py"]
 
 
 def env(backend: str) -> dict:
