@@ -198,3 +198,18 @@ def test_in_a_jupyter_notebook_a_fit_is_a_run_of_the_kernel_and_a_failed_cell_fa
     (_, _, state1, pid1, *_), (_, _, state2, pid2, *_) = lines
     assert (state1, pid1) == ("finished", kernel_pid) and (state2, pid2) == ("failed", kernel_pid)
     assert "ValueError: my callback broke" in out.splitlines()[-1]
+
+
+def test_the_example_script_trains_and_leaves_a_finished_run(tmp_path):
+    """examples/own_fit.py as a user runs it (1 epoch, lrviz setting the LR): it ends, prints its
+    run, and the run holds that one epoch at the schedule's LR, named as the script names it."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, str(ROOT / "examples" / "own_fit.py"), "--epochs", "1",
+                           "--schedule", "step:lr=0.02,factor=0.5,drop_every=5", "--runs-dir", str(tmp_path)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (summary,) = runs.list_runs(tmp_path)
+    run = runs.load_run(summary.id, tmp_path)
+    assert (run.kind, run.state, run.name) == ("fit", "finished", "digits CNN from my script")
+    assert list(run.history["epoch"]) == [1] and run.history["lr"].iloc[0] == pytest.approx(0.02)
+    assert done.stdout.strip().splitlines()[-1].startswith(f"run {run.id}: 1 epochs, final validation accuracy ")
