@@ -115,3 +115,19 @@ def test_a_bad_upload_is_refused_at_the_field_and_nothing_is_kept(runs_dir, tmp_
     at = _upload(at, "big.npz", bytes(5000))
     (error,) = [shown(e) for e in _errors(at) if "Upload" in e]
     assert "big.npz is 4.9 KiB (5,000 bytes); the cap is 1000 bytes (1,000 bytes), set by LRVIZ_UPLOAD_MAX_MIB" in error
+
+
+def test_an_unwritable_data_folder_is_said_at_the_field(runs_dir, tmp_path, monkeypatch):
+    (tmp_path / "taken").write_text("a file where the data folder should be")
+    monkeypatch.setenv("LRVIZ_DATA_DIR", str(tmp_path / "taken"))
+    content = write_npz_bytes(tmp_path)
+    at = _upload(run_page("train").selectbox(key="tr_dataset").set_value("own").run(), "arrays.npz", content)
+    assert not at.exception
+    (error,) = [shown(e) for e in _errors(at) if "arrays.npz" in shown(e)]
+    assert error.startswith(f"arrays.npz could not be kept in {tmp_path / 'taken'}: File exists")
+
+
+def write_npz_bytes(tmp_path):
+    from own_data_fixtures import write_npz
+
+    return write_npz(tmp_path / "arrays.npz").read_bytes()

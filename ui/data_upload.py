@@ -40,6 +40,9 @@ def _on_upload(prefix: str, runs_dir: str) -> None:
     except ValueError as e:  # FieldError on `upload`, or a cap set to nonsense in the environment
         S[f"{prefix}_upload_error"] = plain_message(e, LABEL)
         return
+    except OSError as e:  # the data folder cannot be written (a file in its place, no space left, no permission)
+        S[f"{prefix}_upload_error"] = f"{f.name} could not be kept in {data_dir(runs_dir)}: {e.strerror or e}."
+        return
     settings = stored.settings()
     S[f"{prefix}_dataset"] = settings["dataset"]
     if "cifar_archive" in settings:
