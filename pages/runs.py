@@ -109,7 +109,7 @@ def _runs_table() -> None:
                        "Each trial run is listed with its tournament's id in the **tournament** column.", **KEEP)
     query = st.text_input("Filter", key="runs_filter", on_change=_forget_ticks, max_chars=100, width=FILTER_W,
                           placeholder="e.g. step failed · cifar10 · a run's name",
-                          help="Lists the runs whose name, schedule, state, kind, dataset or differing settings "
+                          help="Lists the runs whose name, schedule, state, kind, dataset, model or differing settings "
                                "hold every word you type (any case).", **KEEP)
     listed = len(shown)
     shown = compare.filter_runs(shown, query)
