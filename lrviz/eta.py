@@ -42,14 +42,15 @@ class TrialPace:
     trial_s: float | None = None
 
     def left(self, epochs: int, done: int) -> float:
-        """Seconds a trial of ``epochs`` epochs has left after ``done`` of them (a trial under way
-        has paid its overhead; one not started has it all to come)."""
+        """Seconds a trial of ``epochs`` epochs has left after ``done`` of them. Its overhead counts
+        whole even under way: most of it comes after the last epoch (evaluating the model, saving
+        it and its charts), and the split is not measured."""
         done = min(max(done, 0), epochs)
         if self.first_epoch_s is None:
             return (self.trial_s or 0.0) * (epochs - done) / max(epochs, 1)
         later = self.epoch_s if self.epoch_s is not None else self.first_epoch_s
-        start = self.overhead_s + self.first_epoch_s if done == 0 else 0.0
-        return start + (epochs - max(done, 1)) * later
+        first = self.first_epoch_s if done == 0 else 0.0
+        return self.overhead_s + first + (epochs - max(done, 1)) * later
 
 
 def trial_pace(trials: Iterable[TrialRecord]) -> TrialPace | None:

@@ -46,7 +46,7 @@ def test_a_trial_overhead_is_measured_on_a_workers_later_trials():
     pace = trial_pace(ts)
     # epoch 1: median of 8 and 7; later epochs: median of 5, 5, 5, 5, 5, 6; overhead: trial 8's 3 s only
     assert (pace.first_epoch_s, pace.epoch_s, pace.overhead_s) == (7.5, 5.0, 3.0)
-    by_hand = (5 * (3.0 + 7.5 + 3 * 5.0) + 2 * 5.0) / 2
+    by_hand = (5 * (3.0 + 7.5 + 3 * 5.0) + (3.0 + 2 * 5.0)) / 2  # worker B's trial: 2 epochs and its overhead
     assert eta_seconds(ts, 8, 4, 2) == pytest.approx(by_hand)
 
 
