@@ -257,3 +257,12 @@ def test_any_bytes_are_kept_or_refused_in_words_and_a_refusal_leaves_nothing(goo
             assert (sorted(p.name for p in root.iterdir()) if root.exists() else []) == before
 
     check()
+
+
+@pytest.mark.parametrize("name, stem", [("../../etc/evil.npz", "evil"), ("C:\\Users\\me\\my data.npz", "my-data"),
+                                        ("..npz", "upload"), ("ünïcode 数据.npz", "n-code")])
+def test_the_name_a_browser_sends_never_places_the_file(tmp_path, name, stem):
+    src = write_npz(tmp_path / "arrays.npz")
+    stored = _upload(src, tmp_path / "data", name=name)
+    assert stored.path.parent == tmp_path / "data" and stored.path.name.startswith(f"{stem}-")
+    assert [p.name for p in tmp_path.rglob("*.npz")] == ["arrays.npz", stored.path.name]
