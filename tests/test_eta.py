@@ -87,3 +87,19 @@ def test_the_job_reads_the_pace_from_optunas_trials():
     records = trial_records([first, running, *waiting])
     assert [r.worker for r in records[:3]] == ["host:11", "host:12", None]
     assert eta_seconds(records, 8, 4, 2) == pytest.approx((6 * (EPOCH_1 + 3 * LATER) + 2 * LATER) / 2)
+
+
+def test_eta_is_the_work_left_at_the_pace_of_completed_trials():
+    four = {1: 0.5, 2: 0.6, 3: 0.7, 4: 0.8}
+    ts = [TrialRecord(0, "a", 1, "complete", 0.8, four, duration_s=10.0),
+          TrialRecord(1, "b", 1, "complete", 0.8, four, duration_s=14.0),
+          TrialRecord(2, "a", 2, "running", curve={1: 0.5}),  # a quarter done
+          TrialRecord(3, "b", 2, "failed", curve={1: 0.4, 2: 0.5}),  # killed: its retry (4) starts over
+          TrialRecord(4, "b", 2, "waiting"),
+          TrialRecord(5, "c", 1, "pruned", curve={1: 0.2})]
+    # 6 pairs (a, b, c x seeds 1, 2), 3 settled; left 3 - 1/4 = 2.75 trials of 12 s on average
+    assert eta_seconds(ts, 6, 4, 2) == pytest.approx(2.75 * 12 / 2)
+    assert eta_seconds(ts, 6, 4, 8) == pytest.approx(2.75 * 12 / 3)  # at most one worker per trial left
+    assert eta_seconds(ts, 6, 4, 1) == pytest.approx(2.75 * 12)
+    assert eta_seconds(ts[2:], 6, 4, 2) is None  # no trial completed: no honest pace yet
+    assert eta_seconds(ts[:2], 2, 4, 1) == 0.0

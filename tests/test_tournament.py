@@ -248,24 +248,6 @@ def test_resume_keeps_the_tournaments_settings_and_workers(tmp_path, monkeypatch
     assert capsys.readouterr().out.split() == ["t-2", "t-2"]
 
 
-def test_eta_is_the_work_left_at_the_pace_of_completed_trials():
-    from lrviz.tournament import TrialRecord, eta_seconds
-
-    four = {1: 0.5, 2: 0.6, 3: 0.7, 4: 0.8}
-    ts = [TrialRecord(0, "a", 1, "complete", 0.8, four, duration_s=10.0),
-          TrialRecord(1, "b", 1, "complete", 0.8, four, duration_s=14.0),
-          TrialRecord(2, "a", 2, "running", curve={1: 0.5}),  # a quarter done
-          TrialRecord(3, "b", 2, "failed", curve={1: 0.4, 2: 0.5}),  # killed: its retry (4) starts over
-          TrialRecord(4, "b", 2, "waiting"),
-          TrialRecord(5, "c", 1, "pruned", curve={1: 0.2})]
-    # 6 pairs (a, b, c x seeds 1, 2), 3 settled; left 3 - 1/4 = 2.75 trials of 12 s on average
-    assert eta_seconds(ts, 6, 4, 2) == pytest.approx(2.75 * 12 / 2)
-    assert eta_seconds(ts, 6, 4, 8) == pytest.approx(2.75 * 12 / 3)  # at most one worker per trial left
-    assert eta_seconds(ts, 6, 4, 1) == pytest.approx(2.75 * 12)
-    assert eta_seconds(ts[2:], 6, 4, 2) is None  # no trial completed: no honest pace yet
-    assert eta_seconds(ts[:2], 2, 4, 1) == 0.0
-
-
 def test_a_grid_too_big_for_a_tournament_is_refused_before_it_is_built(monkeypatch):
     """10^6 combinations: refused with the sizes before one config is built (it used to build them all)."""
     from lrviz import tournament as pure
