@@ -136,32 +136,6 @@ def test_epoch_axes_tick_at_whole_epochs(last, dtick, first):
         assert np.all(ticks == np.round(ticks)) and ticks[ticks >= 1][0] == first and len(ticks) <= 11
 
 
-def test_compare_loss_on_a_log_axis():
-    h = _history()
-    wild = h.assign(loss=[2.3, 1e10, 1e10, np.nan])
-    fig = compare_charts.compare_figure({"A": h, "B": wild}, "loss", "Training loss", "training loss", log_y=True)
-    assert fig.layout.yaxis.type == "log" and "log" in fig.layout.yaxis.title.text
-    assert compare_charts.compare_figure({"A": h}, "loss", "t", "y").layout.yaxis.type in (None, "linear", "-")
-
-
-def test_class_delta_bars_are_green_where_better_red_where_worse():
-    """Issue 19: the bars were drawn in the run's colour, gains included, under a caption saying
-    green is better and red worse. Now a bar's colour is its sign, as in the report table."""
-    deltas = pd.DataFrame({"B": [0.1, -0.2, 0.001], "C": [-0.3, 0.05, float("nan")]}, index=["0", "1", "2"])
-    fig = compare_charts.class_delta_figure(deltas, "A")
-    assert [t.type for t in fig.data] == ["bar", "bar"] and [t.name for t in fig.data] == ["B − A", "C − A"]
-    assert list(fig.data[1].y[:2]) == [-0.3, 0.05] and list(fig.data[0].x) == ["0", "1", "2"]
-    g, r, grey = charts.GAIN, charts.LOSS, charts.NO_CHANGE
-    assert list(fig.data[0].marker.color) == [g, r, grey]  # 0.001 rounds to +0.00: no colour
-    assert list(fig.data[1].marker.color) == [r, g, grey]
-    assert fig.data[0].marker.pattern.shape != fig.data[1].marker.pattern.shape  # runs told apart by pattern
-    assert fig.layout.showlegend is not False and fig.data[0].showlegend
-    # short titles: the y title is not a run's whole label (it was cut and ran into the title)
-    assert fig.layout.yaxis.title.text == "Δ f1-score" and fig.layout.title.text == "Δ f1-score per class, minus A"
-    one = compare_charts.class_delta_figure(deltas[["B"]], "A")
-    assert one.layout.title.text == "Δ f1-score per class: B − A" and one.data[0].showlegend is False
-
-
 def test_plateau_reductions_are_marked_apart_from_user_overrides():
     import pandas as pd
 
@@ -175,18 +149,6 @@ def test_plateau_reductions_are_marked_apart_from_user_overrides():
     assert texts == ["plateau: LR × 0.1", "set LR = 0.02"]
     xs = sorted(s.x0 for s in fig.layout.shapes)
     assert xs == [2 + 3 / 8, 3.0]
-
-
-def test_compare_legends_wrap_inside_a_narrow_chart():
-    """A run's label ("A · batch 64 · time_keras2 · decay=0.00025") ran out of a half-width chart
-    at 800 px; its legend entry now breaks at the " · " marks (and a long name at its spaces)."""
-    label = "A · batch 64 · time_keras2 · decay=0.00025"
-    assert compare_charts.legend_lines(label) == "A · batch 64 · time_keras2<br>decay=0.00025"
-    name = "B · " + "my own name for the run I trained on friday"
-    lines = compare_charts.legend_lines(name).split("<br>")
-    assert all(len(x) <= compare_charts.LEGEND_LINE_CHARS for x in lines) and " ".join(lines) == name
-    fig = compare_charts.compare_figure({label: _history(), "B · factor=0.5": _history()}, "loss", "t", "y")
-    assert [t.name for t in fig.data] == ["A · batch 64 · time_keras2<br>decay=0.00025", "B · factor=0.5"]
 
 
 def test_an_override_marker_text_sits_above_every_lr_line():
