@@ -281,3 +281,17 @@ def test_a_stopped_tournaments_leaderboard_has_whole_ranks_and_no_none(runs_dir)
                                       "time to target", "schedule"]
     headers = {name: c.get("label") for name, c in json.loads(frame.proto.columns).items()}
     assert [headers[c] for c in data.columns[:5]] == ["rank", "mean acc.", "± std", "seeds", "to 0.95"]
+
+
+def test_a_tournament_stopped_before_any_epoch_draws_no_empty_charts(runs_dir):
+    """Issue 19 (words that match what happens): a tournament stopped before any trial finished an
+    epoch drew two empty charts "waiting for the first finished epochs…"; it waits for nothing."""
+    from tournament_fakes import tournament_folder
+
+    tournament_folder(runs_dir, state="stopped")
+    at = page()
+    assert not at.exception
+    assert at.get("plotly_chart") == [] or not len(at.get("plotly_chart"))
+    assert any(c.value == "No trial finished an epoch before the tournament stopped: there are no curves to draw."
+               for c in at.caption)
+    assert any(b.key == "tn_resume" for b in at.button)  # what it can do next is still there

@@ -155,6 +155,22 @@ def _leaderboard(view, key: str) -> None:
                    args=(view.winner, key), help="Puts the winning schedule into the Train page and the explorer.")
 
 
+def _curves(view, curves: list[dict], key: str) -> None:
+    """Every trial's validation accuracy and LR by epoch, side by side when both fit."""
+    epochs = view.config.get("epochs")
+    epochs = epochs if isinstance(epochs, int) and epochs > 0 else 10
+    charts = st.container(horizontal=True)  # side by side when both fit, else one above the other
+    accuracy = tournament_figure(curves, "val_accuracy", "Validation accuracy of every trial", "validation accuracy",
+                                 epochs)
+    target = view.config.get("target_accuracy")
+    if isinstance(target, float):  # the leaderboard's "to <target>": where each curve crosses it
+        accuracy.add_hline(y=target, line_dash="dot", line_color="grey", annotation_text=f"target {target:g}",
+                           annotation_position="bottom right")
+    charts.plotly_chart(accuracy, key=f"{key}_val_acc", width=CHART_W)
+    charts.plotly_chart(tournament_figure(curves, "lr", "Learning rate of every trial", "learning rate", epochs),
+                        key=f"{key}_lr", width=CHART_W)
+
+
 def _body(run_id: str, runs_dir: Path, key: str) -> None:
     try:
         view = store.read_tournament(run_id, runs_dir)
@@ -190,18 +206,11 @@ def _body(run_id: str, runs_dir: Path, key: str) -> None:
     _leaderboard(view, key)
     _ties(view)
     curves = compare.trial_curves(view.trials, runs_dir)
-    epochs = view.config.get("epochs")
-    epochs = epochs if isinstance(epochs, int) and epochs > 0 else 10
-    charts = st.container(horizontal=True)  # side by side when both fit, else one above the other
-    accuracy = tournament_figure(curves, "val_accuracy", "Validation accuracy of every trial", "validation accuracy",
-                                 epochs)
-    target = view.config.get("target_accuracy")
-    if isinstance(target, float):  # the leaderboard's "to <target>": where each curve crosses it
-        accuracy.add_hline(y=target, line_dash="dot", line_color="grey", annotation_text=f"target {target:g}",
-                           annotation_position="bottom right")
-    charts.plotly_chart(accuracy, key=f"{key}_val_acc", width=CHART_W)
-    charts.plotly_chart(tournament_figure(curves, "lr", "Learning rate of every trial", "learning rate", epochs),
-                        key=f"{key}_lr", width=CHART_W)
+    if view.state in store.ACTIVE_STATES or any(len(c["history"]) for c in curves):
+        _curves(view, curves, key)
+    else:  # an ended tournament with no epoch: two empty charts "waiting" would wait for nothing
+        st.caption(f"No trial finished an epoch before the tournament {plain(view.state)}: there are no curves "
+                   "to draw.")
     if curves:
         runs_page = (st.context.url or "").split("?")[0].rsplit("/", 1)[0] + "/runs"
         copy_link(compare.share_link(runs_page, compare=[c["run_id"] for c in curves]),
