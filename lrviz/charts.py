@@ -377,10 +377,14 @@ def tournament_figure(curves: Sequence[dict], key: str, title: str, y_title: str
             # the name through %{fullData.name}: a "%{...}" in a label is never read as a template
             hovertemplate=f"%{{fullData.name}}, seed {plotly_text(c['seed'], 12).replace('%', '')}<br>"
                           "epoch %{x}: %{y:.4g}<extra></extra>"))
-    if not fig.data:
-        _empty_note(fig, "waiting for the first finished epochs…")
     last = epochs or 10
     fig.update_layout(title=title, height=380, **RUN_LAYOUT)
     fig.update_xaxes(title="epoch", range=[0.5, last + 0.5], **epoch_ticks(last))
     fig.update_yaxes(title=y_title, tickformat=".3~g" if key == "lr" else None)
+    if not fig.data:  # Plotly's axis for no data reads -1 to 4: accuracy's own 0 to 1, and no LR numbers
+        _empty_note(fig, "waiting for the first finished epochs…")
+        if key == "lr":
+            fig.update_yaxes(showticklabels=False)
+        else:
+            fig.update_yaxes(range=[0, 1])
     return fig

@@ -169,3 +169,15 @@ def test_an_override_marker_text_sits_above_every_lr_line():
     resumed = lr_used_figure_resumed(hist, parent, planned, [{"epoch": 3, "batch": 1, "kind": "factor",
                                                                "value": 0.5}], epochs=4)
     assert resumed.layout.yaxis.range[1] >= 1.25 * 0.05
+
+
+def test_an_empty_tournament_chart_has_no_made_up_axis():
+    """Issue 19 (running tournament, 800 px screenshot): before the first epoch the validation
+    accuracy axis read -1 to 4 (Plotly's range for no data); accuracy's own range is 0 to 1, and an
+    LR axis with nothing on it shows no numbers."""
+    acc = charts.tournament_figure([], "val_accuracy", "Validation accuracy of every trial", "validation accuracy", 4)
+    assert tuple(acc.layout.yaxis.range) == (0, 1)
+    lr = charts.tournament_figure([], "lr", "Learning rate of every trial", "learning rate", 4)
+    assert lr.layout.yaxis.showticklabels is False
+    drawn = charts.tournament_figure([{"schedule": "A", "seed": 1, "history": _history()}], "lr", "t", "y", 4)
+    assert drawn.layout.yaxis.range is None and drawn.layout.yaxis.showticklabels is not False
