@@ -36,7 +36,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "tests" / "browser"),
 from browser_kit import CHROMIUM_ARGS, AppServer, chromium_path, wait_app_idle  # noqa: E402
 from train_page import open_train_form, shown_run_id, wait_until  # noqa: E402
 
-from lrviz import runs as store  # noqa: E402
+from lrviz import runs as runs_api  # noqa: E402
 
 MIB = 1024 * 1024
 DEFAULT_JSON = ROOT / "bench" / "results" / "soak.json"
@@ -108,7 +108,7 @@ def soak(n_runs: int, epochs: int, subset: int, runs_dir: Path, log) -> dict:
                 rid = wait_until(lambda: shown_run_id(page), 60, "the run header")
                 page.get_by_text(f"Finished {epochs} epochs").wait_for(timeout=180_000)
                 wait_app_idle(page)
-                status = store.read_json(runs_dir / rid / "status.json")
+                status = runs_api.read_json(runs_dir / rid / "status.json")
                 pid = status.get("pid")
                 exited = wait_until(lambda p=pid: _gone(p), 30, "worker exit")
                 rss = sampler.rss()
@@ -128,7 +128,7 @@ def soak(n_runs: int, epochs: int, subset: int, runs_dir: Path, log) -> dict:
     mine = str(runs_dir.resolve())  # other sessions' workers on this machine are not ours
     leftovers = [p for p in worker_processes()
                  if p.pid not in before_workers and any(mine in arg for arg in p.info["cmdline"])]
-    on_disk = store.list_runs(runs_dir)
+    on_disk = runs_api.list_runs(runs_dir)
     return {
         "runs": n_runs, "epochs": epochs, "subset": subset,
         "finished": sum(r.state == "finished" for r in on_disk), "run_folders": len(on_disk),

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from lrviz import jobs
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.text import NAME_CHARS, shorten
 
 # What tells runs apart first (state, what differs, how far, how good), then the details.
@@ -34,21 +34,21 @@ EXPLODE_FACTOR = 10.0  # final training loss above 10 × its minimum (and above 
 CHANCE_MARGIN = 1.2  # final validation accuracy <= 1.2 / classes: no better than guessing
 
 
-def runs_table(runs_dir: Path | str = store.DEFAULT_RUNS_DIR) -> pd.DataFrame:
+def runs_table(runs_dir: Path | str = runs_api.DEFAULT_RUNS_DIR) -> pd.DataFrame:
     """One row per run on disk, newest first. Unreadable runs are rows with ``problem`` set
     (``None`` when the run reads fine). ``differs`` names the settings that vary across runs of
     the same kind (:func:`config_differences`); ``state`` says "· diverged" after a run that
     ended but diverged (:func:`divergence`); ``tournament`` is the id of the tournament a trial
     run belongs to (its group), ``""`` for every other run."""
     rows, configs = [], {}
-    for summary in store.list_runs(runs_dir):
+    for summary in runs_api.list_runs(runs_dir):
         best = final = duration = None
         started = None
         group = ""
         problem = summary.error
         state = summary.state
         try:
-            run = store.load_run(summary.id, runs_dir)
+            run = runs_api.load_run(summary.id, runs_dir)
             configs[summary.id] = run.config
             hist = run.history
             if len(hist) and "val_accuracy" in hist:
@@ -60,7 +60,7 @@ def runs_table(runs_dir: Path | str = store.DEFAULT_RUNS_DIR) -> pd.DataFrame:
             started = run.status.get("started_at")
             problem = problem or run.error
             group = run.config.get("group") or run.status.get("group") or ""
-            group = group if isinstance(group, str) and store.RUN_ID_PATTERN.fullmatch(group) else ""
+            group = group if isinstance(group, str) and runs_api.RUN_ID_PATTERN.fullmatch(group) else ""
         except (OSError, ValueError) as e:
             problem = problem or str(e)
         when = started or summary.created_at
@@ -128,7 +128,7 @@ def filter_runs(table: pd.DataFrame, query: str | None) -> pd.DataFrame:
     words = str(query or "").casefold().split()
     if not words or table.empty:
         return table
-    text = table[list(FILTER_COLUMNS)].fillna("").astype(str).agg("\n".join, axis=1).str.casefold()
+    text = table[list(FILTER_COLUMNS)].astype("string").fillna("").agg("\n".join, axis=1).str.casefold()
     keep = np.ones(len(table), dtype=bool)
     for word in words:
         keep &= text.str.contains(word, regex=False).to_numpy()
@@ -155,9 +155,9 @@ def deletion_plan(table: pd.DataFrame, ticked: Sequence[str]) -> DeletionPlan:
     (deleted meanwhile) are left out."""
     state = dict(zip(table["run"], table["state"]))
     present = [r for r in dict.fromkeys(ticked) if r in state]
-    active = [r for r in present if state[r] in store.ACTIVE_STATES]
+    active = [r for r in present if state[r] in runs_api.ACTIVE_STATES]
     runs = [r for r in present if r not in active]
-    trials = [r for r in trials_of(table, runs) if r not in runs and state[r] not in store.ACTIVE_STATES]
+    trials = [r for r in trials_of(table, runs) if r not in runs and state[r] not in runs_api.ACTIVE_STATES]
     return DeletionPlan(runs, active, trials)
 
 
@@ -359,7 +359,7 @@ def loss_spans_decades(histories: Mapping[str, pd.DataFrame | None], key: str = 
     return bool(v.size) and float(np.log10(v.max() / v.min())) > decades
 
 
-def run_label(run: store.Run) -> str:
+def run_label(run: runs_api.Run) -> str:
     """Short legend label: the id's time and suffix plus what differs in the schedule,
     e.g. ``212500-3d6c · Step decay (factor=0.25)``."""
     short = _short_id(run.id)
@@ -385,7 +385,7 @@ def trial_curves(trials: pd.DataFrame | None, runs_dir: Path | str) -> list[dict
         if not isinstance(rid, str) or not rid:
             continue
         try:
-            hist = store.load_run(rid, runs_dir).history
+            hist = runs_api.load_run(rid, runs_dir).history
         except (OSError, ValueError):
             hist = pd.DataFrame()
         out.append({"schedule": str(t.schedule), "seed": getattr(t, "seed", None), "state": getattr(t, "state", None),

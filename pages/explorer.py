@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lrviz import explorer as ex
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.charts import PALETTE, schedule_figure
 from lrviz.schedules import REGISTRY, Schedule
 from ui import plateau_replay
@@ -243,4 +243,4 @@ DECAY_EXPLAINER = (
 )
 
 explorer_body(state, epochs, spe)
-plateau_replay.section(store.DEFAULT_RUNS_DIR)
+plateau_replay.section(runs_api.DEFAULT_RUNS_DIR)

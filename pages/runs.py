@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lrviz import compare, report_comparison
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.compare_charts import class_delta_figure, compare_figure
 from lrviz.errors import plain_message
 from ui import views
@@ -20,7 +20,7 @@ from ui.text import NAME_CHARS, plain
 
 ensure_app_navigation()
 S = st.session_state
-RUNS_DIR = store.DEFAULT_RUNS_DIR
+RUNS_DIR = runs_api.DEFAULT_RUNS_DIR
 POLL_S = 2.0  # table refresh period while a run is queued or running
 # Report tables per metric, in px: "weighted avg", a value ("0.78"), a difference ("+0.30").
 CLASS_W, VALUE_W, DIFF_W = 104, 52, 66
@@ -40,8 +40,8 @@ def _confirm_delete(run_id: str) -> None:
     c = st.columns(2)
     if c[0].button("Delete", type="primary", icon=":material/delete_forever:", key="runs_confirm_delete"):
         try:
-            store.delete_run(run_id, RUNS_DIR)
-        except (store.RunBusyError, ValueError, OSError) as e:
+            runs_api.delete_run(run_id, RUNS_DIR)
+        except (runs_api.RunBusyError, ValueError, OSError) as e:
             st.error(plain(e))
             return
         st.query_params.pop("run", None)
@@ -59,7 +59,7 @@ _link = copy_link
 def _save_name(run_id: str) -> None:
     """on_change: keep the typed name (an error stays at the input until it is fixed)."""
     try:
-        store.set_run_name(run_id, S[f"runs_name_{run_id}"], RUNS_DIR)
+        runs_api.set_run_name(run_id, S[f"runs_name_{run_id}"], RUNS_DIR)
         S.pop("runs_name_error", None)
         S.pop("runs_table", None)
     except (ValueError, OSError) as e:
@@ -70,7 +70,7 @@ def _name_form(run) -> None:
     key = f"runs_name_{run.id}"
     S.setdefault(key, run.name or "")
     st.text_input("Name this run", key=key, on_change=_save_name, args=(run.id,), max_chars=None,
-                  placeholder="e.g. F=0.5 baseline", help=store.RUN_NAME.widget_help() + " Empty: no name.", **KEEP)
+                  placeholder="e.g. F=0.5 baseline", help=runs_api.RUN_NAME.widget_help() + " Empty: no name.", **KEEP)
     if S.get("runs_name_error"):
         st.error(S.runs_name_error)
 
@@ -83,7 +83,7 @@ if table.empty:
     st.link_button("Go to Train", "train", icon=":material/model_training:")
     st.stop()
 
-active_at_start = tuple(table.loc[table["state"].isin(store.ACTIVE_STATES), "run"])
+active_at_start = tuple(table.loc[table["state"].isin(runs_api.ACTIVE_STATES), "run"])
 
 
 def _forget_ticks() -> None:
@@ -135,7 +135,7 @@ def _runs_table() -> None:
     )
     ticked = [shown.iloc[i]["run"] for i in event.selection.rows if i < len(shown)] \
         if event and event.selection else []
-    active = tuple(fresh.loc[fresh["state"].isin(store.ACTIVE_STATES), "run"])
+    active = tuple(fresh.loc[fresh["state"].isin(runs_api.ACTIVE_STATES), "run"])
     changed = S.get("runs_ticked") is not None and S.runs_ticked != ticked
     S.runs_ticked = ticked
     if changed or active != active_at_start:  # a run started or ended: the run view and polling change too
@@ -171,8 +171,8 @@ def _confirm_bulk_delete(ticked: list[str]) -> None:
         problems = []
         for rid in doomed:
             try:
-                store.delete_run(rid, RUNS_DIR)
-            except (store.RunBusyError, ValueError, OSError) as e:  # started meanwhile, or gone
+                runs_api.delete_run(rid, RUNS_DIR)
+            except (runs_api.RunBusyError, ValueError, OSError) as e:  # started meanwhile, or gone
                 problems.append(f"{rid}: {plain(e)}")
         if problems:
             S.runs_bulk_problems = problems
@@ -212,13 +212,13 @@ if run_id is None and len(selected) == 1:
     run_id = selected[0]
 if run_id is not None:
     try:
-        run = store.load_run(run_id, RUNS_DIR)
+        run = runs_api.load_run(run_id, RUNS_DIR)
     except (ValueError, OSError) as e:
         st.error(f"Cannot open run {plain(run_id, NAME_CHARS)}: {plain(e)}")
     else:
         st.divider()
         views.show(run, RUNS_DIR, key="runs")  # the view of the run's kind
-        if run.state not in store.ACTIVE_STATES:  # training runs and LR range tests alike
+        if run.state not in runs_api.ACTIVE_STATES:  # training runs and LR range tests alike
             if st.button("Delete run", icon=":material/delete:", key="runs_delete"):
                 S.runs_confirm = run.id
             if S.get("runs_confirm") == run.id:  # kept open across reruns until answered
@@ -233,7 +233,7 @@ if len(selected) >= 2:
     loaded = {}
     for rid in selected:
         try:
-            r = store.load_run(rid, RUNS_DIR)
+            r = runs_api.load_run(rid, RUNS_DIR)
         except (ValueError, OSError) as e:
             st.warning(f"Run {plain(rid, NAME_CHARS)} is left out: {plain(e)}")
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.data import DATASET_CHOICES, OWN
 from lrviz.errors import plain_message
 from lrviz.tournament import ALPHA, MIN_SEEDS, grid, preset, schedule_labels
@@ -23,8 +23,8 @@ from ui.text import NAME_CHARS, plain, shorten
 
 ensure_app_navigation()
 S = st.session_state
-RUNS_DIR = store.DEFAULT_RUNS_DIR
-SET = store.settings_of(store.TOURNAMENT)
+RUNS_DIR = runs_api.DEFAULT_RUNS_DIR
+SET = runs_api.settings_of(runs_api.TOURNAMENT)
 SOURCES = {
     "tutorial": "Reproduce the tutorial: constant 0.01, time-based (Keras 2), step F=0.25 and F=0.5",
     "explorer": "The schedules in the Schedule Explorer",
@@ -55,8 +55,8 @@ st.markdown("The tutorial's question — which schedule trains MiniVGGNet best? 
             f"only with {MIN_SEEDS} or more seeds and a paired t-test of the two leaders below p = {ALPHA}; "
             "otherwise it says how many seeds would decide it.")
 
-active = store.active_run(RUNS_DIR)
-if active and views.on_page("tournament", store.load_run(active, RUNS_DIR).kind):
+active = runs_api.active_run(RUNS_DIR)
+if active and views.on_page("tournament", runs_api.load_run(active, RUNS_DIR).kind):
     S.tn_id = active
 elif "tn_id" not in S:
     S.tn_id = views.latest_of_page("tournament", RUNS_DIR)
@@ -103,7 +103,7 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
                 **(own_data_values("tn") if S.tn_dataset == OWN else {})}
     problem = None
     try:
-        config = store.tournament_config(schedules, **settings)
+        config = runs_api.tournament_config(schedules, **settings)
     except ValueError as e:  # in plain words under its input, as on the Train page (Keras' words: the CLI)
         field = getattr(e, "field", None)
         problem, config = plain_message(e, SET[field].label if field in SET else None), None
@@ -122,14 +122,14 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
                  help=problem or (f"Run {active} is active: stop it or wait for it first." if active else
                                   "Starts the tournament's worker processes; you can leave or reload this page.")):
         try:
-            S.tn_id = store.start_run(config, RUNS_DIR)
+            S.tn_id = runs_api.start_run(config, RUNS_DIR)
             st.rerun()
-        except (store.RunBusyError, ValueError) as e:
+        except (runs_api.RunBusyError, ValueError) as e:
             st.error(plain(e))
     if active and S.get("tn_id") != active:
         st.info(f"Run `{active}` is active; a tournament starts once it has finished or been stopped.")
 
-tournaments = views.runs_of_page("tournament", store.list_runs(RUNS_DIR))  # newest first
+tournaments = views.runs_of_page("tournament", runs_api.list_runs(RUNS_DIR))  # newest first
 if S.get("tn_id"):
     st.divider()
     # every tournament on disk stays reachable (one whose config.json is damaged is shown, not listed by kind)

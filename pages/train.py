@@ -10,7 +10,7 @@ import os
 
 import streamlit as st
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.availability import cifar_availability
 from lrviz.charts import preview_steps_per_epoch, schedule_preview_figure
 from lrviz.data import DATASET_CHOICES, OWN
@@ -30,9 +30,9 @@ from ui.text import plain
 
 ensure_app_navigation()
 S = st.session_state
-RUNS_DIR = store.DEFAULT_RUNS_DIR
-DEFAULTS = store.default_config()
-SET = store.settings_of(store.TRAIN)  # labels, help and rules of every field, described once
+RUNS_DIR = runs_api.DEFAULT_RUNS_DIR
+DEFAULTS = runs_api.default_config()
+SET = runs_api.settings_of(runs_api.TRAIN)  # labels, help and rules of every field, described once
 PLATEAU = plateau_settings("plateau_")  # their names as the errors say them: plateau_factor, ...
 LABELS = {**{name: s.label for name, s in SET.items() if s.label}, **{s.name: s.label for s in PLATEAU.values()},
           "schedule": "Schedule"}
@@ -53,7 +53,7 @@ STATE = PageState("tr_", {  # this page's keys and their defaults (ui/page_state
     "tr_use_limit": False, "tr_limit": 500.0,
     "tr_epochs": float(DEFAULTS["epochs"]), "tr_batch_size": float(DEFAULTS["batch_size"]),
     "tr_momentum": DEFAULTS["momentum"], "tr_nesterov": DEFAULTS["nesterov"], "tr_seed": float(DEFAULTS["seed"]),
-    "tr_backend": lambda: store.validate_config({})["backend"],  # $KERAS_BACKEND, else tensorflow
+    "tr_backend": lambda: runs_api.validate_config({})["backend"],  # $KERAS_BACKEND, else tensorflow
     "tr_mlflow": lambda: bool(os.environ.get("MLFLOW_TRACKING_URI")), "tr_plateau": False, "tr_cifar_download": False,
     **{f"tr_pl_{name}": float(s.default) if s.kind == "int" else s.default for name, s in PLATEAU.items()},
     "tr_from": lambda: len(_explorer_choices()) - 1,
@@ -116,7 +116,7 @@ st.markdown(
     "40 epochs. The learning rate before every batch comes from the same schedule function the explorer plots."
 )
 
-active = store.active_run(RUNS_DIR)
+active = runs_api.active_run(RUNS_DIR)
 if active:
     S.tr_run_id = active
 elif "tr_run_id" not in S:  # a reload, a new tab: the latest training run until a new one is launched
@@ -171,7 +171,7 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
         st.checkbox(SET["nesterov"].label, key="tr_nesterov", help=SET["nesterov"].help, **KEEP)
         errors_at["momentum"] = st.empty()
         errors_at["seed"] = st.empty()
-        backends = store.installed_backends()
+        backends = runs_api.installed_backends()
         st.selectbox(SET["backend"].label, backends, key="tr_backend", help=SET["backend"].help, **KEEP)
         st.toggle(SET["mlflow"].label, key="tr_mlflow", help=SET["mlflow"].help, **KEEP)
         errors_at["backend"] = st.empty()
@@ -227,7 +227,7 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
         problem = "Fix the schedule's highlighted values first."
     else:
         try:
-            valid = store.validate_config(config)
+            valid = runs_api.validate_config(config)
         except ValueError as e:
             field = problem_field = getattr(e, "field", None)  # a FieldError says which input it is about
             problem = plain_message(e, LABELS.get(field))
@@ -274,11 +274,11 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
     launch_error = None
     if launch:
         try:
-            S.tr_run_id = store.start_run(config, RUNS_DIR)
+            S.tr_run_id = runs_api.start_run(config, RUNS_DIR)
             st.rerun()
-        except (store.RunBusyError, ValueError) as e:
+        except (runs_api.RunBusyError, ValueError) as e:
             launch_error = e
-    if active and not isinstance(launch_error, store.RunBusyError):  # said once: the answer below says it
+    if active and not isinstance(launch_error, runs_api.RunBusyError):  # said once: the answer below says it
         st.caption(f":material/hourglass_top: Launch waits: run `{active}` is still running. Stop it below or wait "
                    "for it to finish.")
 
@@ -286,24 +286,24 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
 # the expander collapses while a run is active, which would hide the answer.
 if launch_error is not None:
     st.error(plain_message(launch_error, LABELS.get(getattr(launch_error, "field", None))),
-             icon=":material/hourglass_top:" if isinstance(launch_error, store.RunBusyError) else None)
+             icon=":material/hourglass_top:" if isinstance(launch_error, runs_api.RunBusyError) else None)
 
 data_problem = None  # the finder needs valid data and optimizer settings, not a schedule
 try:
-    store.validate_config({**config, "schedule": DEFAULTS["schedule"], "epochs": DEFAULTS["epochs"]})
+    runs_api.validate_config({**config, "schedule": DEFAULTS["schedule"], "epochs": DEFAULTS["epochs"]})
 except ValueError as e:
     data_problem = plain_message(e, LABELS.get(getattr(e, "field", None)))
 lr_finder_view.section(config, data_problem, RUNS_DIR)
 
 if viewing:
     try:
-        run = store.load_run(viewing, RUNS_DIR)
+        run = runs_api.load_run(viewing, RUNS_DIR)
     except (ValueError, OSError) as e:
         st.info(f"The last run shown here is gone ({plain(e)}).")
         S.pop("tr_run_id", None)
     else:
         st.divider()
-        if run.state in store.ACTIVE_STATES:
+        if run.state in runs_api.ACTIVE_STATES:
             run_view.live(run.id, RUNS_DIR, page="tr")
         else:
             run_view.results(run, RUNS_DIR, key="tr")

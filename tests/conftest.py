@@ -28,9 +28,9 @@ def browser():
 @pytest.fixture()
 def runs_dir(tmp_path, monkeypatch) -> Path:
     """An empty runs folder that the pages and the run store use by default."""
-    from lrviz import runs as store
+    from lrviz import runs as runs_api
 
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", tmp_path)
     return tmp_path
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.report import classification_report_frame, confusion_frame, frame_to_csv
 from lrviz.schedules import Schedule
 
@@ -22,7 +22,7 @@ def fabricate_run(runs_dir: Path, *, factor: float = 0.5, epochs: int = 5, state
     cfg = {"schedule": Schedule.create("step", {"factor": factor, "drop_every": 2}).to_config(), "epochs": epochs,
            "limit": 300, **config}
     group = cfg.pop("group", None)  # a tournament's trial
-    rid = store.create_run(cfg, runs_dir, group=group)
+    rid = runs_api.create_run(cfg, runs_dir, group=group)
     path = Path(runs_dir) / rid
     sched = Schedule.from_config(cfg["schedule"])
     rng = np.random.default_rng(seed)
@@ -39,20 +39,21 @@ def fabricate_run(runs_dir: Path, *, factor: float = 0.5, epochs: int = 5, state
         hist.loc[hist.index[-1], ["loss", "val_loss"]] = np.nan
         hist["val_accuracy"] = 0.1
         accuracy = 0.0
-    store.atomic_write_text(path / "history.csv", hist.to_csv(index=False))
+    runs_api.atomic_write_text(path / "history.csv", hist.to_csv(index=False))
     classes = [str(i) for i in range(10)]
     y_true = np.repeat(np.arange(10), 10)
     y_pred = np.where(rng.random(100) < accuracy, y_true, rng.integers(0, 10, 100))
     if diverged:
         y_pred = np.zeros_like(y_true)  # one class for every image
     if state != "running":
-        store.atomic_write_text(path / "report.csv", frame_to_csv(classification_report_frame(y_true, y_pred, classes)))
-        store.atomic_write_text(path / "confusion.csv", frame_to_csv(confusion_frame(y_true, y_pred, classes)))
-    status = store.read_json(path / "status.json")
+        runs_api.atomic_write_text(path / "report.csv",
+                                   frame_to_csv(classification_report_frame(y_true, y_pred, classes)))
+        runs_api.atomic_write_text(path / "confusion.csv", frame_to_csv(confusion_frame(y_true, y_pred, classes)))
+    status = runs_api.read_json(path / "status.json")
     now = time.time()
     status.update(state=state, epoch=done, epochs=epochs, steps_per_epoch=10, started_at=now - 30, elapsed_s=30.0,
                   updated_at=now, error="boom: out of memory" if state == "failed" else None)
-    store.atomic_write_json(path / "status.json", status)
+    runs_api.atomic_write_json(path / "status.json", status)
     return rid
 
 
@@ -60,20 +61,20 @@ def fabricate_lr_find(runs_dir: Path, *, steepest: float = 0.0085, reason: str |
     """A finished LR range test folder (curve + suggestions), as the finder writes it."""
     import json
 
-    rid = store.create_run({"kind": "lr_find", "limit": 300, "num_steps": 40}, runs_dir)
+    rid = runs_api.create_run({"kind": "lr_find", "limit": 300, "num_steps": 40}, runs_dir)
     path = Path(runs_dir) / rid
     lrs = np.geomspace(1e-7, 10, 40)
     loss = 2.3 - 1.5 / (1 + np.exp(-(np.log10(lrs) + 3) * 2)) + np.where(lrs > 1, lrs, 0)
     frame = pd.DataFrame({"step": np.arange(40), "lr": lrs, "loss": loss, "smoothed_loss": loss})
-    store.atomic_write_text(path / "lr_find.csv", frame.to_csv(index=False))
+    runs_api.atomic_write_text(path / "lr_find.csv", frame.to_csv(index=False))
     rule = {"steepest": "steepest descent of the smoothed loss", "min_div_10": "minimum / 10", "valley": "valley"}
     sugg = {k: {"lr": (None if reason else v), "rule": rule[k], "step": None, "loss": None}
             for k, v in (("steepest", steepest), ("min_div_10", 0.035), ("valley", 0.0028))}
     sugg.update(reason=reason, stopped_early=True, stop_reason="diverged at lr=1.56")
-    store.atomic_write_text(path / "suggestions.json", json.dumps(sugg))
-    status = store.read_json(path / "status.json")
+    runs_api.atomic_write_text(path / "suggestions.json", json.dumps(sugg))
+    status = runs_api.read_json(path / "status.json")
     status.update(state="finished", step=40, num_steps=40, elapsed_s=9.0)
-    store.atomic_write_json(path / "status.json", status)
+    runs_api.atomic_write_json(path / "status.json", status)
     return rid
 
 

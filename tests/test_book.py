@@ -14,7 +14,7 @@ import pytest
 from fakes import fabricate_run, shown
 from streamlit.testing.v1 import AppTest
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.book import BOOK_ACCURACY, book_words, tutorial_setting
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "runs.py")
@@ -74,7 +74,7 @@ def test_the_tournament_names_the_same_figures_by_schedule_label():
 
 
 def _opened(runs_dir: Path, rid: str, monkeypatch) -> tuple[AppTest, float]:
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", runs_dir)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", runs_dir)
     at = AppTest.from_file(PAGE, default_timeout=30)
     at.query_params["run"] = rid
     at.run()

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from lrviz import compare
-from lrviz import runs as store
+from lrviz import runs as runs_api
 
 
 def test_runs_table_rows_and_values(runs_dir_with_two):
@@ -161,19 +161,19 @@ def test_names_people_gave_label_comparisons_before_what_differs(tmp_path):
     a = fabricate_run(tmp_path, factor=0.25)
     b = fabricate_run(tmp_path, factor=0.5)
     c = fabricate_run(tmp_path, factor=0.75)
-    assert store.set_run_name(a, "  quarter  ", tmp_path) == "quarter"
-    store.set_run_name(b, "half", tmp_path)
-    configs = {r: store.load_run(r, tmp_path).config for r in (a, b, c)}
-    names = {r: store.load_run(r, tmp_path).name for r in (a, b, c)}
+    assert runs_api.set_run_name(a, "  quarter  ", tmp_path) == "quarter"
+    runs_api.set_run_name(b, "half", tmp_path)
+    configs = {r: runs_api.load_run(r, tmp_path).config for r in (a, b, c)}
+    names = {r: runs_api.load_run(r, tmp_path).name for r in (a, b, c)}
     labels = compare.comparison_labels(configs, names)
     assert labels[a] == "quarter" and labels[b] == "half" and "0.75" in labels[c]
     table = compare.runs_table(tmp_path)
     assert dict(zip(table["run"], table["name"])) == {a: "quarter", b: "half", c: ""}
-    store.set_run_name(a, "", tmp_path)
-    assert store.load_run(a, tmp_path).name is None
+    runs_api.set_run_name(a, "", tmp_path)
+    assert runs_api.load_run(a, tmp_path).name is None
     with pytest.raises(ValueError, match="Argument `name` must be one line of at most 60 characters"):
-        store.set_run_name(b, "x" * 61, tmp_path)
-    assert store.load_run(b, tmp_path).name == "half"  # a bad name loses nothing
+        runs_api.set_run_name(b, "x" * 61, tmp_path)
+    assert runs_api.load_run(b, tmp_path).name == "half"  # a bad name loses nothing
 
 
 def test_a_name_that_reads_like_another_runs_differences_keeps_both_runs():

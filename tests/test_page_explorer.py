@@ -173,9 +173,9 @@ def test_page_does_not_import_tensorflow():
 def test_plateau_replay_on_a_run_is_offered_below_the_explorer(tmp_path, monkeypatch):
     from fakes import fabricate_run
 
-    from lrviz import runs as store
+    from lrviz import runs as runs_api
 
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", tmp_path)
     rid = fabricate_run(tmp_path, epochs=8)
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     assert len(at.get("plotly_chart")) == 1  # off by default: the schedule chart only

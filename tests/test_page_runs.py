@@ -8,7 +8,7 @@ import pytest
 from fakes import plotly_values, shown
 from streamlit.testing.v1 import AppTest
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "runs.py")
 
@@ -16,12 +16,12 @@ PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "runs.py")
 @pytest.fixture()
 def two(runs_dir_with_two, monkeypatch):
     runs_dir, ids = runs_dir_with_two
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", runs_dir)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", runs_dir)
     return runs_dir, ids
 
 
 def test_empty(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", tmp_path)
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     assert not at.exception and any("No runs yet" in i.value for i in at.info)
 
@@ -183,7 +183,7 @@ def test_one_wording_for_the_held_out_set(two):
 def test_table_says_what_differs_between_runs(tmp_path, monkeypatch):
     from fakes import fabricate_run
 
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", tmp_path)
     a = fabricate_run(tmp_path, factor=0.5, batch_size=32)
     b = fabricate_run(tmp_path, factor=0.5, batch_size=64, limit=None)
     at = AppTest.from_file(PAGE, default_timeout=30).run()
@@ -214,7 +214,7 @@ def test_compared_runs_are_letters_with_a_legend_of_what_sets_them_apart(tmp_pat
 
     from lrviz.schedules import Schedule
 
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", tmp_path)
     a = fabricate_run(tmp_path, schedule=Schedule.create("time_keras2", {"decay": 0.00025}).to_config())
     b = fabricate_run(tmp_path, factor=0.5)
     at = AppTest.from_file(PAGE, default_timeout=30)
@@ -236,7 +236,7 @@ def test_per_class_delta_chart_beside_the_table(two):
     bars = _chart(at, "Δ f1-score per class")
     (trace,) = bars["data"]
     assert trace["type"] == "bar" and trace["name"] == "B − A"
-    ra, rb = store.load_run(a, runs_dir).extras["report"], store.load_run(b, runs_dir).extras["report"]
+    ra, rb = runs_api.load_run(a, runs_dir).extras["report"], runs_api.load_run(b, runs_dir).extras["report"]
     classes = [str(i) for i in range(10)]
     assert list(trace["x"]) == classes
     expected = (rb["f1-score"] - ra["f1-score"]).loc[classes].to_numpy()
@@ -296,7 +296,7 @@ def test_compare_offers_log_loss_on_by_default_when_a_run_exploded(two):
 def test_compare_epoch_axis_ticks_whole_epochs(tmp_path, monkeypatch):
     from fakes import fabricate_run
 
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", tmp_path)
     a, b = fabricate_run(tmp_path, factor=0.25, epochs=2), fabricate_run(tmp_path, factor=0.5, epochs=2)
     at = AppTest.from_file(PAGE, default_timeout=30)
     at.query_params["compare"] = f"{a},{b}"
@@ -311,14 +311,14 @@ def test_a_run_can_be_named_and_the_table_says_it(two):
     at.query_params["run"] = a
     at.run()
     at.text_input(key=f"runs_name_{a}").set_value("F=0.25 baseline").run()
-    assert not at.exception and store.load_run(a, runs_dir).name == "F=0.25 baseline"
+    assert not at.exception and runs_api.load_run(a, runs_dir).name == "F=0.25 baseline"
     assert any("F=0.25 baseline" in shown(m.value) for m in at.markdown)  # the run's header
     at.run()
     table = at.dataframe[0].value
     assert dict(zip(table["run"], table["name"]))[a] == "F=0.25 baseline"
     at.text_input(key=f"runs_name_{a}").set_value("y" * 70).run()
     assert any("The name must be one line of at most 60 characters" in e.value for e in at.error)
-    assert store.load_run(a, runs_dir).name == "F=0.25 baseline"
+    assert runs_api.load_run(a, runs_dir).name == "F=0.25 baseline"
 
 
 def test_continue_proposes_the_runs_own_total_and_says_what_the_next_epoch_trains_at(runs_dir):
@@ -348,8 +348,8 @@ def test_a_run_that_failed_before_its_first_epoch_says_so_in_one_sentence(runs_d
 
     rid = fabricate_run(runs_dir, epochs=5, state="failed")
     (runs_dir / rid / "history.csv").unlink()
-    status = store.read_json(runs_dir / rid / "status.json")
-    store.atomic_write_json(runs_dir / rid / "status.json", {**status, "error": "The CIFAR-10 archive is missing."})
+    status = runs_api.read_json(runs_dir / rid / "status.json")
+    runs_api.atomic_write_json(runs_dir / rid / "status.json", {**status, "error": "The CIFAR-10 archive is missing."})
     at = AppTest.from_file(PAGE, default_timeout=30)
     at.query_params["run"] = rid
     at.run()

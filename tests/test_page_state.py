@@ -64,11 +64,11 @@ def test_each_page_keeps_its_state_under_its_own_prefix(name, query, runs_dir_wi
     from fakes import fabricate_lr_find
     from streamlit.testing.v1 import AppTest
 
-    from lrviz import runs as store
+    from lrviz import runs as runs_api
     from ui.page_state import PREFIXES
 
     runs_dir, (a, b) = runs_dir_with_two
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", runs_dir)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", runs_dir)
     finder = fabricate_lr_find(runs_dir)
     (runs_dir / a / "model.keras").write_bytes(b"stand-in")  # so its view offers "Continue training"
     at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=30)

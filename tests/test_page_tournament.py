@@ -9,7 +9,7 @@ import pandas as pd
 from fakes import fabricate_run, run_page, shown
 from streamlit.testing.v1 import AppTest
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.jobs.tournament import tournament_config
 from lrviz.tournament import preset
 
@@ -32,7 +32,7 @@ def test_empty_page_offers_the_tutorial_preset(runs_dir):
 
 def test_launch_passes_the_form_to_the_engine(runs_dir, monkeypatch):
     got = {}
-    monkeypatch.setattr(store, "start_run", lambda cfg, d: got.setdefault("cfg", cfg) and "t-1")
+    monkeypatch.setattr(runs_api, "start_run", lambda cfg, d: got.setdefault("cfg", cfg) and "t-1")
     at = page()
     at.number_input(key="tn_seeds").set_value(2).run()
     at.number_input(key="tn_epochs").set_value(3).run()
@@ -58,7 +58,7 @@ def test_own_images_and_a_model_on_the_tournament_page(runs_dir, tmp_path, monke
     from own_data_fixtures import write_class_folder
 
     got = {}
-    monkeypatch.setattr(store, "start_run", lambda cfg, d: got.setdefault("cfg", cfg) and "t-3")
+    monkeypatch.setattr(runs_api, "start_run", lambda cfg, d: got.setdefault("cfg", cfg) and "t-3")
     root = write_class_folder(tmp_path / "shapes", per_class=6)
     one = write_class_folder(tmp_path / "one", classes=("only",), per_class=2)
     at = page()
@@ -99,7 +99,7 @@ def _finished_tournament(runs_dir, last: str = "complete") -> str:
     (``stopped``: its run stopped; ``running``: its run runs, in this process)."""
     cfg = tournament_config([{"name": "step", "params": {"factor": 0.25}}, {"name": "step", "params": {"factor": 0.5}}],
                             seeds=2, epochs=4)
-    tid = store.create_run(cfg, runs_dir)
+    tid = runs_api.create_run(cfg, runs_dir)
     trials = []
     for i, (factor, seed, acc) in enumerate([(0.25, 1, 0.70), (0.25, 2, 0.72), (0.5, 1, 0.80), (0.5, 2, 0.82)]):
         state = last if i == 3 else "complete"
@@ -168,7 +168,7 @@ def test_a_stopped_tournament_offers_resume_and_a_finished_one_does_not(runs_dir
     st.update(state="stopped", trials_done=3)
     (runs_dir / tid / "status.json").write_text(json.dumps(st))
     got = {}
-    monkeypatch.setattr(store, "start_run", lambda cfg, d: got.setdefault("cfg", cfg) and "t-2")
+    monkeypatch.setattr(runs_api, "start_run", lambda cfg, d: got.setdefault("cfg", cfg) and "t-2")
     at = page()
     resume = next(b for b in at.button if b.key == "tn_resume")
     assert resume.label == "Resume: run the 1 trial(s) left"

@@ -10,7 +10,7 @@ import pytest
 from fakes import fabricate_run, run_page, shown
 from streamlit.testing.v1 import AppTest
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "train.py")
 
@@ -58,7 +58,7 @@ def test_launch_passes_the_form_to_the_engine(runs_dir, monkeypatch):
         seen.update(config)
         return fabricate_run(runs_dir_arg, factor=config["schedule"]["params"]["factor"])
 
-    monkeypatch.setattr(store, "start_run", fake_start)
+    monkeypatch.setattr(runs_api, "start_run", fake_start)
     at = page()
     at.slider(key="tr_s_factor").set_value(0.25).run()
     at.number_input(key="tr_epochs").set_value(12).run()
@@ -74,9 +74,9 @@ def test_launch_passes_the_form_to_the_engine(runs_dir, monkeypatch):
 
 def test_second_launch_gets_the_busy_answer(runs_dir, monkeypatch):
     def busy(config, runs_dir_arg):
-        raise store.RunBusyError("Run X is running (epoch 3/40); stop it or wait for it to finish.")
+        raise runs_api.RunBusyError("Run X is running (epoch 3/40); stop it or wait for it to finish.")
 
-    monkeypatch.setattr(store, "start_run", busy)
+    monkeypatch.setattr(runs_api, "start_run", busy)
     at = page()
     launch_button(at).click().run()
     assert any("Run X is running (epoch 3/40)" in e.value for e in at.error)
@@ -84,9 +84,9 @@ def test_second_launch_gets_the_busy_answer(runs_dir, monkeypatch):
 
 def test_active_run_is_reattached_with_live_controls(runs_dir):
     rid = fabricate_run(runs_dir, state="running", epochs=10)
-    st_ = store.read_json(runs_dir / rid / "status.json")
+    st_ = runs_api.read_json(runs_dir / rid / "status.json")
     st_.update(pid=os.getpid(), pid_create_time=None, batch=3, eta_s=12.0, lr=0.005)
-    store.atomic_write_json(runs_dir / rid / "status.json", st_)
+    runs_api.atomic_write_json(runs_dir / rid / "status.json", st_)
     at = page()
     assert not at.exception
     assert any(rid in m.value for m in at.markdown)
@@ -113,7 +113,7 @@ def test_continue_training_starts_a_child_run_with_the_new_lr(runs_dir, monkeypa
         seen.update(config)
         return rid
 
-    monkeypatch.setattr(store, "start_run", fake_start)
+    monkeypatch.setattr(runs_api, "start_run", fake_start)
     at = AppTest.from_file(PAGE, default_timeout=30)
     at.session_state["tr_run_id"] = rid
     at.run()
@@ -174,7 +174,7 @@ def test_find_lr_button_starts_a_finder_with_the_form_data(runs_dir, monkeypatch
         seen.update(config)
         return fabricate_lr_find(runs_dir_arg)
 
-    monkeypatch.setattr(store, "start_lr_find", fake)
+    monkeypatch.setattr(runs_api, "start_lr_find", fake)
     at = page()
     at.number_input(key="tr_batch_size").set_value(32).run()
     next(b for b in at.button if b.label == "Find LR").click().run()
@@ -253,7 +253,7 @@ def test_a_dead_tracking_server_shows_as_one_warning_in_plain_text(runs_dir):
 
 def test_plateau_and_backend_fields_reach_the_engine(runs_dir, monkeypatch):
     started = {}
-    monkeypatch.setattr(store, "start_run", lambda cfg, d: started.setdefault("cfg", cfg) and "x")
+    monkeypatch.setattr(runs_api, "start_run", lambda cfg, d: started.setdefault("cfg", cfg) and "x")
     at = page()
     assert "tensorflow" in at.selectbox(key="tr_backend").options
     at.toggle(key="tr_plateau").set_value(True).run()
@@ -272,10 +272,10 @@ def test_plateau_and_backend_fields_reach_the_engine(runs_dir, monkeypatch):
 def _running(runs_dir, **status) -> str:
     """A fabricated run the store takes as running (its worker: this process)."""
     rid = fabricate_run(runs_dir, state="running", epochs=10)
-    st_ = store.read_json(runs_dir / rid / "status.json")
+    st_ = runs_api.read_json(runs_dir / rid / "status.json")
     st_.update(pid=os.getpid(), pid_create_time=None, batch=3, eta_s=12.0, lr=0.005, phase="training")
     st_.update(status)
-    store.atomic_write_json(runs_dir / rid / "status.json", st_)
+    runs_api.atomic_write_json(runs_dir / rid / "status.json", st_)
     return rid
 
 
@@ -362,12 +362,12 @@ def test_set_lr_engine_rule_is_the_schedules_lr_rule(runs_dir):
     rid = _running(runs_dir, lr=2.0)
     high = REGISTRY["step"].param("lr").high  # the bound the schedule editor applies
     with pytest.raises(FieldError) as e:
-        store.set_lr(rid, runs_dir, value=high * 1e5)
+        runs_api.set_lr(rid, runs_dir, value=high * 1e5)
     assert e.value.field == "value" and "Received: value=" in str(e.value)  # Keras-style for the CLI
-    store.set_lr(rid, runs_dir, value=high)  # the bound itself is an LR
+    runs_api.set_lr(rid, runs_dir, value=high)  # the bound itself is an LR
     with pytest.raises(FieldError):
-        store.set_lr(rid, runs_dir, factor=high / 2.0 * 1.5)  # 2.0 x factor would pass the LR bound
-    store.set_lr(rid, runs_dir, factor=0.5)
+        runs_api.set_lr(rid, runs_dir, factor=high / 2.0 * 1.5)  # 2.0 x factor would pass the LR bound
+    runs_api.set_lr(rid, runs_dir, factor=0.5)
     assert len(list((runs_dir / rid / "control").glob("lr-*"))) == 2
 
 
@@ -385,14 +385,14 @@ def test_typed_numbers_are_validated_never_rounded(runs_dir, key, typed, message
 
 def test_a_huge_subset_reaches_the_engine_as_typed(runs_dir, monkeypatch):
     seen = {}
-    monkeypatch.setattr(store, "start_run", lambda cfg, d: seen.setdefault("cfg", cfg) and "x")
+    monkeypatch.setattr(runs_api, "start_run", lambda cfg, d: seen.setdefault("cfg", cfg) and "x")
     at = page()
     at.toggle(key="tr_use_limit").set_value(True).run()
     at.number_input(key="tr_limit").set_value(1e12).run()
     assert at.number_input(key="tr_limit").value == 1e12
     assert any("(22 batches per epoch)" in c.value for c in at.caption)  # all 1,347 digits, batch 64
     launch_button(at).click().run()
-    assert store.validate_config(seen["cfg"])["limit"] == 10**12
+    assert runs_api.validate_config(seen["cfg"])["limit"] == 10**12
 
 
 def test_schedule_preview_shows_the_chosen_epochs(runs_dir):
@@ -447,11 +447,11 @@ def test_eta_after_the_first_epoch_is_within_3x_of_the_real_remaining_time(tmp_p
 
     from lrviz.worker import run_worker
 
-    rid = store.create_run({"limit": 400, "epochs": 6, "batch_size": 32}, tmp_path)  # 13 batches per epoch
+    rid = runs_api.create_run({"limit": 400, "epochs": 6, "batch_size": 32}, tmp_path)  # 13 batches per epoch
     seen = []
 
     def on_row(row):
-        seen.append((time.time(), store.read_json(tmp_path / rid / "status.json").get("eta_s")))
+        seen.append((time.time(), runs_api.read_json(tmp_path / rid / "status.json").get("eta_s")))
 
     assert run_worker(tmp_path / rid, verbose=0, install_signals=False, on_step=on_row) == "finished"
     hist = pd.read_csv(tmp_path / rid / "history.csv")

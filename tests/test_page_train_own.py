@@ -6,7 +6,7 @@ from __future__ import annotations
 from fakes import fabricate_run, run_page, shown
 from own_data_fixtures import write_class_folder
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 
 
 def _own(at, path):
@@ -27,10 +27,10 @@ def test_own_folder_says_what_it_holds_and_launches_with_it(runs_dir, tmp_path, 
     seen = {}
 
     def fake(config, runs_dir_arg):
-        seen.update(store.validate_config(config))
+        seen.update(runs_api.validate_config(config))
         return fabricate_run(runs_dir_arg)
 
-    monkeypatch.setattr(store, "start_run", fake)
+    monkeypatch.setattr(runs_api, "start_run", fake)
     root = write_class_folder(tmp_path / "shapes", per_class=6)
     at = _own(run_page("train"), root)
     assert not at.exception and not _errors(at)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import classification_report
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.report_comparison import (
     BETTER,
     WORSE,
@@ -23,13 +23,13 @@ from lrviz.report_comparison import (
 
 def test_report_comparison_matches_sklearn_and_deltas(runs_dir_with_two):
     runs_dir, (a, b) = runs_dir_with_two
-    ra, rb = store.load_run(a, runs_dir).extras["report"], store.load_run(b, runs_dir).extras["report"]
+    ra, rb = runs_api.load_run(a, runs_dir).extras["report"], runs_api.load_run(b, runs_dir).extras["report"]
     cmp = report_comparison({"A": ra, "B": rb})
     assert cmp.index[-3:].tolist() == ["accuracy", "macro avg", "weighted avg"]
     np.testing.assert_allclose(cmp["Δ f1-score · B"], rb["f1-score"] - ra["f1-score"])
     assert np.isnan(cmp.loc["accuracy", "precision · A"])  # not smeared
     # independent oracle: sklearn on predictions reconstructed from the confusion matrix
-    conf = store.load_run(b, runs_dir).extras["confusion"].to_numpy()
+    conf = runs_api.load_run(b, runs_dir).extras["confusion"].to_numpy()
     y_true = np.repeat(np.arange(10), conf.sum(axis=1))
     y_pred = np.concatenate([np.repeat(np.arange(10), row) for row in conf])
     d = classification_report(y_true, y_pred, output_dict=True, zero_division=0)
@@ -44,8 +44,8 @@ def test_report_comparison_needs_two():
 
 def test_style_colours_only_the_deltas(runs_dir_with_two):
     runs_dir, (a, b) = runs_dir_with_two
-    cmp = report_comparison({"A": store.load_run(a, runs_dir).extras["report"],
-                             "B": store.load_run(b, runs_dir).extras["report"]})
+    cmp = report_comparison({"A": runs_api.load_run(a, runs_dir).extras["report"],
+                             "B": runs_api.load_run(b, runs_dir).extras["report"]})
     html = style_comparison(cmp).to_html()
     deltas = cmp.filter(like="Δ").to_numpy().ravel()
     assert ("#d8f0d8" in html) == bool((deltas >= 0.005).any())
@@ -57,7 +57,7 @@ def test_style_colours_only_the_deltas(runs_dir_with_two):
 
 def test_class_deltas_are_the_per_class_delta_columns(runs_dir_with_two):
     runs_dir, (a, b) = runs_dir_with_two
-    ra, rb = store.load_run(a, runs_dir).extras["report"], store.load_run(b, runs_dir).extras["report"]
+    ra, rb = runs_api.load_run(a, runs_dir).extras["report"], runs_api.load_run(b, runs_dir).extras["report"]
     d = class_deltas(report_comparison({"A": ra, "B": rb}))
     assert list(d.columns) == ["B"] and list(d.index) == [str(i) for i in range(10)]
     assert d.loc["3", "B"] == pytest.approx(rb.loc["3", "f1-score"] - ra.loc["3", "f1-score"])
@@ -65,8 +65,8 @@ def test_class_deltas_are_the_per_class_delta_columns(runs_dir_with_two):
 
 def test_styled_comparison_is_text_with_blanks_and_a_class_column(runs_dir_with_two):
     runs_dir, (a, b) = runs_dir_with_two
-    cmp = report_comparison({"A": store.load_run(a, runs_dir).extras["report"],
-                             "B": store.load_run(b, runs_dir).extras["report"]})
+    cmp = report_comparison({"A": runs_api.load_run(a, runs_dir).extras["report"],
+                             "B": runs_api.load_run(b, runs_dir).extras["report"]})
     shown = style_comparison(cmp).data
     assert shown.columns[0] == "class" and shown["class"].tolist()[-3:] == ["accuracy", "macro avg", "weighted avg"]
     acc = shown.set_index("class").loc["accuracy"]
@@ -76,7 +76,7 @@ def test_styled_comparison_is_text_with_blanks_and_a_class_column(runs_dir_with_
 
 def test_one_table_per_metric(runs_dir_with_two):
     runs_dir, (a, b) = runs_dir_with_two
-    ra, rb = store.load_run(a, runs_dir).extras["report"], store.load_run(b, runs_dir).extras["report"]
+    ra, rb = runs_api.load_run(a, runs_dir).extras["report"], runs_api.load_run(b, runs_dir).extras["report"]
     f1 = metric_table(report_comparison({"A": ra, "B": rb}), "f1-score")
     assert list(f1.columns) == ["A", "B", "B − A"]  # headers a few pixels wide, not whole labels
     assert f1.loc["3", "B − A"] == pytest.approx(rb.loc["3", "f1-score"] - ra.loc["3", "f1-score"])

@@ -17,7 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lrviz import compare
-from lrviz import runs as store
+from lrviz import runs as runs_api
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "runs-0.1"
 TRAIN, LRFIND = "20261125-175940-digits-step-3f74", "20261125-175953-digits-lrfind-19db"
@@ -33,12 +33,12 @@ def old_runs(tmp_path, monkeypatch):
     del cfg["kind"]
     cfg["id"] = NO_KIND
     (tmp_path / NO_KIND / "config.json").write_text(json.dumps(cfg))
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", tmp_path)
     return tmp_path
 
 
 def test_old_runs_list_with_their_kind_progress_and_label(old_runs):
-    by_id = {r.id: r for r in store.list_runs(old_runs)}
+    by_id = {r.id: r for r in runs_api.list_runs(old_runs)}
     assert set(by_id) == {TRAIN, LRFIND, NO_KIND}
     t, f, n = by_id[TRAIN], by_id[LRFIND], by_id[NO_KIND]
     assert (t.kind, t.state, t.epoch, t.epochs, t.error) == ("train", "finished", 2, 2, None)
@@ -51,12 +51,12 @@ def test_old_runs_list_with_their_kind_progress_and_label(old_runs):
 
 
 def test_old_runs_load_with_every_file(old_runs):
-    run = store.load_run(TRAIN, old_runs)
+    run = runs_api.load_run(TRAIN, old_runs)
     assert run.error is None and run.kind == "train" and len(run.history) == 2
     assert list(run.extras["report"].index)[-3:] == ["accuracy", "macro avg", "weighted avg"]
     assert run.class_names == [str(i) for i in range(10)]
     assert {"config.json", "history.csv", "report.csv", "confusion.csv", "predictions.csv"} <= set(run.files)
-    finder = store.load_run(LRFIND, old_runs)
+    finder = runs_api.load_run(LRFIND, old_runs)
     assert finder.error is None and len(finder.extras["lr_find"]) == 12
     assert finder.extras["suggestions"]["reason"] is None
     assert {"lr_find.csv", "suggestions.json"} <= set(finder.files)

@@ -14,7 +14,7 @@ import re
 import pytest
 from fakes import fabricate_run
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from ui import run_view
 
 EPOCHS, SPE = 3, 4
@@ -45,14 +45,14 @@ def _worker_statuses(stop_at: tuple[int, int] | None = None):
 def _drawn(tmp_path, stop_at=None):
     rid = fabricate_run(tmp_path, epochs=EPOCHS, state="running")
     path = tmp_path / rid
-    status = {**store.read_json(path / "status.json"), "steps_per_epoch": SPE, "epochs": EPOCHS}
+    status = {**runs_api.read_json(path / "status.json"), "steps_per_epoch": SPE, "epochs": EPOCHS}
     out = []
     for changes, stop in _worker_statuses(stop_at):
         status.update(changes)
-        store.atomic_write_json(path / "status.json", status)
+        runs_api.atomic_write_json(path / "status.json", status)
         if stop and not (path / "control" / "stop").exists():
-            store.stop_run(rid, tmp_path)
-        run = store.load_run(rid, tmp_path)
+            runs_api.stop_run(rid, tmp_path)
+        run = runs_api.load_run(rid, tmp_path)
         out.append((run_view.progress_fraction(run), run_view.progress_text(run)))
     return out
 
@@ -96,10 +96,10 @@ def test_a_stopped_run_never_goes_back(tmp_path):
 def _loading_run(tmp_path, **status_changes):
     rid = fabricate_run(tmp_path, epochs=EPOCHS, state="running")
     path = tmp_path / rid
-    status = {**store.read_json(path / "status.json"), "steps_per_epoch": SPE, "epochs": EPOCHS, "epoch": 0,
+    status = {**runs_api.read_json(path / "status.json"), "steps_per_epoch": SPE, "epochs": EPOCHS, "epoch": 0,
               "batch": 0, "phase": "loading data", **status_changes}
-    store.atomic_write_json(path / "status.json", status)
-    return rid, store.load_run(rid, tmp_path)
+    runs_api.atomic_write_json(path / "status.json", status)
+    return rid, runs_api.load_run(rid, tmp_path)
 
 
 def test_a_folder_being_read_says_how_many_files_of_how_many(tmp_path):
@@ -124,21 +124,21 @@ def test_the_worker_writes_the_phase_and_the_counts_as_their_own_fields(tmp_path
     from lrviz.jobs.common import StatusWriter
 
     root = write_class_folder(tmp_path / "shapes", classes=("a", "b"), per_class=150)  # 300 files
-    store.atomic_write_json(tmp_path / "status.json", {"state": "running"})
+    runs_api.atomic_write_json(tmp_path / "status.json", {"state": "running"})
     status, heard = StatusWriter(tmp_path), []
     status.on_loading = lambda done, total: heard.append((done, total))
     common.load_data({"dataset": "own", "data": str(root), "seed": 1, "val_split": 0.2}, progress=status.loading)
-    written = store.read_json(tmp_path / "status.json")
+    written = runs_api.read_json(tmp_path / "status.json")
     assert (written["phase"], written["files_done"], written["files_total"]) == ("loading data", 300, 300)
     assert heard[-1] == (300, 300) and len(heard) > 1
     assert [d for d, _ in heard] == sorted(d for d, _ in heard) and {t for _, t in heard} == {300}
 
 
 def _progress_app(runs_dir: str, rid: str) -> None:
-    from lrviz import runs as store
+    from lrviz import runs as runs_api
     from ui import run_view
 
-    run_view.progress(store.load_run(rid, runs_dir))
+    run_view.progress(runs_api.load_run(rid, runs_dir))
 
 
 def test_the_live_view_draws_the_files_bar(tmp_path):
@@ -153,10 +153,10 @@ def test_the_live_view_draws_the_files_bar(tmp_path):
 
 
 def _finder_progress_app(runs_dir: str, rid: str) -> None:
-    from lrviz import runs as store
+    from lrviz import runs as runs_api
     from ui import lr_finder_view
 
-    lr_finder_view._progress(store.load_run(rid, runs_dir))
+    lr_finder_view._progress(runs_api.load_run(rid, runs_dir))
 
 
 def test_an_lr_range_test_reading_a_folder_says_so_too(tmp_path):
@@ -164,9 +164,9 @@ def test_an_lr_range_test_reading_a_folder_says_so_too(tmp_path):
     from streamlit.testing.v1 import AppTest
 
     rid = fabricate_lr_find(tmp_path)
-    status = store.read_json(tmp_path / rid / "status.json")
+    status = runs_api.read_json(tmp_path / rid / "status.json")
     status.update(state="running", step=0, phase="loading data", files_done=250, files_total=1000)
-    store.atomic_write_json(tmp_path / rid / "status.json", status)
+    runs_api.atomic_write_json(tmp_path / rid / "status.json", status)
     at = AppTest.from_function(_finder_progress_app, args=(str(tmp_path), rid), default_timeout=30).run()
     assert not at.exception
     (bar,) = at.get("progress")

@@ -11,7 +11,7 @@ from fakes import fabricate_run, shown
 from streamlit.testing.v1 import AppTest
 
 from lrviz import compare
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.jobs.tournament import tournament_config
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "runs.py")
@@ -20,7 +20,7 @@ PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "runs.py")
 def _finished_tournament(runs_dir: Path, trials: int = 3) -> tuple[str, list[str]]:
     cfg = tournament_config([{"name": "step", "params": {"factor": 0.25}}, {"name": "step", "params": {"factor": 0.5}}],
                             seeds=2, epochs=4)
-    tid = store.create_run(cfg, runs_dir)
+    tid = runs_api.create_run(cfg, runs_dir)
     status = json.loads((runs_dir / tid / "status.json").read_text())
     (runs_dir / tid / "status.json").write_text(json.dumps({**status, "state": "finished"}))
     return tid, [fabricate_run(runs_dir, factor=0.25 + 0.25 * (i % 2), seed=i, epochs=4, group=tid)
@@ -30,7 +30,7 @@ def _finished_tournament(runs_dir: Path, trials: int = 3) -> tuple[str, list[str
 @pytest.fixture()
 def session(tmp_path, monkeypatch):
     """A plain run, a finished tournament with three trials, and a running run (no worker)."""
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", tmp_path)
     plain_run = fabricate_run(tmp_path, factor=0.5)
     tid, trials = _finished_tournament(tmp_path)
     running = fabricate_run(tmp_path, factor=0.1, state="running")
@@ -113,7 +113,7 @@ def test_cancel_deletes_nothing_and_trials_can_stay(session):
 def test_the_filter_lists_the_matching_runs_and_ticks_stay_on_their_runs(tmp_path, monkeypatch):
     """Issue 19: the Runs table had no filter. Words typed in it keep the rows that hold them all
     (lrviz.compare.filter_runs); a tick in the filtered table is the run on that row."""
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", tmp_path)
     plain_run = fabricate_run(tmp_path, factor=0.5)
     failed = fabricate_run(tmp_path, factor=0.75, state="failed")
     tid, _ = _finished_tournament(tmp_path)
@@ -147,7 +147,7 @@ def test_the_table_and_the_run_header_say_the_model(tmp_path, monkeypatch):
     assert (table.loc[mini, "model"], table.loc[net, "model"], table.loc[own, "model"]) == \
         ("MiniVGGNet", "MobileNetV2", "my_net.keras")
     assert list(compare.filter_runs(table.reset_index(), "mobilenet")["run"]) == [net]
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", tmp_path)
     at = AppTest.from_file(PAGE, default_timeout=30).run()
     assert not at.exception
     grid = at.dataframe[0].value.set_index("run")

@@ -9,7 +9,7 @@ import socket
 from fakes import fabricate_run
 
 from lrviz import compare
-from lrviz import runs as store
+from lrviz import runs as runs_api
 
 
 def _edit(path, **changes):
@@ -21,8 +21,8 @@ def _edit(path, **changes):
 def test_a_kind_that_is_not_a_string_is_read_as_no_kind(tmp_path):
     rid = fabricate_run(tmp_path)
     _edit(tmp_path / rid / "config.json", kind=["x"])
-    assert [r.id for r in store.list_runs(tmp_path)] == [rid]
-    assert store.load_run(rid, tmp_path).kind == "train"
+    assert [r.id for r in runs_api.list_runs(tmp_path)] == [rid]
+    assert runs_api.load_run(rid, tmp_path).kind == "train"
 
 
 def test_times_that_are_not_numbers_or_far_in_the_future_do_not_keep_a_run_alive(tmp_path):
@@ -31,9 +31,9 @@ def test_times_that_are_not_numbers_or_far_in_the_future_do_not_keep_a_run_alive
     _edit(tmp_path / future / "status.json", state="queued", updated_at=1e12, pid=None)
     _edit(tmp_path / remote / "status.json", state="running", host=socket.gethostname() + "-elsewhere",
           updated_at=1e12)
-    states = {r.id: r.state for r in store.list_runs(tmp_path)}
+    states = {r.id: r.state for r in runs_api.list_runs(tmp_path)}
     assert states == {lists: "failed", future: "failed", remote: "failed"}
-    assert store.active_run(tmp_path) is None  # nothing blocks a launch
+    assert runs_api.active_run(tmp_path) is None  # nothing blocks a launch
 
 
 def test_a_start_time_out_of_range_leaves_the_cell_blank(tmp_path):

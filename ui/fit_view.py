@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.schedules import Schedule
 from ui import run_view
 from ui.text import NAME_CHARS, plain
@@ -18,13 +18,13 @@ BESIDE = ("Trains in your own script (lrviz.keras.Dashboard), in that process: l
           "and neither waits for the other. Stop and Set LR act on it from its next batch.")
 
 
-def header(run: store.Run) -> None:
+def header(run: runs_api.Run) -> None:
     label, color, icon = run_view.badge(run)
     cols = st.columns([3, 1], vertical_alignment="center")
     cols[0].markdown(f"#### {plain(run.name, NAME_CHARS)} · `{run.id}`" if run.name else f"#### Fit `{run.id}`")
     cols[1].badge(label, icon=icon, color=color)
     st.caption(" · ".join(plain(bit, 2 * NAME_CHARS) for bit in describe(run.config, run.status)))
-    if run.state in store.ACTIVE_STATES:
+    if run.state in runs_api.ACTIVE_STATES:
         st.caption(BESIDE)
     run_view.warnings(run)
 
@@ -68,14 +68,14 @@ def _number(value: object) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def no_set_lr(run: store.Run) -> str | None:
+def no_set_lr(run: runs_api.Run) -> str | None:
     """Why this fit's LR cannot be set from here (its optimizer computes it), or None."""
-    refusal = store.lr_fixed(run)
+    refusal = runs_api.lr_fixed(run)
     return None if refusal is None else plain(refusal)
 
 
-def show(run: store.Run, runs_dir: Path, key: str) -> None:
-    if run.state in store.ACTIVE_STATES:
+def show(run: runs_api.Run, runs_dir: Path, key: str) -> None:
+    if run.state in runs_api.ACTIVE_STATES:
         run_view.live(run.id, runs_dir, page=key, head=header, no_set_lr=no_set_lr)
     else:
         run_view.results(run, runs_dir, key=key, head=header)

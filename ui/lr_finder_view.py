@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.charts import lr_find_figure
 from lrviz.errors import plain_message
 from lrviz.lr_finder import DEFAULTS, SUGGESTIONS, FinderSettings, recommended_order
@@ -63,7 +63,7 @@ def take_applied() -> None:
 
 def section(form_config: dict, problem: str | None, runs_dir: Path) -> None:
     if "tr_find_id" not in S:  # a reload, a new tab: the latest LR range test and its suggestions, as before
-        S.tr_find_id = store.latest_run(runs_dir, kind=store.LR_FIND)
+        S.tr_find_id = runs_api.latest_run(runs_dir, kind=runs_api.LR_FIND)
     with st.expander("Find a starting LR (LR range test)", icon=":material/search:",
                      expanded=bool(S.get("tr_find_id"))):
         st.markdown(
@@ -80,12 +80,12 @@ def section(form_config: dict, problem: str | None, runs_dir: Path) -> None:
         c[1].number_input(FIND["end"].label, key="tr_find_end", format="%g", help=FIND["end"].widget_help(), **KEEP)
         c[2].number_input(FIND["num_steps"].label, key="tr_find_steps", step=10,
                           help=FIND["num_steps"].widget_help(), **KEEP)
-        config = {"kind": store.LR_FIND, **{k: form_config.get(k) for k in store.DATA_KEYS}, "start": S.tr_find_start,
-                  "end": S.tr_find_end, "num_steps": S.tr_find_steps}
+        config = {"kind": runs_api.LR_FIND, **{k: form_config.get(k) for k in runs_api.DATA_KEYS},
+                  "start": S.tr_find_start, "end": S.tr_find_end, "num_steps": S.tr_find_steps}
         finder_problem = problem
         if finder_problem is None:
             try:
-                store.validate_lr_find_config(config)
+                runs_api.validate_lr_find_config(config)
             except ValueError as e:
                 field = getattr(e, "field", None)
                 finder_problem = plain_message(e, FIND[field].label if field in FIND else None)
@@ -94,8 +94,8 @@ def section(form_config: dict, problem: str | None, runs_dir: Path) -> None:
         if c[3].button("Find LR", icon=":material/search:", disabled=finder_problem is not None,
                        help=finder_problem or "About 10–20 s on digits."):
             try:
-                S.tr_find_id = store.start_lr_find(config, runs_dir)
-            except store.RunBusyError as e:
+                S.tr_find_id = runs_api.start_lr_find(config, runs_dir)
+            except runs_api.RunBusyError as e:
                 st.error(plain(e), icon=":material/hourglass_top:")
             except ValueError as e:
                 st.error(plain(e))
@@ -115,13 +115,13 @@ def _result(run_id: str, runs_dir: Path) -> None:
             return
         _progress(run)
         st.plotly_chart(lr_find_figure(run.extras.get("lr_find"), None), key=f"tr_find_live_{run_id}")
-        if run.state not in store.ACTIVE_STATES:
+        if run.state not in runs_api.ACTIVE_STATES:
             st.rerun(scope="app")
 
     run = _load(run_id, runs_dir)
     if run is None:
         return
-    if run.state in store.ACTIVE_STATES:
+    if run.state in runs_api.ACTIVE_STATES:
         _live()
         return
     results(run, runs_dir, key="tr")
@@ -140,7 +140,7 @@ def results(run, runs_dir: Path, key: str = "runs") -> None:
 
 def _load(run_id: str, runs_dir: Path):
     try:
-        return store.load_run(run_id, runs_dir)
+        return runs_api.load_run(run_id, runs_dir)
     except (ValueError, OSError) as e:
         st.info(f"The last LR range test is gone ({plain(e)}).")
         S.pop("tr_find_id", None)

@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from ui.data_upload import data_upload
 from ui.page_state import KEEP
 
@@ -33,7 +33,7 @@ def own_data_defaults(prefix: str, val_split: float) -> dict[str, Any]:
 def own_data_words(data: str, image_size: str | None, color_mode: str | None, val_split: float,
                    model: str) -> tuple[str, int]:
     """What the data holds in one line, and its number of training images (``FieldError`` if bad)."""
-    return store.own_data_words({"data": data, "image_size": image_size, "color_mode": color_mode,
+    return runs_api.own_data_words({"data": data, "image_size": image_size, "color_mode": color_mode,
                                  "val_split": val_split, "model": model})
 
 

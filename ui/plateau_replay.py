@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.charts import plateau_replay_figure
 from lrviz.plateau import plateau_settings, replay, validate_plateau
 from ui.page_state import KEEP
@@ -31,7 +31,7 @@ def section(runs_dir: Path) -> None:
                     "on the **Train** page.)")
         from ui.views import replayable  # here: the view registry imports every kind's view, the explorer none
 
-        candidates = [s for s in store.list_runs(runs_dir) if replayable(s) and s.epoch >= 2]
+        candidates = [s for s in runs_api.list_runs(runs_dir) if replayable(s) and s.epoch >= 2]
         if not candidates:
             st.info("No training run with at least 2 finished epochs yet: train one on the **Train** page.")
             return
@@ -44,7 +44,7 @@ def section(runs_dir: Path) -> None:
             errors.get(getattr(e, "field", ""), st).error(str(e))
             return
         try:
-            run = store.load_run(run_id, runs_dir)
+            run = runs_api.load_run(run_id, runs_dir)
         except (ValueError, OSError) as e:
             st.error(f"Cannot open run `{run_id}`: {plain(e)}")
             return

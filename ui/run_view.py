@@ -14,7 +14,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.book import book_words
 from lrviz.charts import confusion_figure, lr_used_figure, lr_used_figure_resumed, metric_figure, metric_figure_resumed
 from lrviz.compare import divergence
@@ -55,7 +55,7 @@ def fmt_duration(seconds) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-def planned_per_epoch(run: store.Run):
+def planned_per_epoch(run: runs_api.Run):
     """The schedule's LR per epoch (first batch), for the LR chart; None if unreadable."""
     try:
         sched = Schedule.from_config(run.config["schedule"])
@@ -65,19 +65,19 @@ def planned_per_epoch(run: store.Run):
         return None
 
 
-def diverged(run: store.Run) -> str | None:
+def diverged(run: runs_api.Run) -> str | None:
     """Why a run that ended (finished or stopped) diverged, or None."""
     if run.state not in ("finished", "stopped"):  # an LR range test has no epochs of history: never
         return None
     return divergence(run.history, len(run.class_names))
 
 
-def stop_requested(run: store.Run) -> bool:
+def stop_requested(run: runs_api.Run) -> bool:
     """Whether Stop was pressed (here, in another tab or from the CLI) on a run still active."""
-    return run.state in store.ACTIVE_STATES and Control(run.dir / "control").stop_requested
+    return run.state in runs_api.ACTIVE_STATES and Control(run.dir / "control").stop_requested
 
 
-def badge(run: store.Run) -> tuple[str, str, str]:
+def badge(run: runs_api.Run) -> tuple[str, str, str]:
     """The state badge: label, colour, icon (the phase while running, in plain words)."""
     if stop_requested(run):
         return STOPPING_BADGE
@@ -91,7 +91,7 @@ def badge(run: store.Run) -> tuple[str, str, str]:
 ENDED_WORDS = {"finished": "Finished", "stopped": "Stopped", "failed": "Failed"}
 
 
-def progress_text(run: store.Run) -> str:
+def progress_text(run: runs_api.Run) -> str:
     """The line over the progress bar: the phase in plain words, or epoch, batch, elapsed and
     ETA ("estimating…" until the worker has measured its pace after the first batch).
 
@@ -123,7 +123,7 @@ def progress_text(run: store.Run) -> str:
             f"batch {int(st_.get('batch') or 0)}/{spe} · elapsed {elapsed} · ETA {eta_text}")
 
 
-def progress_fraction(run: store.Run) -> float:
+def progress_fraction(run: runs_api.Run) -> float:
     """How far the run is, 0 to 1, for the progress bar: finished epochs and batches of the
     current one; 1 once every epoch is done (evaluating, finished)."""
     st_ = run.status
@@ -137,15 +137,15 @@ def progress_fraction(run: store.Run) -> float:
     return max(0.0, min(1.0, (epoch + min(int(st_.get("batch") or 0), spe) / spe) / epochs))
 
 
-def header(run: store.Run) -> None:
+def header(run: runs_api.Run) -> None:
     label, color, icon = badge(run)
     cols = st.columns([3, 1], vertical_alignment="center")
     cols[0].markdown(f"#### {plain(run.name, NAME_CHARS)} · `{run.id}`" if run.name else f"#### Run `{run.id}`")
     cols[1].badge(label, icon=icon, color=color)
     cfg = run.config
     bits = [f"**{plain(dataset_words(cfg) or '?', NAME_CHARS)}**", plain(model_words(cfg), NAME_CHARS)]
-    if "schedule" not in cfg and store.label_of(cfg):  # a kind without a schedule (an LR range test) in its words
-        bits.append(plain(store.label_of(cfg), NAME_CHARS))
+    if "schedule" not in cfg and runs_api.label_of(cfg):  # a kind without a schedule (an LR range test) in its words
+        bits.append(plain(runs_api.label_of(cfg), NAME_CHARS))
     try:
         bits.append(Schedule.from_config(cfg["schedule"]).label())
     except (KeyError, ValueError, TypeError):
@@ -169,7 +169,7 @@ def header(run: store.Run) -> None:
     warnings(run)
 
 
-def warnings(run: store.Run) -> None:
+def warnings(run: runs_api.Run) -> None:
     """An optional integration that failed (MLflow down): one line each, the run went on without it
     (``status.json`` ``warnings``, written by ``StatusWriter.warn``)."""
     found = run.status.get("warnings")
@@ -178,13 +178,13 @@ def warnings(run: store.Run) -> None:
             st.warning(plain(w["message"]), icon=":material/cloud_off:")
 
 
-def parent_history(run: store.Run):
+def parent_history(run: runs_api.Run):
     """The history of the run a resumed run continues (its epochs come first), or None."""
     parent = run.config.get("parent")
     if not parent:
         return None
     try:
-        return store.load_run(parent, run.dir.parent).history
+        return runs_api.load_run(parent, run.dir.parent).history
     except (ValueError, OSError):
         return None
 
@@ -196,7 +196,7 @@ LR_INPUT_W = 170  # px: the Set LR value or factor
 METRIC_W = 170  # px: "Validation accuracy" and its value
 
 
-def charts(run: store.Run, key: str) -> None:
+def charts(run: runs_api.Run, key: str) -> None:
     epochs = int(run.config.get("epochs") or run.status.get("epochs") or 1)
     spe = int(run.config.get("steps_per_epoch") or run.status.get("steps_per_epoch") or 1)
     before = parent_history(run)
@@ -215,7 +215,7 @@ def charts(run: store.Run, key: str) -> None:
         row.plotly_chart(fig, key=f"{key}_{name}", config={"displaylogo": False}, width=RUN_CHART_W)
 
 
-def progress(run: store.Run) -> None:
+def progress(run: runs_api.Run) -> None:
     st_ = run.status
     epochs = int(st_.get("epochs") or run.config.get("epochs") or 1)
     epoch = int(st_.get("epoch") or 0)
@@ -239,7 +239,7 @@ def progress(run: store.Run) -> None:
 
 
 def _stop(run_id: str, runs_dir: Path) -> None:
-    store.stop_run(run_id, runs_dir)
+    runs_api.stop_run(run_id, runs_dir)
     st.toast("Stop requested: the run finishes its current batch, then writes its report.")
 
 
@@ -255,7 +255,7 @@ def _on_mode_change(key: str, lr_now) -> None:
         S[f"{key}_amount"] = float(f"{lr_now:.3g}")
 
 
-def controls(run: store.Run, runs_dir: Path, page: str, *, no_set_lr: str | None = None) -> None:
+def controls(run: runs_api.Run, runs_dir: Path, page: str, *, no_set_lr: str | None = None) -> None:
     """Stop, and Set LR now (absolute or ×factor), for an active run; ``no_set_lr``: why this run's
     LR cannot be set (then only Stop, and that reason)."""
     key = f"{page}_ctl_{run.id}"
@@ -279,29 +279,29 @@ def controls(run: store.Run, runs_dir: Path, page: str, *, no_set_lr: str | None
                                      **KEEP)
     field = "factor" if mode == "× factor" else "value"
     S.setdefault(f"{key}_amount", 0.001)
-    row.number_input(store.SET_LR[field].label, key=f"{key}_amount", format="%.6g", width=LR_INPUT_W,
+    row.number_input(runs_api.SET_LR[field].label, key=f"{key}_amount", format="%.6g", width=LR_INPUT_W,
                          step=0.0001 if field == "value" else 0.1,
                          on_change=_on_lr_input_change, args=(key,), **KEEP)
     amount = S[f"{key}_amount"]
     try:  # the engine's rule, checked as it is typed; the error stays until the value changes
-        store.check_lr_change(**{field: amount}, lr_now=lr_now)
+        runs_api.check_lr_change(**{field: amount}, lr_now=lr_now)
         problem = None
     except ValueError as e:
-        problem = plain_message(e, store.SET_LR[field].label)
+        problem = plain_message(e, runs_api.SET_LR[field].label)
     if row.button("Apply", key=f"{key}_apply", icon=":material/tune:", disabled=problem is not None or stopping,
                       help=problem):
         try:
-            store.set_lr(run.id, runs_dir, **{field: amount})
+            runs_api.set_lr(run.id, runs_dir, **{field: amount})
             st.toast(f"LR change requested ({mode} {amount:g}); it applies from the next batch.")
         except ValueError as e:
-            S[f"{key}_error"] = plain_message(e, store.SET_LR[field].label)
+            S[f"{key}_error"] = plain_message(e, runs_api.SET_LR[field].label)
     problem = problem or S.get(f"{key}_error")
     if problem:
         st.error(problem)
 
 
-def live(run_id: str, runs_dir: Path, page: str, *, head: Callable[[store.Run], None] | None = None,
-         no_set_lr: Callable[[store.Run], str | None] | None = None) -> None:
+def live(run_id: str, runs_dir: Path, page: str, *, head: Callable[[runs_api.Run], None] | None = None,
+         no_set_lr: Callable[[runs_api.Run], str | None] | None = None) -> None:
     """Poll the run every second; when it ends, rerun the page to show the results. ``head``
     draws its header (a kind's own; default :func:`header`), ``no_set_lr(run)`` says why its LR
     cannot be set, if it cannot."""
@@ -309,7 +309,7 @@ def live(run_id: str, runs_dir: Path, page: str, *, head: Callable[[store.Run], 
     @st.fragment(run_every=POLL_S)
     def _panel() -> None:
         try:
-            run = store.load_run(run_id, runs_dir)
+            run = runs_api.load_run(run_id, runs_dir)
         except (ValueError, OSError) as e:
             st.error(f"Run {run_id} can no longer be read: {plain(e)}")
             return
@@ -317,15 +317,15 @@ def live(run_id: str, runs_dir: Path, page: str, *, head: Callable[[store.Run], 
         progress(run)
         controls(run, runs_dir, page, no_set_lr=no_set_lr(run) if no_set_lr else None)
         charts(run, key=f"{page}_live_{run_id}")
-        if run.state not in store.ACTIVE_STATES:
+        if run.state not in runs_api.ACTIVE_STATES:
             time.sleep(0.1)
             st.rerun(scope="app")
 
     _panel()
 
 
-def results(run: store.Run, runs_dir: Path, key: str = "res", *,
-            head: Callable[[store.Run], None] | None = None) -> None:
+def results(run: runs_api.Run, runs_dir: Path, key: str = "res", *,
+            head: Callable[[runs_api.Run], None] | None = None) -> None:
     """A finished, stopped or failed run: what happened, charts, report, confusion, downloads
     (``head``: its header, default :func:`header`)."""
     (head or header)(run)
@@ -371,7 +371,7 @@ def results(run: store.Run, runs_dir: Path, key: str = "res", *,
         resume(run, runs_dir, key)
 
 
-def resume(run: store.Run, runs_dir: Path, key: str) -> None:
+def resume(run: runs_api.Run, runs_dir: Path, key: str) -> None:
     """The tutorial's "stop, adjust the LR, continue": a new run that starts from this one's
     saved model and optimizer state, with more epochs and optionally a new initial LR."""
     done = len(run.history)
@@ -409,10 +409,10 @@ def resume(run: store.Run, runs_dir: Path, key: str) -> None:
             try:
                 new_sched = Schedule.create(sched.name, params, warmup=sched.warmup,
                                             warmup_start_factor=sched.warmup_start_factor)
-                new_id = store.start_run({"schedule": new_sched.to_config(), "epochs": S[f"{k}_epochs"],
+                new_id = runs_api.start_run({"schedule": new_sched.to_config(), "epochs": S[f"{k}_epochs"],
                                           "batch_size": run.config.get("batch_size", 64),
                                           "seed": run.config.get("seed", 42), "parent": run.id}, runs_dir)
-            except (ValueError, store.RunBusyError) as e:
+            except (ValueError, runs_api.RunBusyError) as e:
                 label = {"epochs": "Total epochs to reach", "lr": "Initial LR of the schedule"}
                 st.error(plain_message(e, label.get(getattr(e, "field", None))))
             else:
@@ -431,7 +431,7 @@ _DOWNLOADS = [
 ]
 
 
-def downloads(run: store.Run, key: str) -> None:
+def downloads(run: runs_api.Run, key: str) -> None:
     available = [d for d in _DOWNLOADS if d[0] in run.files]
     if not available:
         return

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from lrviz import compare, explorer
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.charts import tournament_figure
 from lrviz.schedules import Schedule
 from lrviz.text import shorten
@@ -116,9 +116,10 @@ def _resume(view, runs_dir: Path, key: str, left: int) -> None:
                  help="A new tournament on the same study and settings: completed trials count, stopped ones "
                       "continue from their saved model."):
         try:
-            new_id = store.start_run(store.tournament_config(parent=view.id, workers=view.config.get("workers", 1),
-                                                       **({"storage": storage} if storage else {})), runs_dir)
-        except (store.RunBusyError, ValueError) as e:
+            config = runs_api.tournament_config(parent=view.id, workers=view.config.get("workers", 1),
+                                                **({"storage": storage} if storage else {}))
+            new_id = runs_api.start_run(config, runs_dir)
+        except (runs_api.RunBusyError, ValueError) as e:
             st.error(plain(e))
             return
         send("tournament", "show", new_id)
@@ -130,7 +131,7 @@ def _resume(view, runs_dir: Path, key: str, left: int) -> None:
 def _progress(view) -> None:
     done, total, running = view.trials_done, max(view.trials_total, 1), view.running
     left = ""
-    if view.state in store.ACTIVE_STATES:
+    if view.state in runs_api.ACTIVE_STATES:
         eta = view.status.get("eta_s")
         if not isinstance(eta, (int, float)):
             left = " · time left: known once a trial has finished"
@@ -173,28 +174,28 @@ def _curves(view, curves: list[dict], key: str) -> None:
 
 def _body(run_id: str, runs_dir: Path, key: str) -> None:
     try:
-        view = store.read_tournament(run_id, runs_dir)
+        view = runs_api.read_tournament(run_id, runs_dir)
     except (ValueError, OSError) as e:
         st.info(f"The tournament shown here is gone ({plain(e)}).")
         return
     st.markdown(f"#### Tournament `{view.id}`")
     # The folder's text is data: plain text (ui/text.py), never Markdown.
-    st.caption(plain(store.label_of({**view.config, "kind": store.TOURNAMENT}), 2 * NAME_CHARS)
+    st.caption(plain(runs_api.label_of({**view.config, "kind": runs_api.TOURNAMENT}), 2 * NAME_CHARS)
                + f" · {plain(view.config.get('dataset'), NAME_CHARS)} · state: **{plain(view.state, 20)}**"
                + (f" · {plain(view.status.get('phase'), NAME_CHARS)}" if view.status.get("phase") else "")
                + (f" · resumes {plain(view.config['parent'], NAME_CHARS)}" if view.config.get("parent") else ""))
     if view.damaged:
         st.warning(f"Damaged: {plain(view.damaged)}. What could be read is shown.", icon=":material/broken_image:")
     _progress(view)
-    if view.state in store.ACTIVE_STATES:
+    if view.state in runs_api.ACTIVE_STATES:
         if st.button("Stop the tournament", icon=":material/stop:", key=f"{key}_stop",
                      help="Stops every worker after its current batch; finished trials are kept."):
-            store.stop_run(view.id, runs_dir)
+            runs_api.stop_run(view.id, runs_dir)
             st.toast("Stopping: every worker ends its current batch.")
     elif view.state == "failed":
         st.error(f"The tournament failed: {plain(view.status.get('error') or 'no reason recorded')}")
     config_ok = "config.json" not in (view.damaged_files or {})
-    if view.state not in store.ACTIVE_STATES and view.trials_done < view.trials_total and config_ok:
+    if view.state not in runs_api.ACTIVE_STATES and view.trials_done < view.trials_total and config_ok:
         _resume(view, runs_dir, key, view.trials_total - view.trials_done)
     if view.verdict and view.verdict.get("text"):
         (st.success if view.verdict.get("decisive") is True else st.info)(plain(view.verdict["text"]))
@@ -206,7 +207,7 @@ def _body(run_id: str, runs_dir: Path, key: str) -> None:
     _leaderboard(view, key)
     _ties(view)
     curves = compare.trial_curves(view.trials, runs_dir)
-    if view.state in store.ACTIVE_STATES or any(len(c["history"]) for c in curves):
+    if view.state in runs_api.ACTIVE_STATES or any(len(c["history"]) for c in curves):
         _curves(view, curves, key)
     else:  # an ended tournament with no epoch: two empty charts "waiting" would wait for nothing
         st.caption(f"No trial finished an epoch before the tournament {plain(view.state)}: there are no curves "
@@ -218,16 +219,16 @@ def _body(run_id: str, runs_dir: Path, key: str) -> None:
     if key != "tn":
         st.link_button("Open the Tournament page", "tournament", icon=":material/emoji_events:")
     was_active = f"{key}_was_active"
-    if view.state in store.ACTIVE_STATES and S.get(was_active) is not True:
+    if view.state in runs_api.ACTIVE_STATES and S.get(was_active) is not True:
         S[was_active] = True
-    if view.state not in store.ACTIVE_STATES and S.pop(was_active, False):
+    if view.state not in runs_api.ACTIVE_STATES and S.pop(was_active, False):
         st.rerun(scope="app")
 
 
 def show(run_id: str, runs_dir: Path, key: str = "tn") -> None:
     """Draw the tournament ``run_id``; while it runs, it refreshes itself every 2 s."""
     try:
-        live = store.read_tournament(run_id, runs_dir).state in store.ACTIVE_STATES
+        live = runs_api.read_tournament(run_id, runs_dir).state in runs_api.ACTIVE_STATES
     except (ValueError, OSError):
         live = False
     if live:

@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from ui import fit_view, lr_finder_view, run_view, tournament_view
 
-View = Callable[[store.Run, Path, str], None]  # (run, runs_dir, key: a prefix for its widgets' keys)
+View = Callable[[runs_api.Run, Path, str], None]  # (run, runs_dir, key: a prefix for its widgets' keys)
 
 
 @dataclass(frozen=True)
@@ -43,25 +43,25 @@ def register(kind: str, show: View, *, words: str, compared: bool = False, repla
     VIEWS[kind] = KindView(show, words, compared, replayable, page)
 
 
-def _training(run: store.Run, runs_dir: Path, key: str) -> None:
-    if run.state in store.ACTIVE_STATES:
+def _training(run: runs_api.Run, runs_dir: Path, key: str) -> None:
+    if run.state in runs_api.ACTIVE_STATES:
         run_view.live(run.id, runs_dir, page=key)
     else:
         run_view.results(run, runs_dir, key=key)
 
 
-def _lr_find(run: store.Run, runs_dir: Path, key: str) -> None:
+def _lr_find(run: runs_api.Run, runs_dir: Path, key: str) -> None:
     run_view.header(run)
     lr_finder_view.results(run, runs_dir, key=key)
 
 
-def _tournament(run: store.Run, runs_dir: Path, key: str) -> None:
+def _tournament(run: runs_api.Run, runs_dir: Path, key: str) -> None:
     tournament_view.show(run.id, runs_dir, key=key)
 
 
-register(store.TRAIN, _training, words="a training run", compared=True, replayable=True, page="train")
-register(store.LR_FIND, _lr_find, words="an LR range test")
-register(store.TOURNAMENT, _tournament, words="a tournament", page="tournament")
+register(runs_api.TRAIN, _training, words="a training run", compared=True, replayable=True, page="train")
+register(runs_api.LR_FIND, _lr_find, words="an LR range test")
+register(runs_api.TOURNAMENT, _tournament, words="a tournament", page="tournament")
 register("fit", fit_view.show, words="a fit", compared=True)
 
 _UNREGISTERED = KindView(_training, "a run of another kind", compared=True)  # a job kind without a view yet
@@ -71,21 +71,21 @@ def _of(kind: str) -> KindView:
     return VIEWS.get(kind, _UNREGISTERED)
 
 
-def show(run: store.Run, runs_dir: Path, key: str) -> None:
+def show(run: runs_api.Run, runs_dir: Path, key: str) -> None:
     """Draw ``run`` with its kind's view (``key``: a prefix for its widgets' keys)."""
     _of(run.kind).show(run, runs_dir, key)
 
 
-def comparable(run: store.Run) -> bool:
+def comparable(run: runs_api.Run) -> bool:
     """Whether ``run`` overlays with training runs on the Runs page."""
     return _of(run.kind).compared
 
 
-def kind_words(run: store.Run) -> str:
+def kind_words(run: runs_api.Run) -> str:
     return _of(run.kind).words
 
 
-def replayable(summary: store.RunSummary) -> bool:
+def replayable(summary: runs_api.RunSummary) -> bool:
     """Whether the explorer can replay ReduceLROnPlateau on ``summary``'s recorded curve."""
     return _of(summary.kind).replayable
 
@@ -95,11 +95,11 @@ def on_page(page: str, kind: str) -> bool:
     return kind in VIEWS and VIEWS[kind].page == page
 
 
-def runs_of_page(page: str, summaries: Iterable[store.RunSummary]) -> list[store.RunSummary]:
+def runs_of_page(page: str, summaries: Iterable[runs_api.RunSummary]) -> list[runs_api.RunSummary]:
     """The runs ``page`` follows, in the order given (:func:`lrviz.runs.list_runs`: newest first)."""
     return [s for s in summaries if on_page(page, s.kind)]
 
 
 def latest_of_page(page: str, runs_dir: Path) -> str | None:
     """The id of the newest run ``page`` follows, whatever its state; None if there is none."""
-    return next((s.id for s in runs_of_page(page, store.list_runs(runs_dir))), None)
+    return next((s.id for s in runs_of_page(page, runs_api.list_runs(runs_dir))), None)

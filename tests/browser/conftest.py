@@ -18,11 +18,11 @@ def runs_dir(tmp_path_factory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("runs")
     yield path
     # A failed test may leave a worker training (they run in their own session): stop it.
-    from lrviz import runs as store
+    from lrviz import runs as runs_api
 
-    active = store.active_run(path)
+    active = runs_api.active_run(path)
     if active:
-        store.stop_run(active, path)
+        runs_api.stop_run(active, path)
 
 
 @pytest.fixture(scope="session")

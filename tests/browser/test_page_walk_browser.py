@@ -16,7 +16,7 @@ import pytest
 from browser_kit import wait_app_idle
 from train_page import set_number, wait_until
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 
 pytestmark = pytest.mark.browser
 
@@ -94,15 +94,16 @@ def test_every_page_after_every_other_page(page, app_server):
 
 
 def test_every_page_after_every_other_page_while_a_run_trains(page, app_server, runs_dir):
-    run_id = store.start_run({"dataset": "digits", "limit": 300, "epochs": 5000, "batch_size": 16}, runs_dir)
+    run_id = runs_api.start_run({"dataset": "digits", "limit": 300, "epochs": 5000, "batch_size": 16}, runs_dir)
     try:
-        wait_until(lambda: store.load_run(run_id, runs_dir).state == "running", 90, "the run to start")
+        wait_until(lambda: runs_api.load_run(run_id, runs_dir).state == "running", 90, "the run to start")
         problems = _walk(page, app_server.url)
         assert problems == [], "\n".join(problems)
-        assert store.load_run(run_id, runs_dir).state == "running"  # no page switch stopped or restarted it
+        assert runs_api.load_run(run_id, runs_dir).state == "running"  # no page switch stopped or restarted it
     finally:
-        store.stop_run(run_id, runs_dir)
-        wait_until(lambda: store.load_run(run_id, runs_dir).state not in store.ACTIVE_STATES, 90, "the run to stop")
+        runs_api.stop_run(run_id, runs_dir)
+        wait_until(lambda: runs_api.load_run(run_id, runs_dir).state not in runs_api.ACTIVE_STATES, 90,
+                   "the run to stop")
 
 
 def test_an_lr_range_test_opened_on_runs_hands_its_lr_to_train(page, tmp_path):

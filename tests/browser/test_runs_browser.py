@@ -19,7 +19,7 @@ import pytest
 from browser_kit import CELLS, CHART_OVERLAPS, CUT, TABLES_SCROLL, AppServer, shot, wait_drawn
 from fakes import fabricate_lr_find, fabricate_run
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.schedules import Schedule
 
 
@@ -106,7 +106,7 @@ def test_copy_link_puts_the_absolute_url_on_the_clipboard(runs_server, browser):
     runs = runs_server.runs_dir
     if not any(runs.iterdir()):
         _fabricate(runs)
-    ids = [s.id for s in store.list_runs(runs) if s.kind == "train"]
+    ids = [s.id for s in runs_api.list_runs(runs) if s.kind == "train"]
     context = browser.new_context(viewport={"width": 1440, "height": 900},
                                   permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
@@ -134,12 +134,12 @@ def test_table_refreshes_while_a_run_is_running(browser, tmp_path):
     try:
         _open(page, server.url + "/runs", '[data-testid="glide-cell-1-0"]')
         assert "3/6 epochs" in page.evaluate(CELLS)[0]
-        status = store.read_json(tmp_path / rid / "status.json")
-        store.atomic_write_json(tmp_path / rid / "status.json", {**status, "epoch": 4, "updated_at": time.time()})
+        status = runs_api.read_json(tmp_path / rid / "status.json")
+        runs_api.atomic_write_json(tmp_path / rid / "status.json", {**status, "epoch": 4, "updated_at": time.time()})
         page.wait_for_function(
             "() => [...document.querySelectorAll('[role=\"gridcell\"]')].some(c => c.innerText === '4/6 epochs')",
             timeout=15_000)
-        store.atomic_write_json(tmp_path / rid / "status.json",
+        runs_api.atomic_write_json(tmp_path / rid / "status.json",
                                 {**status, "state": "finished", "epoch": 6, "updated_at": time.time()})
         page.wait_for_function(
             "() => [...document.querySelectorAll('[role=\"gridcell\"]')].some(c => c.innerText === 'finished')",

@@ -93,9 +93,9 @@ def test_a_stopped_tournament_reads_whole_at_800_px(app_server, page, runs_dir):
     from fakes import wait_until
     from tournament_fakes import tournament_folder
 
-    from lrviz import runs as store
+    from lrviz import runs as runs_api
 
-    wait_until(lambda: store.active_run(runs_dir) is None, 120, "the tournament before to end")
+    wait_until(lambda: runs_api.active_run(runs_dir) is None, 120, "the tournament before to end")
     tournament_folder(runs_dir, complete=1, state="stopped")  # the newest: the page shows it
     page.set_viewport_size({"width": 800, "height": 1500})
     page.goto(app_server.url + "/tournament")

@@ -29,7 +29,7 @@ from browser_kit import (
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/fakes.py
 from fakes import fabricate_run  # noqa: E402
 
-from lrviz import runs as store  # noqa: E402
+from lrviz import runs as runs_api  # noqa: E402
 
 WIDTHS = (1440, 800)
 
@@ -64,9 +64,9 @@ def test_train_page_in_each_state(browser, screens):
             fabricate_run(runs, state="finished", epochs=8)
         elif state == "running":
             rid = fabricate_run(runs, state="running", epochs=8)
-            st_ = store.read_json(runs / rid / "status.json")
+            st_ = runs_api.read_json(runs / rid / "status.json")
             st_.update(pid=os.getpid(), pid_create_time=None, batch=4, eta_s=None, lr=0.005, phase="training")
-            store.atomic_write_json(runs / rid / "status.json", st_)
+            runs_api.atomic_write_json(runs / rid / "status.json", st_)
             states["running"] = rid
         for width in WIDTHS:
             context, page = _open(browser, server.url, width)
@@ -102,7 +102,7 @@ def test_train_page_in_each_state(browser, screens):
                     assert page.evaluate(SELECT_CUT, "Start from a schedule") == []
             finally:
                 context.close()
-    store.stop_run(states["running"], runs)
-    st_ = store.read_json(runs / states["running"] / "status.json")
+    runs_api.stop_run(states["running"], runs)
+    st_ = runs_api.read_json(runs / states["running"] / "status.json")
     st_.update(state="stopped")
-    store.atomic_write_json(runs / states["running"] / "status.json", st_)
+    runs_api.atomic_write_json(runs / states["running"] / "status.json", st_)

@@ -42,7 +42,7 @@ from rel_cases import (
 )
 
 from lrviz import cli
-from lrviz import runs as store
+from lrviz import runs as runs_api
 from lrviz.explorer import ExplorerState, default_curves
 from lrviz.schedules import REGISTRY, WARMUP_PARAMS, Schedule
 
@@ -240,18 +240,18 @@ def test_rel_explorer_page_with_hostile_query(query):
 
 
 def test_rel_every_train_field_has_a_rule():
-    assert set(store.default_config()) == set(TRAIN_RULES)
+    assert set(runs_api.default_config()) == set(TRAIN_RULES)
 
 
 @pytest.mark.parametrize("field, vid, value", train_cases(), ids=lambda x: str(x)[:24])
 def test_rel_validate_config_field(field, vid, value):
     if train_accepts(field, value):
-        cfg = store.validate_config({field: value})
+        cfg = runs_api.validate_config({field: value})
         if TRAIN_RULES[field][0] == "number" and value is not None:
             assert cfg[field] == value
     else:
         with pytest.raises(ValueError) as e:
-            store.validate_config({field: value})
+            runs_api.validate_config({field: value})
         msg = str(e.value)
         assert "\n" not in msg and f"Argument `{field}`" in msg, msg
         if field != "schedule":
@@ -269,7 +269,7 @@ def test_rel_cli_train_bad_numbers(field, param, tmp_path, capsys, monkeypatch):
         raise AssertionError("a bad flag reached the worker")
 
     monkeypatch.setattr(worker, "run_worker", no_training)
-    monkeypatch.setattr(store, "spawn_worker", no_training)
+    monkeypatch.setattr(runs_api, "spawn_worker", no_training)
     runs_dir = tmp_path / "runs"
     flag = "--" + field.replace("_", "-")
     tried = 0

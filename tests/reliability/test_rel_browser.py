@@ -19,14 +19,14 @@ import pytest
 from browser_kit import AppServer, shot, wait_app_idle
 from train_page import BUSY, epochs_done, open_train_form, shown_run_id, wait_until
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 
 pytestmark = pytest.mark.browser
 
 
 def _status(runs_dir, rid) -> dict:
     try:
-        return store.read_json(runs_dir / rid / "status.json")
+        return runs_api.read_json(runs_dir / rid / "status.json")
     except (OSError, ValueError):
         return {}
 
@@ -39,9 +39,9 @@ def _end_run(runs_dir, rid, timeout: float = 90) -> None:
     """Stop the run and wait for its worker to exit; kill that one pid if it does not."""
     pid = _status(runs_dir, rid).get("pid")
     with contextlib.suppress(Exception):
-        store.stop_run(rid, runs_dir)
+        runs_api.stop_run(rid, runs_dir)
     try:
-        wait_until(lambda: _status(runs_dir, rid).get("state") not in store.ACTIVE_STATES, timeout, "the run to end")
+        wait_until(lambda: _status(runs_dir, rid).get("state") not in runs_api.ACTIVE_STATES, timeout, "the run to end")
         if pid:
             wait_until(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE,
                        30, "the worker to exit")
@@ -92,7 +92,7 @@ def test_rel_streamlit_restart_mid_run_reattaches(browser, page, tmp_path):
         first.stop()
         if second:
             second.stop()
-    hist = store.load_run(rid, runs_dir).history
+    hist = runs_api.load_run(rid, runs_dir).history
     assert list(hist["epoch"]) == list(range(1, len(hist) + 1)) and len(hist) >= 2  # no epoch lost or repeated
 
 
@@ -138,7 +138,8 @@ def three_tabs(browser, tmp_path_factory):
         before = late.locator('[data-testid="stMain"]').inner_text()
         # the live view's next poll redraws the run's progress (or the run has ended meanwhile)
         wait_until(lambda: late.locator('[data-testid="stMain"]').inner_text() != before
-                   or _status(runs_dir, rid).get("state") not in store.ACTIVE_STATES, 30, "the live view's next poll")
+                   or _status(runs_dir, rid).get("state") not in runs_api.ACTIVE_STATES,
+                   30, "the live view's next poll")
         wait_app_idle(late)
         busy_el = late.get_by_text(BUSY).first
         out["late_busy_visible"] = busy_el.is_visible() and busy_el.evaluate(

@@ -20,7 +20,7 @@ from fakes import fabricate_run
 from streamlit.testing.v1 import AppTest
 
 from lrviz import cli, compare
-from lrviz import runs as store
+from lrviz import runs as runs_api
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "runs.py")
 
@@ -60,7 +60,7 @@ CORRUPTIONS = {
 @pytest.fixture()
 def damaged(tmp_path, monkeypatch):
     """Two good runs, one run per corruption, and strays."""
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", tmp_path)
     good = [fabricate_run(tmp_path, seed=1), fabricate_run(tmp_path, seed=2, state="failed")]
     bad = {}
     for tag, (how, _) in CORRUPTIONS.items():
@@ -77,7 +77,7 @@ def damaged(tmp_path, monkeypatch):
 
 def test_rel_every_damaged_run_listed_with_reason(damaged):
     runs_dir, good, bad = damaged
-    listed = {r.id: r for r in store.list_runs(runs_dir)}
+    listed = {r.id: r for r in runs_api.list_runs(runs_dir)}
     assert set(listed) == set(good) | set(bad.values())  # strays are not runs
     for tag, rid in bad.items():
         name = CORRUPTIONS[tag][1]
@@ -95,7 +95,7 @@ def test_rel_every_damaged_run_listed_with_reason(damaged):
 @pytest.mark.parametrize("tag", CORRUPTIONS)
 def test_rel_damaged_run_opens_with_error_and_page_shows_it(damaged, tag):
     runs_dir, good, bad = damaged
-    run = store.load_run(bad[tag], runs_dir)  # never raises
+    run = runs_api.load_run(bad[tag], runs_dir)  # never raises
     assert run.error and CORRUPTIONS[tag][1] in run.error
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.query_params["run"] = bad[tag]
@@ -107,7 +107,7 @@ def test_rel_damaged_run_opens_with_error_and_page_shows_it(damaged, tag):
 def test_rel_good_runs_still_open_beside_damaged_ones(damaged):
     runs_dir, good, bad = damaged
     for rid in good:
-        run = store.load_run(rid, runs_dir)
+        run = runs_api.load_run(rid, runs_dir)
         assert run.error is None and len(run.history) and run.extras["report"] is not None
         assert "model.keras" not in run.files  # fabricated runs have no model: missing model is not an error
     at = AppTest.from_file(PAGE, default_timeout=60)
@@ -137,14 +137,14 @@ def test_rel_cli_runs_lists_damaged_runs(damaged, capsys):
 
 
 def test_rel_report_with_wrong_columns_is_an_error_not_a_crash(tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", tmp_path)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", tmp_path)
     rid = fabricate_run(tmp_path)
     (tmp_path / rid / "report.csv").write_text("this,is\nnot a,report\n")
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.query_params["run"] = rid
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "report.csv" in (store.load_run(rid, tmp_path).error or "")
+    assert "report.csv" in (runs_api.load_run(rid, tmp_path).error or "")
 
 
 def test_rel_status_with_wrong_types_is_flagged_not_fatal(tmp_path):
@@ -153,15 +153,15 @@ def test_rel_status_with_wrong_types_is_flagged_not_fatal(tmp_path):
     status = json.loads((tmp_path / rid / "status.json").read_text())
     status.update(epoch="abc", epochs="many")
     (tmp_path / rid / "status.json").write_text(json.dumps(status))
-    listed = {r.id: r for r in store.list_runs(tmp_path)}
+    listed = {r.id: r for r in runs_api.list_runs(tmp_path)}
     assert set(listed) == {good, rid}
     assert listed[rid].error and "status.json" in listed[rid].error
 
 
 def test_rel_runs_folder_missing_or_a_file(tmp_path):
-    assert store.list_runs(tmp_path / "nope") == []
+    assert runs_api.list_runs(tmp_path / "nope") == []
     (tmp_path / "file").write_text("x")
-    assert store.list_runs(tmp_path / "file") == []
+    assert runs_api.list_runs(tmp_path / "file") == []
     assert compare.runs_table(tmp_path / "nope").empty
 
 
@@ -201,7 +201,7 @@ def test_rel_a_damaged_study_file_is_refused_and_left_as_it_is(tmp_path, capsys,
     how(tmp_path / tid)
     before = tree(tmp_path)
     with pytest.raises(ValueError) as e:
-        store.create_run(tournament_config(parent=tid), tmp_path, launch=lambda p: (1, None))
+        runs_api.create_run(tournament_config(parent=tid), tmp_path, launch=lambda p: (1, None))
     assert e.value.field == "parent" and says in str(e.value) and "left as it is" in str(e.value), str(e.value)
     assert cli.main(["tournament", "--resume", tid, "--runs-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err

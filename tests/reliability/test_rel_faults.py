@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lrviz import runs as store
+from lrviz import runs as runs_api
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = {"limit": 200, "epochs": 3, "batch_size": 32}
@@ -50,7 +50,7 @@ def _launcher(fsize_limit: int):
 
 def _run_with_fsize(tmp_path: Path, fsize_limit: int, timeout: float = 180) -> tuple[str, Path, int]:
     launch = _launcher(fsize_limit)
-    rid = store.create_run(SMALL, tmp_path, launch=launch)
+    rid = runs_api.create_run(SMALL, tmp_path, launch=launch)
     try:
         code = launch.proc.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -78,7 +78,7 @@ def disk_full_run(tmp_path_factory):
 
 def test_rel_disk_full_run_fails_with_a_clear_reason(disk_full_run):
     rid, path, code = disk_full_run
-    run = store.load_run(rid, path.parent)
+    run = runs_api.load_run(rid, path.parent)
     assert code == 1
     assert run.status["state"] == "failed", run.status
     assert "File too large" in run.status["error"] or "No space" in run.status["error"], run.status["error"]
@@ -86,8 +86,8 @@ def test_rel_disk_full_run_fails_with_a_clear_reason(disk_full_run):
     _check_history(path, 3)  # the finished epochs are kept
     assert run.extras["report"] is not None and run.extras["confusion"] is not None  # written before the model
     assert "model.keras" not in run.files
-    assert store.active_run(path.parent) is None
-    assert [r.state for r in store.list_runs(path.parent)] == ["failed"]
+    assert runs_api.active_run(path.parent) is None
+    assert [r.state for r in runs_api.list_runs(path.parent)] == ["failed"]
 
 
 def test_rel_disk_full_leaves_no_partial_files(disk_full_run):
@@ -102,10 +102,10 @@ def test_rel_nothing_written_is_corrupted_when_status_cannot_be_written(tmp_path
     rid, path, code = _run_with_fsize(tmp_path, 300, timeout=120)
     assert code != 0
     time.sleep(0.2)
-    run = store.load_run(rid, tmp_path)
+    run = runs_api.load_run(rid, tmp_path)
     assert run.status["state"] == "failed" and "ended unexpectedly" in run.status["error"]
     assert run.error is None and run.config["id"] == rid  # config.json/status.json still whole JSON
-    assert store.active_run(tmp_path) is None
+    assert runs_api.active_run(tmp_path) is None
     assert (path / "worker.log").read_text(errors="replace").startswith("Traceback")  # cut at the limit too
 
 
@@ -132,8 +132,8 @@ def test_rel_sigterm_while_mlflow_does_not_answer_stops_gracefully(tmp_path, sil
     finally:
         proc.kill()
     assert proc.returncode == 0, err[-3000:]
-    (summary,) = store.list_runs(runs_dir)
-    run = store.load_run(summary.id, runs_dir)
+    (summary,) = runs_api.list_runs(runs_dir)
+    run = runs_api.load_run(summary.id, runs_dir)
     assert run.status["state"] == "stopped" and run.status["epoch"] == 0, run.status
     assert {"report.csv", "confusion.csv", "predictions.csv", "model.keras"} <= set(run.files), sorted(run.files)
     (w,) = run.status["warnings"]

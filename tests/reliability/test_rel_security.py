@@ -26,7 +26,7 @@ from fakes import fabricate_run
 from streamlit.testing.v1 import AppTest
 
 from lrviz import cli
-from lrviz import runs as store
+from lrviz import runs as runs_api
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "runs.py")
@@ -87,13 +87,13 @@ def test_rel_every_entry_point_confines_run_ids(bad, tmp_path):
     runs_dir.mkdir()
     (tmp_path / "victim").mkdir()
     (tmp_path / "victim" / "status.json").write_text('{"state": "finished"}')
-    for call in (lambda: store.run_path(bad, runs_dir), lambda: store.load_run(bad, runs_dir),
-                 lambda: store.delete_run(bad, runs_dir), lambda: store.stop_run(bad, runs_dir),
-                 lambda: store.set_lr(bad, runs_dir, factor=0.5)):
+    for call in (lambda: runs_api.run_path(bad, runs_dir), lambda: runs_api.load_run(bad, runs_dir),
+                 lambda: runs_api.delete_run(bad, runs_dir), lambda: runs_api.stop_run(bad, runs_dir),
+                 lambda: runs_api.set_lr(bad, runs_dir, factor=0.5)):
         with pytest.raises((ValueError, FileNotFoundError)):
             call()
     with pytest.raises(ValueError, match="parent"):
-        store.validate_config({"parent": bad})
+        runs_api.validate_config({"parent": bad})
     assert (tmp_path / "victim" / "status.json").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs", "victim"]
 
@@ -112,7 +112,7 @@ def symlinked(tmp_path, monkeypatch):
     runs_dir, outside = tmp_path / "runs", tmp_path / "outside"
     runs_dir.mkdir()
     outside.mkdir()
-    monkeypatch.setattr(store, "DEFAULT_RUNS_DIR", runs_dir)
+    monkeypatch.setattr(runs_api, "DEFAULT_RUNS_DIR", runs_dir)
     good = fabricate_run(runs_dir)
     other = fabricate_run(outside)
     (outside / "secret.txt").write_text("TOP SECRET")
@@ -122,8 +122,8 @@ def symlinked(tmp_path, monkeypatch):
 
 def test_rel_symlinked_run_folder_is_refused(symlinked):
     runs_dir, outside, good, other = symlinked
-    for call in (lambda: store.load_run(EVIL, runs_dir), lambda: store.delete_run(EVIL, runs_dir),
-                 lambda: store.stop_run(EVIL, runs_dir)):
+    for call in (lambda: runs_api.load_run(EVIL, runs_dir), lambda: runs_api.delete_run(EVIL, runs_dir),
+                 lambda: runs_api.stop_run(EVIL, runs_dir)):
         with pytest.raises(ValueError, match="inside"):
             call()
     assert (outside / other / "config.json").exists()  # not deleted through the link
@@ -140,7 +140,7 @@ def test_rel_list_runs_does_not_follow_symlinks_out_of_the_folder(symlinked):
     status.update(state="running", pid=2**22 + 12345)  # a worker that is gone: list_runs would mark it failed
     (outside / other / "status.json").write_text(json.dumps(status))
     before = (outside / other / "status.json").read_bytes()
-    listed = {r.id: r for r in store.list_runs(runs_dir)}
+    listed = {r.id: r for r in runs_api.list_runs(runs_dir)}
     assert (outside / other / "status.json").read_bytes() == before  # nothing written outside the runs folder
     assert EVIL not in listed or (listed[EVIL].error and "inside" in listed[EVIL].error)
 
@@ -151,14 +151,14 @@ def test_rel_download_of_a_symlinked_run_file_is_refused(symlinked):
     if target.exists():
         target.unlink()
     os.symlink(outside / "secret.txt", target)
-    run = store.load_run(good, runs_dir)
+    run = runs_api.load_run(good, runs_dir)
     offered = {name: p.read_bytes() for name, p in run.files.items()}
     assert b"TOP SECRET" not in offered.values()
 
 
 def test_rel_run_id_with_trailing_newline_is_refused(tmp_path):
     with pytest.raises(ValueError):
-        store.run_path("abc\n", tmp_path)
+        runs_api.run_path("abc\n", tmp_path)
 
 
 @pytest.mark.parametrize("link", ["../../etc", "%2e%2e/%2e%2e", "/etc/passwd", EVIL, "a" * 300, "<script>"])
@@ -187,7 +187,8 @@ def _resume_like_the_page(runs_dir: Path, tid: str) -> Exception | None:
     from lrviz.worker import run_worker
 
     try:
-        rid = store.create_run(tournament_config(parent=tid, workers=1), runs_dir, launch=lambda p: (os.getpid(), None))
+        rid = runs_api.create_run(tournament_config(parent=tid, workers=1), runs_dir,
+                                  launch=lambda p: (os.getpid(), None))
     except ValueError as e:
         return e
     run_worker(runs_dir / rid, verbose=0, install_signals=False)
@@ -252,7 +253,7 @@ def test_rel_requests_never_land_outside_through_a_symlinked_control_folder(tmp_
 
     shutil.rmtree(runs_dir / rid / "control")
     os.symlink(outside, runs_dir / rid / "control")
-    for call in (lambda: store.stop_run(rid, runs_dir), lambda: store.set_lr(rid, runs_dir, factor=0.5)):
+    for call in (lambda: runs_api.stop_run(rid, runs_dir), lambda: runs_api.set_lr(rid, runs_dir, factor=0.5)):
         with pytest.raises(ValueError, match="symbolic link"):
             call()
     assert tree(outside) == {}
@@ -289,9 +290,9 @@ def test_rel_nothing_in_a_tournament_folder_makes_lrviz_write_outside(tmp_path, 
     (runs_dir / member / "status.json").write_text(json.dumps({**status, "state": "running", "pid": os.getpid(),
                                                                "pid_create_time": None}))
     for tid in (a, b):
-        store.stop_run(tid, runs_dir)  # stops the group's runs: not through a link
+        runs_api.stop_run(tid, runs_dir)  # stops the group's runs: not through a link
         read_tournament(tid, runs_dir)
-    store.list_runs(runs_dir)
+    runs_api.list_runs(runs_dir)
     capsys.readouterr()
     assert tree(outside) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["outside", "runs"]
