@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from lrviz.explorer import curve_labels, drop_epochs
-from lrviz.lr_finder import SUGGESTIONS
+from lrviz.lr_find import SUGGESTIONS
 from lrviz.schedules import Schedule
 from lrviz.text import plotly_text
 
@@ -217,7 +217,7 @@ GAIN, LOSS, NO_CHANGE = "#3a9a3a", "#cc3b3b", "#b0b0b0"  # the report table's gr
 
 # --------------------------------------------------------------------------- LR range test
 
-SUGGESTION_STYLE = {  # key in suggestions.json -> (its name, lrviz.lr_finder.SUGGESTIONS, colour)
+SUGGESTION_STYLE = {  # key in suggestions.json -> (its name, lrviz.lr_find.SUGGESTIONS, colour)
     key: (SUGGESTIONS[key].name, color)
     for key, color in (("steepest", PALETTE[2]), ("valley", PALETTE[3]), ("min_div_10", PALETTE[4]))
 }

@@ -77,7 +77,7 @@ def _validated(field: str, check, *args):
 _init_state()
 _restore_editors()
 state: ex.ExplorerState = S.ex_state
-for config in receive("explorer", "curve"):  # curves sent here by other pages (e.g. the LR finder)
+for config in receive("explorer", "curve"):  # curves sent here by other pages (e.g. an LR range test)
     if len(S.ex_curve_ids) < ex.MAX_CURVES:
         _add_curve_widgets(Schedule.from_config(config))
 

@@ -19,7 +19,7 @@ from lrviz.explorer import per_batch_decay_note
 from lrviz.plateau import plateau_settings
 from lrviz.schedules import Schedule, steps_per_epoch_for
 from lrviz.settings import field_errors
-from ui import lr_finder_view, run_view, views
+from ui import lr_find_view, run_view, views
 from ui.data_upload import data_upload
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.own_data_inputs import own_data_defaults, own_data_inputs, own_data_values, own_data_words
@@ -82,7 +82,7 @@ def _load_from_explorer() -> None:
 
 def _follow_form(choices: list[dict]) -> tuple[list[int], str]:
     """The "start from" options, and the choice set to what the form holds now: the explorer
-    curve it equals, else the form's own schedule (applied from the LR finder, or edited).
+    curve it equals, else the form's own schedule (applied from an LR range test, or edited).
     Returns the options and the label of the form's own schedule."""
     options = list(range(len(choices)))
     current, _errors = schedule_from_state("tr_s")
@@ -106,8 +106,8 @@ for sent in receive("train", "schedule"):  # "Use the winner" on the Tournament 
     load_widgets("tr_s", Schedule.from_config(sent))
     st.toast(f"The tournament's winner is this run's schedule: {Schedule.from_config(sent).label()}.",
              icon=":material/military_tech:")
-lr_finder_view.take_applied()  # "Use as lr" / "one-cycle" of an LR range test, here or on the Runs page
-publish(lr_finder_view.TRAIN_SCHEDULE, S.tr_s_name)  # what its buttons set, wherever an LR range test is drawn
+lr_find_view.take_applied()  # "Use as lr" / "one-cycle" of an LR range test, here or on the Runs page
+publish(lr_find_view.TRAIN_SCHEDULE, S.tr_s_name)  # what its buttons set, wherever an LR range test is drawn
 for sent in receive("train", "show_run"):  # "Continue training", from here or the Runs page
     S.tr_run_id = sent
 st.title("Train MiniVGGNet")
@@ -188,7 +188,7 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
                      format_func=lambda i: (f"This form's: {form_label}" if i == FORM_SCHEDULE
                                             else Schedule.from_config(choices[i]).label()),
                      on_change=_load_from_explorer,
-                     help="The explorer's curves of this session. After an LR finder suggestion is applied or a "
+                     help="The explorer's curves of this session. After an LR range test suggestion is applied or a "
                           "value edited, this reads the form's own schedule.", **KEEP)
         schedule = schedule_editor("tr_s", "Schedule", border=False)
         errors_at["schedule"] = st.empty()
@@ -293,7 +293,7 @@ try:
     runs_api.validate_config({**config, "schedule": DEFAULTS["schedule"], "epochs": DEFAULTS["epochs"]})
 except ValueError as e:
     data_problem = plain_message(e, LABELS.get(getattr(e, "field", None)))
-lr_finder_view.section(config, data_problem, RUNS_DIR)
+lr_find_view.section(config, data_problem, RUNS_DIR)
 
 if viewing:
     try:

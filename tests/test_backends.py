@@ -16,7 +16,7 @@ from lrviz.errors import FieldError
 from lrviz.jobs import common
 
 ROOT = Path(__file__).resolve().parents[1]
-ENGINE_TESTS = ["tests/test_training.py", "tests/test_callbacks.py", "tests/test_lr_finder.py", "tests/test_plateau.py",
+ENGINE_TESTS = ["tests/test_training.py", "tests/test_callbacks.py", "tests/test_lr_find.py", "tests/test_plateau.py",
                 "tests/test_tensorboard.py", "tests/test_own_fit.py"]
 
 
@@ -40,7 +40,7 @@ def test_backend_setting_resolves_from_the_environment_and_must_be_installed(mon
         runs.validate_config({"backend": "mxnet"})
 
 
-def test_jax_runs_train_stop_resume_and_find_lr_without_ever_importing_tensorflow(tmp_path):
+def test_jax_runs_train_stop_resume_and_lr_find_without_ever_importing_tensorflow(tmp_path):
     """TensorFlow made unimportable: a JAX run trains (schedule, plateau, TensorBoard files via
     tensorboardX), stops on request, resumes, and an LR range test runs."""
     code = f"""

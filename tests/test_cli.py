@@ -122,7 +122,7 @@ def test_the_command_line_reaches_job_kinds_through_the_runs_api_only():
     assert not found, found
 
 
-@pytest.mark.parametrize("command", ["train", "find-lr", "tournament"])
+@pytest.mark.parametrize("command", ["train", "lr-find", "tournament"])
 def test_help_names_the_chosen_model_not_only_minivggnet(capsys, command):
     """--model picks the model: the help of the commands that train says so (MiniVGGNet is the default)."""
     assert main([command, "--help"]) == 0

@@ -86,12 +86,12 @@ def test_set_lr_and_stop_on_unknown_or_finished_runs(tmp_path, capsys):
     assert f"Run {rid} is queued" in capsys.readouterr().err
 
 
-def test_find_lr_in_the_foreground_prints_progress_and_suggestions(tmp_path):
-    r = lrviz("find-lr", "--dataset", "digits", "--limit", "300", "--num-steps", "30", "--runs-dir", str(tmp_path))
+def test_lr_find_in_the_foreground_prints_progress_and_suggestions(tmp_path):
+    r = lrviz("lr-find", "--dataset", "digits", "--limit", "300", "--num-steps", "30", "--runs-dir", str(tmp_path))
     assert r.returncode == 0, r.stderr[-2000:]
     assert "[INFO] step 30/30" in r.stdout or "Stopped early: diverged at lr=" in r.stdout
     assert "Suggested initial LRs:" in r.stdout
-    for title in ("steepest descent", "minimum ÷ 10", "valley"):  # lr_finder.SUGGESTIONS
+    for title in ("steepest descent", "minimum ÷ 10", "valley"):  # lr_find.SUGGESTIONS
         assert f"  {title} " in r.stdout
     (s,) = runs.list_runs(tmp_path)
     run = runs.load_run(s.id, tmp_path)
@@ -120,7 +120,7 @@ def _evil_archive(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("command", ["train", "find-lr"])
+@pytest.mark.parametrize("command", ["train", "lr-find"])
 @pytest.mark.parametrize("kind", ["corrupt", "hostile"])
 def test_bad_cifar_archive_is_one_line_exit_2_and_no_run_folder(kind, command, tmp_path):
     if kind == "corrupt":

@@ -87,7 +87,7 @@ def test_a_failing_job_is_marked_failed_with_its_progress_kept(with_count, tmp_p
 
 
 def test_the_store_knows_no_kinds():
-    kinds = set(jobs.JOBS) | {"lrfind"}
+    kinds = set(jobs.JOBS) | {"lr-find"}
     for f in (PKG / "store").glob("*.py"):
         imported = [mod for mod, _ in _imports(f)]
         assert all(m == "lrviz.store" or m.startswith(("lrviz.store.", "lrviz.errors", "lrviz.settings"))

@@ -236,11 +236,11 @@ def test_cli_bad_data_is_one_line_exit_2_and_no_run(tmp_path, capsys, args, word
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-def test_data_flags_reach_find_lr_and_the_tournament():
+def test_data_flags_reach_lr_find_and_the_tournament():
     from lrviz.cli import build_parser
 
     parser = build_parser()
-    for command in ("train", "find-lr", "tournament"):
+    for command in ("train", "lr-find", "tournament"):
         args = parser.parse_args([command, "--data", "x", "--image-size", "32", "--color-mode", "rgb",
                                   "--val-split", "0.1", "--model", "MobileNetV2"])
         assert (args.data, args.image_size, args.color_mode, args.val_split, args.model) == \

@@ -99,7 +99,7 @@ def test_lr_find_run_opens_with_its_curve(two):
     at.run()
     assert not at.exception
     assert "LR range test" in set(at.dataframe[0].value["kind"])
-    assert any("Start at 0.0085 (steepest descent rule)" in m.value for m in at.markdown)  # lr_finder.SUGGESTIONS
+    assert any("Start at 0.0085 (steepest descent rule)" in m.value for m in at.markdown)  # lr_find.SUGGESTIONS
     # The same view as on the Train page: its "Use as lr" hands the value to the Train form.
     at.button(key="runs_find_apply_steepest").click().run()
     assert at.session_state["_page_inbox"]["train"]["finder_lr"] == [0.0085]

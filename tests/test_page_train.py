@@ -125,7 +125,7 @@ def test_continue_training_starts_a_child_run_with_the_new_lr(runs_dir, monkeypa
     assert seen["schedule"]["params"]["lr"] == 0.001 and seen["schedule"]["params"]["drop_every"] == 2
 
 
-def test_lr_finder_result_and_apply_buttons(runs_dir):
+def test_lr_find_result_and_apply_buttons(runs_dir):
     from fakes import fabricate_lr_find
 
     rid = fabricate_lr_find(runs_dir)
@@ -155,7 +155,7 @@ def test_lr_finder_result_and_apply_buttons(runs_dir):
     assert at.session_state["_page_inbox"]["explorer"]["curve"][-1]["params"]["max_lr"] == 0.0028
 
 
-def test_lr_finder_without_suggestion_says_why(runs_dir):
+def test_lr_find_without_suggestion_says_why(runs_dir):
     from fakes import fabricate_lr_find
 
     rid = fabricate_lr_find(runs_dir, reason="the loss never fell by 5%")
@@ -165,7 +165,7 @@ def test_lr_finder_without_suggestion_says_why(runs_dir):
     assert any("No suggestion: the loss never fell by 5%" in shown(w.value) for w in at.warning)
 
 
-def test_find_lr_button_starts_a_finder_with_the_form_data(runs_dir, monkeypatch):
+def test_lr_find_button_starts_a_finder_with_the_form_data(runs_dir, monkeypatch):
     seen = {}
 
     def fake(config, runs_dir_arg):

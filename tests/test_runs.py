@@ -10,7 +10,7 @@ import time
 import pytest
 
 from lrviz import runs
-from lrviz.lr_finder import CSV_COLUMNS
+from lrviz.lr_find import CSV_COLUMNS
 from lrviz.runs import RunBusyError, validate_config
 
 
@@ -208,7 +208,7 @@ def test_training_runs_are_kind_train_and_old_runs_without_kind_default_to_it(tm
 
 def test_lr_find_run_is_created_listed_and_loaded_as_its_own_kind(tmp_path):
     rid = runs.create_run({"kind": "lr_find", "limit": 300, "num_steps": 30}, tmp_path)
-    assert "-lrfind-" in rid
+    assert "-lr-find-" in rid
     run = runs.load_run(rid, tmp_path)
     assert run.kind == run.config["kind"] == "lr_find" and run.config["start"] == 1e-7
     assert run.status["state"] == "queued" and run.status["step"] == 0 and run.status["num_steps"] == 30

@@ -154,9 +154,9 @@ def test_the_live_view_draws_the_files_bar(tmp_path):
 
 def _finder_progress_app(runs_dir: str, rid: str) -> None:
     from lrviz import runs as runs_api
-    from ui import lr_finder_view
+    from ui import lr_find_view
 
-    lr_finder_view._progress(runs_api.load_run(rid, runs_dir))
+    lr_find_view._progress(runs_api.load_run(rid, runs_dir))
 
 
 def test_an_lr_range_test_reading_a_folder_says_so_too(tmp_path):

@@ -118,12 +118,12 @@ def test_plateau_defaults_are_keras_reduce_lr_on_plateau():
 
 
 def test_finder_defaults_are_fastais_lr_find():
-    from lrviz.lr_finder import DEFAULTS, validate_finder_settings
+    from lrviz.lr_find import DEFAULTS, validate_lr_find_settings
 
     # fastai's Learner.lr_find(start_lr=1e-7, end_lr=10, num_it=100), its SmoothenValue(beta=0.98) and
     # its stop when the smoothed loss exceeds 4x the best (Smith's range test as fastai runs it).
     fastai = {"start": 1e-7, "end": 10.0, "num_steps": 100, "smoothing": 0.98, "stop_factor": 4.0}
-    assert DEFAULTS == fastai and validate_finder_settings({}) == fastai
+    assert DEFAULTS == fastai and validate_lr_find_settings({}) == fastai
 
 
 def test_training_settings_describe_every_default_once():

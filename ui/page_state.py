@@ -12,7 +12,7 @@ was therefore gone as soon as the user had looked at another page, and the keys 
   what the user left in it while other pages are shown (``tests/test_page_state.py`` checks that
   no keyed input in ``pages/`` or ``ui/`` goes without it);
 * a page never writes another page's keys: hand-offs ("Use the winner" from the Tournament to
-  Train, an LR-finder curve to the explorer) go through :func:`send` and :func:`receive`.
+  Train, an LR range test curve to the explorer) go through :func:`send` and :func:`receive`.
 """
 
 from __future__ import annotations

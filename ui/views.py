@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lrviz import runs as runs_api
-from ui import fit_view, lr_finder_view, run_view, tournament_view
+from ui import fit_view, lr_find_view, run_view, tournament_view
 
 View = Callable[[runs_api.Run, Path, str], None]  # (run, runs_dir, key: a prefix for its widgets' keys)
 
@@ -52,7 +52,7 @@ def _training(run: runs_api.Run, runs_dir: Path, key: str) -> None:
 
 def _lr_find(run: runs_api.Run, runs_dir: Path, key: str) -> None:
     run_view.header(run)
-    lr_finder_view.results(run, runs_dir, key=key)
+    lr_find_view.results(run, runs_dir, key=key)
 
 
 def _tournament(run: runs_api.Run, runs_dir: Path, key: str) -> None:

@@ -1,5 +1,5 @@
 """Command line: ``lrviz`` (installed by ``pip install .``) or ``python -m lrviz``, with
-``{schedule,train,find-lr,runs,stop,set-lr,tournament,...}``.
+``{schedule,train,lr-find,runs,stop,set-lr,tournament,...}``.
 
 One module per group of sub-commands, each with a ``register(subparsers)``:
 :mod:`lrviz.cli.schedule` (schedules, no TensorFlow) and :mod:`lrviz.cli.engine` (runs).

@@ -1,4 +1,4 @@
-"""Sub-commands of the training engine: ``train``, ``find-lr``, ``runs``, ``stop``, ``set-lr``.
+"""Sub-commands of the training engine: ``train``, ``lr-find``, ``runs``, ``stop``, ``set-lr``.
 
 ``python -m lrviz train`` runs in the foreground (Keras progress, then the classification
 report) and stores the run like the UI does; ``--detach`` spawns the worker instead and
@@ -22,19 +22,19 @@ from lrviz import runs, worker
 from lrviz.cli.common import UsageError, add_runs_dir_flag, add_setting_flags, flags_into, plain, runs_dir_of, warn
 from lrviz.cli.schedule import add_schedule_flags, schedule_from_args
 from lrviz.errors import FieldError
-from lrviz.lr_finder import FinderSettings
+from lrviz.lr_find import LRFindSettings
 from lrviz.own_data import loading_words
 from lrviz.plateau import plateau_settings
 from lrviz.schedules import REGISTRY, Schedule
 from lrviz.settings import settings_of
 
 _TRAIN = runs.settings_of(runs.TRAIN)
-_FINDER_KEYS = tuple(settings_of(FinderSettings))
+_FINDER_KEYS = tuple(settings_of(LRFindSettings))
 _PLATEAU = plateau_settings("plateau_")
 
 
 def _add_data_flags(parser: argparse.ArgumentParser) -> None:
-    """Data and optimizer flags shared by ``train`` and ``find-lr`` (None = the run's default)."""
+    """Data and optimizer flags shared by ``train`` and ``lr-find`` (None = the run's default)."""
     add_setting_flags(parser, [_TRAIN[k] for k in runs.DATA_KEYS])
 
 
@@ -59,17 +59,20 @@ def register(sub: Any) -> None:
     tp.add_argument("--detach", action="store_true", help="start the worker in the background, print the run id")
     tp.set_defaults(func=cmd_train)
 
-    fp = sub.add_parser("find-lr", help="LR range test: sweep the LR exponentially, suggest an initial LR",
+    # ``find-lr`` was this command's name before the LR range test had one name everywhere (lr_find);
+    # kept as an alias so commands written for earlier versions still work.
+    fp = sub.add_parser("lr-find", aliases=["find-lr"],
+                        help="LR range test: sweep the LR exponentially, suggest an initial LR",
                         description="Leslie Smith's LR range test on the chosen model (MiniVGGNet by default) with a "
                                     "training run's data and optimizer settings: the LR grows exponentially from "
                                     "--start to --end over --num-steps batches; the smoothed loss is recorded and the "
                                     "sweep stops when it exceeds --stop-factor x its best. Prints suggested LRs with "
                                     "their rules and stores the run (lr_find.csv, suggestions.json) under --runs-dir.")
     _add_data_flags(fp)
-    add_setting_flags(fp, settings_of(FinderSettings).values())
+    add_setting_flags(fp, settings_of(LRFindSettings).values())
     add_runs_dir_flag(fp)
     fp.add_argument("--detach", action="store_true", help="start the worker in the background, print the run id")
-    fp.set_defaults(func=cmd_find_lr)
+    fp.set_defaults(func=cmd_lr_find)
 
     rp = sub.add_parser("runs", help="list stored runs, newest first")
     add_runs_dir_flag(rp)
@@ -215,8 +218,8 @@ class _WarningPrinter:
         self.shown = len(found)
 
 
-def cmd_find_lr(args: argparse.Namespace) -> int:
-    from lrviz.lr_finder import format_suggestions
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    from lrviz.lr_find import format_suggestions
 
     runs_dir = runs_dir_of(args)
     config: dict[str, Any] = {"kind": runs.LR_FIND}

@@ -1,4 +1,4 @@
-"""LR range test job (kind ``"lr_find"``): :func:`lrviz.lr_finder.lr_range_test` on MiniVGGNet
+"""LR range test job (kind ``"lr_find"``): :func:`lrviz.lr_find.lr_range_test` on MiniVGGNet
 with a training run's data and optimizer settings, streamed into its run folder.
 
 **Files**::
@@ -28,14 +28,14 @@ from typing import Any
 from lrviz.errors import FieldError
 from lrviz.jobs import common
 from lrviz.jobs.base import Job, WorkerContext
-from lrviz.lr_finder import CSV_COLUMNS, FinderSettings, lr_range_test, validate_finder_settings
+from lrviz.lr_find import CSV_COLUMNS, LRFindSettings, lr_range_test, validate_lr_find_settings
 from lrviz.store.files import atomic_write_json, atomic_write_text, read_json
 
 __all__ = ["LRFindConfig", "LRFindJob"]
 
 
 @dataclass
-class LRFindConfig(FinderSettings, common.DataSettings):
+class LRFindConfig(LRFindSettings, common.DataSettings):
     """A training run's data and optimizer settings, and the sweep's."""
 
 
@@ -54,12 +54,12 @@ class LRFindJob(Job):
             raise FieldError("kind", f"'{cls.kind}' for an LR range test", config.get("kind"))
         cfg = super().validate(config)
         common.check_data(cfg)
-        cfg.update(validate_finder_settings(cfg))
+        cfg.update(validate_lr_find_settings(cfg))
         return cfg
 
     @classmethod
     def id_hint(cls, config: Mapping[str, Any]) -> str:
-        return f"{config['dataset']}-lrfind"
+        return f"{config['dataset']}-lr-find"
 
     @classmethod
     def initial_status(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -92,7 +92,7 @@ class LRFindJob(Job):
     @classmethod
     def run(cls, ctx: WorkerContext) -> str:
         path, config, status, control = ctx.path, ctx.config, ctx.status, ctx.control
-        s = validate_finder_settings(config)
+        s = validate_lr_find_settings(config)
         placement = common.configure_backend(config.get("backend"))  # before Keras is imported
         status.write(phase="loading data", step=0, num_steps=s["num_steps"], backend=placement.backend,
                      device=placement.device)

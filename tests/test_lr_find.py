@@ -12,14 +12,14 @@ import pytest
 
 from lrviz import runs
 from lrviz.cli import main
-from lrviz.lr_finder import (
+from lrviz.lr_find import (
     MIN_POINTS,
     fastai_valley_index,
     format_suggestions,
     smooth,
     suggest,
     sweep_lrs,
-    validate_finder_settings,
+    validate_lr_find_settings,
 )
 
 # --------------------------------------------------------------------------- pure parts
@@ -135,7 +135,7 @@ def test_nan_tail_is_dropped_and_too_short_before_divergence_is_said():
 ])
 def test_bad_settings_name_the_field(settings, field):
     with pytest.raises(ValueError, match=rf"Argument `{field}` must be"):
-        validate_finder_settings(settings)
+        validate_lr_find_settings(settings)
     with pytest.raises(ValueError, match=rf"Argument `{field}` must be"):
         runs.validate_lr_find_config(settings)
 
@@ -153,8 +153,9 @@ def test_lr_find_config_rejects_training_only_and_unknown_keys():
     (["--start", "1", "--end", "0.5"], "end"), (["--num-steps", "4"], "num_steps"),
     (["--smoothing", "1"], "smoothing"), (["--stop-factor", "1"], "stop_factor"), (["--start", "0"], "start"),
 ])
-def test_cli_bad_values_are_one_line_exit_2(args, field, tmp_path, capsys):
-    assert main(["find-lr", "--runs-dir", str(tmp_path), *args]) == 2
+@pytest.mark.parametrize("command", ["lr-find", "find-lr"])  # find-lr: the old name, kept as an alias
+def test_cli_bad_values_are_one_line_exit_2(command, args, field, tmp_path, capsys):
+    assert main([command, "--runs-dir", str(tmp_path), *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"lrviz: error: Argument `{field}` must be") and err.count("\n") == 1
     assert not list(tmp_path.iterdir()) or not runs.list_runs(tmp_path)
@@ -185,7 +186,7 @@ def test_in_process_sweep_lrs_loss_and_bit_for_bit_restore():
 
     from lrviz.batches import make_dataset
     from lrviz.data import load_digits
-    from lrviz.lr_finder import lr_range_test
+    from lrviz.lr_find import lr_range_test
 
     ds = load_digits(limit=160)
     data = make_dataset(ds.x_train, ds.y_train, 10, 32, shuffle=True, seed=1)  # 5 batches: loops 3 times
@@ -220,7 +221,7 @@ def test_in_process_sweep_lrs_loss_and_bit_for_bit_restore():
 def test_restore_happens_when_the_sweep_raises():
     import keras
 
-    from lrviz.lr_finder import lr_range_test
+    from lrviz.lr_find import lr_range_test
 
     model = _tiny_model(keras, seed=3)
     x = np.random.default_rng(0).random((16, 8, 8, 1), dtype=np.float32)

@@ -8,7 +8,7 @@ import re
 from browser_kit import shot, wait_app_idle
 
 
-def test_find_lr_and_apply_a_suggestion(app_server, page, runs_dir):
+def test_lr_find_and_apply_a_suggestion(app_server, page, runs_dir):
     page.goto(app_server.url + "/train")
     wait_app_idle(page)
     page.get_by_text("Find a starting LR (LR range test)").click()

@@ -59,7 +59,7 @@ from lrviz.settings import defaults_of, setting, settings_of
 __all__ = [
     "DEFAULTS", "MIN_POINTS", "MIN_DROP", "MAX_ROUGHNESS", "CSV_COLUMNS",
     "LRFindResult", "sweep_lrs", "smooth", "lr_range_test", "suggest", "fastai_valley_index",
-    "validate_finder_settings", "format_suggestions", "FinderSettings", "SUGGESTIONS", "RECOMMENDED",
+    "validate_lr_find_settings", "format_suggestions", "LRFindSettings", "SUGGESTIONS", "RECOMMENDED",
     "recommended_order",
 ]
 
@@ -73,7 +73,7 @@ CSV_COLUMNS = ["step", "lr", "loss", "smoothed_loss"]
 
 
 @dataclass
-class FinderSettings:
+class LRFindSettings:
     """The sweep's settings, described once (defaults: fastai's ``lr_find``)."""
 
     start: float = setting(1e-7, "First LR of the sweep.", kind="float", low=0, low_open=True, label="From LR")
@@ -85,13 +85,13 @@ class FinderSettings:
                                  low_open=True)
 
 
-DEFAULTS: dict[str, Any] = defaults_of(FinderSettings)
+DEFAULTS: dict[str, Any] = defaults_of(LRFindSettings)
 
 
-def validate_finder_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+def validate_lr_find_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     """``start, end, num_steps, smoothing, stop_factor`` (defaults filled), checked and
     normalised; ``FieldError`` naming the field, the rule and the value."""
-    specs = settings_of(FinderSettings)
+    specs = settings_of(LRFindSettings)
     s = {name: spec.parse(settings.get(name, spec.default)) for name, spec in specs.items()}
     if s["end"] <= s["start"]:
         raise FieldError("end", f"a finite number > start ({s['start']!r})", s["end"])
@@ -183,7 +183,7 @@ def lr_range_test(model: Any, data: Any, *, start: float = DEFAULTS["start"], en
     many times as needed. ``on_step(step, lr, loss, smoothed)`` is called after each batch;
     ``should_stop()`` before each (a user's stop request: the curve so far is kept).
     """
-    s = validate_finder_settings({"start": start, "end": end, "num_steps": num_steps, "smoothing": smoothing,
+    s = validate_lr_find_settings({"start": start, "end": end, "num_steps": num_steps, "smoothing": smoothing,
                                   "stop_factor": stop_factor})
     opt = getattr(model, "optimizer", None)
     if opt is None:

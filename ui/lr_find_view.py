@@ -1,6 +1,6 @@
 """The LR range test on the Train page: run it, watch the curve, apply a suggestion.
 
-The finder is a run of its own kind in the store (``lrviz.runs.start_lr_find``), so like a
+The LR range test is a run of its own kind in the store (``lrviz.runs.start_lr_find``), so like a
 training run it survives a refresh; this component only reads its folder.
 """
 
@@ -13,7 +13,7 @@ import streamlit as st
 from lrviz import runs as runs_api
 from lrviz.charts import lr_find_figure
 from lrviz.errors import plain_message
-from lrviz.lr_finder import DEFAULTS, SUGGESTIONS, FinderSettings, recommended_order
+from lrviz.lr_find import DEFAULTS, SUGGESTIONS, LRFindSettings, recommended_order
 from lrviz.own_data import files_loaded, loading_words
 from lrviz.schedules import REGISTRY, Schedule
 from lrviz.settings import settings_of
@@ -21,7 +21,7 @@ from ui.page_state import KEEP, published, receive, send
 from ui.text import plain
 
 S = st.session_state
-FIND = settings_of(FinderSettings)  # labels, help and rules, described once
+FIND = settings_of(LRFindSettings)  # labels, help and rules, described once
 TRAIN_SCHEDULE = "train_schedule"  # the topic the Train page publishes its form's schedule name under
 
 
