@@ -49,7 +49,8 @@ def child_baseline_fit(epochs: int, batch: int) -> None:
     """Plain model.fit, same set-up as the worker, no lrviz callback; prints epoch end times."""
     import keras
 
-    from lrviz.data import load_digits, make_tf_dataset
+    from lrviz.batches import make_tf_dataset
+    from lrviz.data import load_digits
     from lrviz.models import MiniVGGNet
 
     keras.utils.set_random_seed(42)

@@ -50,8 +50,6 @@ __all__ = [
     "read_cifar_batch",
     "check_tar_member",
     "stratified_subset",
-    "make_tf_dataset",
-    "batch_order",
     "write_synthetic_cifar",
 ]
 
@@ -382,54 +380,6 @@ def load_dataset(name: str = "digits", *, cifar_archive: str | None = None, limi
 
 
 # --------------------------------------------------------------------------- tf.data
-
-
-def make_tf_dataset(x: np.ndarray, y: np.ndarray, classes: int, batch_size: int, *,
-                    shuffle: bool = False, seed: int = 42) -> Any:
-    """Batches of (float32 images in [0, 1], one-hot float32 labels), prefetched, built the way
-    Keras' own ``fit(x, y, batch_size=...)`` batches numpy arrays (its ``ArrayDataAdapter``).
-
-    ``ceil(n / batch_size)`` batches: full ones, then the remainder (``n % batch_size``) as a last,
-    smaller batch. With ``shuffle`` the order is one permutation of the samples, drawn once from
-    ``seed`` and **reused every epoch** (every time the dataset is iterated): that is what Keras 3's
-    TensorFlow path does once the run is seeded (``keras.utils.set_random_seed``), because its
-    seeded ``tf.random.shuffle`` restarts with each epoch's iterator. A per-epoch reshuffle
-    (this function's behaviour before issue 10) puts a different handful of images in the small
-    last batch every epoch; MiniVGGNet's BatchNormalization, in training mode on a batch of 3
-    (digits: 1,347 = 21 x 64 + 3), then knocks the weights and its moving statistics somewhere
-    new once per epoch, and runs ended 1-5 points of test accuracy below the same model fed
-    through ``fit(x, y)`` (final training loss 5-10x higher).
-
-    uint8 images are gathered per batch and only then cast and scaled, so no float copy of the
-    whole set exists.
-    """
-    import tensorflow as tf
-
-    n = len(x)
-    scale = 1.0 / 255.0 if x.dtype == np.uint8 else 1.0
-    order = batch_order(n, seed if shuffle else None)
-    n_full = n // batch_size
-    batches = tf.data.Dataset.from_tensor_slices(order[: n_full * batch_size].reshape(n_full, batch_size))
-    if n % batch_size:
-        batches = batches.concatenate(tf.data.Dataset.from_tensors(order[n_full * batch_size:]))
-    # the arrays enter the graph once, as one element repeated alongside the index batches
-    # (as Keras' adapter does), not as constants captured by the map function
-    arrays = tf.data.Dataset.from_tensors((x, y)).repeat()
-
-    def prep(idx: Any, xy: Any) -> tuple[Any, Any]:
-        images = tf.cast(tf.gather(xy[0], idx), tf.float32)
-        if scale != 1.0:
-            images = images * scale
-        return images, tf.one_hot(tf.gather(xy[1], idx), classes, dtype=tf.float32)
-
-    ds = tf.data.Dataset.zip((batches, arrays)).map(prep, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def batch_order(n: int, seed: int | None) -> np.ndarray:
-    """The order samples are batched in: one permutation drawn from ``seed`` (and reused every
-    epoch, see :func:`make_tf_dataset`), or ``0..n-1`` when ``seed`` is None (no shuffling)."""
-    return np.random.default_rng(seed).permutation(n) if seed is not None else np.arange(n)
 
 
 # --------------------------------------------------------------------------- synthetic archives

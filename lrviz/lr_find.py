@@ -179,7 +179,7 @@ def lr_range_test(model: Any, data: Any, *, start: float = DEFAULTS["start"], en
     suggestions. Weights and optimizer state are restored afterwards (``restore=True``), also
     when the sweep raises or is stopped.
 
-    ``data``: batches of ``(x, y)`` (e.g. :func:`lrviz.data.make_tf_dataset`), looped over as
+    ``data``: batches of ``(x, y)`` (e.g. :func:`lrviz.batches.make_tf_dataset`), looped over as
     many times as needed. ``on_step(step, lr, loss, smoothed)`` is called after each batch;
     ``should_stop()`` before each (a user's stop request: the curve so far is kept).
     """
