@@ -6,7 +6,9 @@
   schedule computed once as a vector over global batch indices (``Schedule.per_step``, the
   function the explorer plots), scaled by :class:`LROverrides`; adds the epoch's LRs to the
   logs (``lr``, ``lr_planned``, ``lr_last``) the way Keras' ``LearningRateScheduler`` adds
-  ``learning_rate``.
+  ``learning_rate``. On JAX the training job uses its subclass
+  :class:`lrviz.compiled_lr.CompiledScheduleSetter` instead: the same vector looked up inside
+  the compiled step.
 * :class:`RunLogger` -- writes ``status.json`` (at most 4 times a second) and one
   ``history.csv`` row per finished epoch.
 * :class:`PlateauReducer` -- ReduceLROnPlateau (:mod:`lrviz.plateau`): on a plateau, asks the
