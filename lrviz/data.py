@@ -62,6 +62,10 @@ CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 _CIFAR_DIR = "cifar-10-batches-py"
 _TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 _TEST_BATCH = "test_batch"
+# A real batch is about 31.04 MB (10,000 images of 3,072 bytes, their labels and file names); a
+# member twice that is no CIFAR-10 batch, and reading it whole (its tar header's size) could
+# exhaust memory: a small .tar.gz of zeros can claim gigabytes.
+MAX_BATCH_BYTES = 2 * 31_040_000
 _SPLIT_SEED = 42  # digits' train/test split never changes with the run's seed
 
 
@@ -251,6 +255,10 @@ def _arrays_from_tar(archive: Path) -> tuple[np.ndarray, ...]:
                 base = PurePosixPath(m.name).name
                 if m.isfile() and base in wanted:
                     found.setdefault(base, m)
+            for m in found.values():
+                if m.size > MAX_BATCH_BYTES:
+                    raise DataError(f"refusing CIFAR-10 archive {archive}: member {m.name!r} is {m.size:,} bytes, "
+                                    f"more than a CIFAR-10 batch can be ({MAX_BATCH_BYTES:,} bytes)")
             missing = sorted(wanted - set(found))
             if missing:
                 raise DataError(f"CIFAR-10 archive {archive} lacks {', '.join(missing)}.", supply=True)

@@ -15,8 +15,8 @@ The format is read from the bytes, never the file name: gzip and tar by their ma
 zip by its signature, an ``.npz`` as a zip of ``.npy`` members; anything else is refused saying
 what it is ("a PNG image"). Sizes are capped: the upload by :func:`upload_cap` (the smaller of
 Streamlit's ``server.maxUploadSize`` and ``$LRVIZ_UPLOAD_MAX_MIB``, 200 MiB by default: the real
-CIFAR-10 archive is 163 MiB), what a zip unpacks to by ``$LRVIZ_UPLOAD_UNPACKED_MIB`` (1 GiB) and
-:data:`MAX_MEMBERS` files.
+CIFAR-10 archive is 163 MiB), what a zip or tar unpacks to by ``$LRVIZ_UPLOAD_UNPACKED_MIB`` (1 GiB;
+CIFAR-10 unpacks to 178 MiB) and :data:`MAX_MEMBERS` files.
 
 Everything is written into a hidden folder inside :func:`data_dir` first and moved to its name
 (``<name>-<first 10 hex digits of its SHA-256>``) only once every check passed; a refused upload
@@ -46,7 +46,7 @@ __all__ = ["FIELD", "FORMATS", "MAX_MEMBERS", "Stored", "data_dir", "upload_cap"
 FIELD = "upload"
 FORMATS = "a CIFAR-10 archive (.tar.gz), a .zip of a class folder, or an .npz"
 DEFAULT_MAX_MIB = 200  # Streamlit's own default server.maxUploadSize; the CIFAR-10 archive is 163 MiB
-DEFAULT_UNPACKED_MIB = 1024  # what a zip may unpack to
+DEFAULT_UNPACKED_MIB = 1024  # what a zip or tar may unpack to (CIFAR-10: 178 MiB)
 MAX_MEMBERS = 100_000  # files in a zip
 _CHUNK = 1 << 20
 # What reading a spoilt zip or .npz raises besides BadZipFile (zipfile, zlib and numpy's words for it).
@@ -102,7 +102,7 @@ def upload_cap(server_max_mb: float | None = None) -> tuple[int, str]:
 
 
 def unpacked_cap() -> int:
-    """The most bytes a zip may unpack to (``$LRVIZ_UPLOAD_UNPACKED_MIB``, 1 GiB by default)."""
+    """The most bytes a zip or tar may unpack to (``$LRVIZ_UPLOAD_UNPACKED_MIB``, 1 GiB by default)."""
     return int(_mib_env("LRVIZ_UPLOAD_UNPACKED_MIB", DEFAULT_UNPACKED_MIB) * 2**20)
 
 
@@ -206,9 +206,15 @@ def _publish(src: Path, final: Path) -> None:
 def _keep_cifar(raw: Path, name: str, final: Path) -> Stored:
     from lrviz.data import DataError, load_cifar10
 
+    cap, total, names = unpacked_cap(), 0, set()
     try:
         with tarfile.open(raw, "r:*") as tar:
-            names = {PurePosixPath(m.name).name for m in tar.getmembers()}
+            for m in tar:  # header by header: a member is counted before its data is read or skipped
+                total += m.size
+                if total > cap:
+                    raise _refuse(name, f"It unpacks to more than {_size(cap)} (LRVIZ_UPLOAD_UNPACKED_MIB): its "
+                                        f"members up to {m.name!r} hold {_size(total)}")
+                names.add(PurePosixPath(m.name).name)
         if "test_batch" not in names and "data_batch_1" not in names:
             raise _refuse(name, f"{name} is a tar archive without CIFAR-10's batches (data_batch_1 .. 5, "
                                 "test_batch); upload a class folder as a .zip")

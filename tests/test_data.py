@@ -170,6 +170,29 @@ def test_tar_path_escape_is_rejected(tmp_path):
         load_cifar10(_tar_with(tmp_path / "link.tar.gz", members[:-1] + [(link, None)]))
 
 
+def test_a_batch_member_larger_than_cifar10s_is_refused_before_it_is_read(tmp_path):
+    """A plain .tar whose data_batch_1 header claims more than twice a real batch (31.04 MB): its
+    data is a hole (a sparse file), so nothing large is written, and it must not be read whole."""
+    good = write_synthetic_cifar(tmp_path / "src", n_per_batch=2, n_test=2)
+    huge = 2 * 31_040_000 + 512  # the oracle: 2x a real batch, plus one block
+    arch = tmp_path / "huge.tar"
+    with open(arch, "wb") as f:
+        for name in sorted(os.listdir(good)):
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            raw = b"" if name == "data_batch_1" else (good / name).read_bytes()
+            info.size = huge if name == "data_batch_1" else len(raw)
+            f.write(info.tobuf(tarfile.GNU_FORMAT))
+            if name == "data_batch_1":
+                f.seek(huge, os.SEEK_CUR)  # a hole: the file's length, no bytes written
+            else:
+                f.write(raw + bytes(-len(raw) % 512))
+        f.write(bytes(1024))  # the end-of-archive blocks
+    with pytest.raises(DataError) as e:
+        load_cifar10(arch)
+    assert str(e.value) == (f"refusing CIFAR-10 archive {arch}: member 'cifar-10-batches-py/data_batch_1' is "
+                            f"{huge:,} bytes, more than a CIFAR-10 batch can be (62,080,000 bytes)")
+
+
 class _Exploit:
     def __init__(self, marker):
         self.marker = marker

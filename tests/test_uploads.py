@@ -7,6 +7,7 @@ numbers the caps are set to, and the data folder left empty after every refusal.
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import tarfile
@@ -20,7 +21,7 @@ from own_data_fixtures import write_class_folder, write_npz
 from lrviz.data import write_synthetic_cifar
 from lrviz.errors import FieldError
 from lrviz.own_data import load_own
-from lrviz.uploads import data_dir, store_upload, upload_cap
+from lrviz.uploads import data_dir, store_upload, unpacked_cap, upload_cap
 
 
 def _zip_folder(folder: Path, dest: Path, *, wrap: bool = True) -> Path:
@@ -176,6 +177,39 @@ def test_a_tar_member_outside_its_folder_is_refused(tmp_path):
     evil = tarfile.TarInfo("../evil")
     evil.size = 4
     assert "unsafe member path '../evil'" in _refused(_cifar_with(tmp_path, evil), tmp_path / "data")
+
+
+def test_a_tar_whose_headers_claim_more_than_the_cap_is_refused_before_reading(tmp_path):
+    """A gzip of CIFAR-10's members and one header claiming 300 GiB with no data after it (what a
+    few hundred KiB of gzip-compressed zeros can unpack to): refused on the sizes its headers
+    state, before any batch is read or the missing data is noticed."""
+    huge = tarfile.TarInfo("cifar-10-batches-py/zeros")
+    huge.size = 300 * 2**30
+    path = _cifar_with(tmp_path, tarfile.TarInfo("cifar-10-batches-py/readme"))
+    gz = gzip.decompress(path.read_bytes())
+    end = gz.rindex(b"readme") // 512 * 512 + 512  # past the last member's header (it has no data)
+    path.write_bytes(gzip.compress(gz[:end] + huge.tobuf(tarfile.GNU_FORMAT)))
+    text = _refused(path, tmp_path / "data")
+    total = sum(m.size for m in _members(gz[:end])) + huge.size  # the oracle: the headers' own sizes
+    assert (f"It unpacks to more than 1.0 GiB (1,073,741,824 bytes) (LRVIZ_UPLOAD_UNPACKED_MIB): its members up to "
+            f"'cifar-10-batches-py/zeros' hold 300.0 GiB ({total:,} bytes)") in text
+
+
+def _members(raw_tar: bytes) -> list[tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(raw_tar + bytes(1024))) as tar:
+        return tar.getmembers()
+
+
+def test_a_cifar10_archive_that_unpacks_past_the_cap_is_refused(tmp_path, monkeypatch):
+    path = write_synthetic_cifar(tmp_path / "cifar-10-python.tar.gz", n_per_batch=4, n_test=4)
+    with tarfile.open(path) as tar:
+        total = sum(m.size for m in tar.getmembers())  # the oracle: what it unpacks to
+    assert 2**20 // 20 < total < 2**20 // 5  # so that a cap of 0.05 MiB is passed part-way
+    monkeypatch.setenv("LRVIZ_UPLOAD_UNPACKED_MIB", "0.05")
+    text = _refused(path, tmp_path / "data")
+    assert "It unpacks to more than 51.2 KiB (52,428 bytes) (LRVIZ_UPLOAD_UNPACKED_MIB)" in text
+    monkeypatch.delenv("LRVIZ_UPLOAD_UNPACKED_MIB")
+    assert unpacked_cap() > 178 * 2**20  # the default lets the real CIFAR-10 (178 MiB unpacked) through
 
 
 def test_a_tar_that_is_not_cifar10_is_refused(tmp_path):
