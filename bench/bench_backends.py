@@ -42,6 +42,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+# this process reads run folders only; should a library it imports ever start JAX's GPU client here, it must
+# not take 75% of the card from the processes being measured (the children get ENV, without this)
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 # Sizes: images in the synthetic archive (train; test = a fifth, at least 100), epochs, pairs.
 SIZES = {
