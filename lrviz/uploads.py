@@ -232,6 +232,8 @@ def _check_zip_member(info: zipfile.ZipInfo, name: str) -> None:
     drive = re.match(r"^[A-Za-z]:", p.as_posix())  # C:/... on Windows
     if info.filename.startswith(("/", "\\")) or p.is_absolute() or ".." in p.parts or drive:
         raise _refuse(name, f"Its member {info.filename!r} would land outside its folder")
+    if not p.parts and not info.filename.endswith("/"):  # "." or "" (is_dir() fails on ""): a file with no name
+        raise _refuse(name, f"Its member {info.filename!r} names no file")
     kind = stat.S_IFMT(info.external_attr >> 16)  # Unix file type bits; 0 where the zip has none
     if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
         raise _refuse(name, f"Its member {info.filename!r} is a link or special file")

@@ -142,6 +142,24 @@ def test_a_zip_member_outside_its_folder_is_refused(tmp_path, member):
     assert not (tmp_path / "evil.png").exists()
 
 
+@pytest.mark.parametrize("member", [".", ""])
+def test_a_zip_member_with_no_name_is_refused_in_words(tmp_path, member):
+    src = write_class_folder(tmp_path / "shapes", classes=("a", "b"), per_class=2)
+    path = _zip_folder(src, tmp_path / "shapes.zip")
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr(zipfile.ZipInfo(member), b"boom")
+    assert f"Its member {member!r} names no file" in _refused(path, tmp_path / "data")
+
+
+def test_a_zip_with_a_dot_folder_entry_is_kept(tmp_path):
+    """``./`` as a folder entry (what ``shutil.make_archive(base_dir=".")`` writes) is no file."""
+    src = write_class_folder(tmp_path / "shapes", classes=("a", "b"), per_class=2)
+    path = _zip_folder(src, tmp_path / "shapes.zip")
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr(zipfile.ZipInfo("./"), b"")
+    assert _upload(path, tmp_path / "data").words.endswith("in 2 classes")
+
+
 def test_a_zip_with_a_symbolic_link_is_refused(tmp_path):
     src = write_class_folder(tmp_path / "shapes", classes=("a", "b"), per_class=2)
     path = _zip_folder(src, tmp_path / "shapes.zip")
