@@ -287,13 +287,16 @@ def _unpack(z: zipfile.ZipFile, files: list[zipfile.ZipInfo], dest: Path, name: 
         if parts[0] == "__MACOSX" or any(p.startswith(".") for p in parts):
             continue  # macOS' resource forks and hidden files are not images
         out = dest.joinpath(*parts)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with z.open(m) as src, open(out, "wb") as dst:
-            while chunk := src.read(_CHUNK):
-                written += len(chunk)
-                if written > cap:
-                    raise _refuse(name, f"It unpacks to more than {_size(cap)} (LRVIZ_UPLOAD_UNPACKED_MIB)")
-                dst.write(chunk)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with z.open(m) as src, open(out, "wb") as dst:
+                while chunk := src.read(_CHUNK):
+                    written += len(chunk)
+                    if written > cap:
+                        raise _refuse(name, f"It unpacks to more than {_size(cap)} (LRVIZ_UPLOAD_UNPACKED_MIB)")
+                    dst.write(chunk)
+        except OSError as e:  # a file where a folder must go, a name too long: the member's fault, not data/'s
+            raise _refuse(name, f"Its member {m.filename!r} cannot be unpacked ({e.strerror or e})") from None
     dest.mkdir(parents=True, exist_ok=True)
     top = list(dest.iterdir())
     # shapes.zip made by zipping the folder "shapes": its classes are one level down

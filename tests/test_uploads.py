@@ -160,6 +160,27 @@ def test_a_zip_with_a_dot_folder_entry_is_kept(tmp_path):
     assert _upload(path, tmp_path / "data").words.endswith("in 2 classes")
 
 
+@pytest.mark.parametrize("member, why", [("shapes/a", "File exists"),
+                                         ("shapes/a/" + "x" * 300 + ".png", "File name too long")])
+def test_a_zip_member_that_cannot_be_written_is_refused_naming_it(tmp_path, member, why):
+    """A file ``shapes/a`` where the class folder ``shapes/a`` must go, or a name longer than a
+    file system allows: the member is named, not the data folder."""
+    src = write_class_folder(tmp_path / "shapes", classes=("a", "b"), per_class=2)
+    path = _zip_folder(src, tmp_path / "shapes.zip")
+    with zipfile.ZipFile(path) as z:
+        first = z.namelist()[0]
+    with zipfile.ZipFile(path, "w") as z:  # the bad member before the class folder's images
+        z.writestr(member, b"boom")
+        with zipfile.ZipFile(_zip_folder(src, tmp_path / "again.zip")) as good:
+            for info in good.infolist():
+                z.writestr(info, good.read(info))
+    assert first.startswith("shapes/a/")
+    named = first if why == "File exists" else member  # the member that meets the file, or the long one
+    text = _refused(path, tmp_path / "data")
+    assert f"Its member {named!r} cannot be unpacked ({why})" in text
+    assert str(tmp_path) not in text
+
+
 def test_a_zip_with_a_symbolic_link_is_refused(tmp_path):
     src = write_class_folder(tmp_path / "shapes", classes=("a", "b"), per_class=2)
     path = _zip_folder(src, tmp_path / "shapes.zip")
