@@ -87,6 +87,7 @@ class CompiledScheduleSetter(ScheduleSetter):
         self.table = self.lrs.astype("float32")  # the LRs the optimizer uses (after overrides)
         self.schedule: PlannedLR | None = None
         self.retraces = 0  # re-traces done for requests (the first trace not counted)
+        self.installs = 0  # compiled schedules put in the optimizer: 1 per fit, 0 on the fallback
         self._variable: Any = None  # the optimizer's own LR variable, given back at the end
         self._fallback = False
         self._first_step: int | None = None
@@ -122,6 +123,7 @@ class CompiledScheduleSetter(ScheduleSetter):
         # optimizer's saved variables (a resume loading model.keras must find the same ones)
         optimizer._learning_rate = self.schedule
         self.model.make_train_function(force=True)
+        self.installs += 1
         return True
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:

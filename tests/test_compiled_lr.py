@@ -73,7 +73,7 @@ class AskAt(keras.callbacks.Callback):
             self.setter.request(dict(self.request))
 
 
-def _train(setter_class, *, request=None, plateau=None, epochs=EPOCHS):
+def _train(setter_class, *, request=None, plateau=None, epochs=EPOCHS, lrs=LRS):
     """A tiny model trained on the same seeds; the weights, the epochs' logged LRs, the overrides
     and plateau reductions recorded, and the optimizer's LR variable after fit."""
     keras.utils.set_random_seed(3)
@@ -82,18 +82,18 @@ def _train(setter_class, *, request=None, plateau=None, epochs=EPOCHS):
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=float(LRS[0]), momentum=0.9, nesterov=True),
                   loss="categorical_crossentropy")
     overrides = []
-    setter = setter_class(LRS, SPE, on_override=overrides.append)
+    setter = setter_class(lrs, SPE, on_override=overrides.append)
     callbacks = [setter]
     if request is not None:
         callbacks.append(AskAt(setter, *request))
     if plateau is not None:
         callbacks.append(reducer := PlateauReducer(plateau, setter.request))
-    logged = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: lrs.append(
+    logged = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: logged_lrs.append(
         (logs["lr"], logs["lr_planned"], logs["lr_last"])))
-    lrs = []
+    logged_lrs = []
     x, y = _data()
     model.fit(x, y, batch_size=BATCH, epochs=epochs, shuffle=False, verbose=0, callbacks=[*callbacks, logged])
-    return {"weights": model.get_weights(), "lrs": lrs, "setter": setter,
+    return {"weights": model.get_weights(), "lrs": logged_lrs, "setter": setter,
             "overrides": [{k: v for k, v in o.items() if not k.endswith("_at")} for o in overrides],
             "reductions": reducer.reductions if plateau is not None else None,
             "lr_after": float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)),
@@ -113,10 +113,13 @@ def _assert_same_training(ours, oracle):
 def test_no_override_trains_exactly_like_the_per_batch_setter():
     ours, oracle = _train(CompiledScheduleSetter), _train(ScheduleSetter)
     _assert_same_training(ours, oracle)
-    assert ours["setter"].schedule is None and ours["setter"].retraces == 0  # the float LR given back
-    # and the schedule mattered: a constant LR trains to other weights
-    flat = _train(ScheduleSetter, request=(0, {"value": float(LRS[0]) * 3}))
-    assert not np.allclose(flat["weights"][0], oracle["weights"][0], atol=1e-4)
+    # the compiled schedule really drove the step (a silent fallback to the per-batch setter would
+    # train the same: installs is 0 there), and the float LR was given back at the end
+    assert ours["setter"].installs == 1 and ours["setter"].schedule is None and ours["setter"].retraces == 0
+    # and the schedule mattered: LRS[0] throughout (what a step reading a stale LR variable would
+    # train with) ends at other weights
+    stale = _train(ScheduleSetter, lrs=np.full_like(LRS, LRS[0]))
+    assert not np.allclose(stale["weights"][0], oracle["weights"][0], atol=1e-4)
 
 
 @pytest.mark.parametrize("request_", [{"value": 0.02}, {"factor": 0.25}], ids=["value", "factor"])
