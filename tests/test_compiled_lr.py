@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from lrviz.callbacks import PlateauReducer, ScheduleSetter
+from lrviz.callbacks import LROverrides, PlateauReducer, ScheduleSetter
 from lrviz.compiled_lr import CompiledScheduleSetter, PlannedLR, compiled_route, planned_table
 from lrviz.schedules import Schedule
 
@@ -44,10 +44,17 @@ def test_planned_lr_looks_up_the_table_at_the_step_plus_offset_and_holds_its_end
     assert PlannedLR.from_config(sched.get_config()).table.tolist() == table.tolist()
 
 
-def test_planned_table_is_the_overrides_arithmetic_on_a_vector():
-    lrs = np.array([0.01, 0.02, 0.005])
-    assert planned_table(lrs, 0.3, None).tolist() == [v * 0.3 for v in lrs.tolist()]
-    assert planned_table(lrs, 0.3, 0.07).tolist() == [0.07] * 3
+@pytest.mark.parametrize("requests", [[{"factor": 0.3}], [{"value": 0.007}, {"factor": 0.3}],
+                                      [{"value": 0.07}]], ids=["factor", "value-then-factor", "hold"])
+def test_planned_table_is_the_overrides_arithmetic_on_a_vector(requests):
+    """The oracle: the per-batch setter's scalar path, ``LROverrides.lr`` after ``apply``, entry by
+    entry. The requests are applied where the schedule is 0.03 (a multiplier) or 0 (a hold)."""
+    lrs = np.array([0.01, 0.02, 0.005, 0.0123])
+    overrides = LROverrides()
+    for request in requests:
+        overrides.apply(request, 0.0 if requests == [{"value": 0.07}] else 0.03)
+    assert planned_table(lrs, overrides.multiplier, overrides.hold).tolist() == \
+        [overrides.lr(v) for v in lrs.tolist()]
 
 
 def _data():
