@@ -79,11 +79,18 @@ class CompiledScheduleSetter(ScheduleSetter):
     Before the first batch it puts a :class:`PlannedLR` in the optimizer's place of its LR; on a
     request (Set LR now, a plateau) it rebuilds the table from that batch on and re-traces the
     step, so the request acts from that batch exactly as the per-batch setter's would. Between
-    changes it never touches the model. An optimizer without a float LR variable (one built with
-    its own schedule) is driven by the per-batch setter instead."""
+    changes it never touches the model.
 
-    def __init__(self, lrs: np.ndarray, steps_per_epoch: int, on_override: Any = None):
+    An optimizer without a float LR variable (one built with its own schedule) gets no table: the
+    setter falls back to the per-batch one, whose ``optimizer.learning_rate = lr`` Keras refuses
+    for such an optimizer (TypeError: "its learning rate is not settable"), so ``fit`` fails at
+    the first batch, as it would with :class:`~lrviz.callbacks.ScheduleSetter`. The route taken
+    is :attr:`route` (``on_route(route)`` is called once it is known, before the first batch)."""
+
+    def __init__(self, lrs: np.ndarray, steps_per_epoch: int, on_override: Any = None, on_route: Any = None):
         super().__init__(lrs, steps_per_epoch, on_override=on_override)
+        self.on_route = on_route
+        self.route: str | None = None  # "compiled step" or "per batch" (the fallback); None before fit
         self.table = self.lrs.astype("float32")  # the LRs the optimizer uses (after overrides)
         self.schedule: PlannedLR | None = None
         self.retraces = 0  # re-traces done for requests (the first trace not counted)
@@ -115,6 +122,7 @@ class CompiledScheduleSetter(ScheduleSetter):
         variable = getattr(optimizer, "_learning_rate", None)
         if not isinstance(variable, keras.Variable):
             self._fallback = True
+            self._report_route("per batch")
             return False
         iterations = int(keras.ops.convert_to_numpy(optimizer.iterations))
         self._variable = variable
@@ -124,7 +132,13 @@ class CompiledScheduleSetter(ScheduleSetter):
         optimizer._learning_rate = self.schedule
         self.model.make_train_function(force=True)
         self.installs += 1
+        self._report_route("compiled step")
         return True
+
+    def _report_route(self, route: str) -> None:
+        if route != self.route and self.on_route is not None:
+            self.on_route(route)
+        self.route = route
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         if self._fallback or self.schedule is None:

@@ -194,3 +194,45 @@ def test_the_training_job_trains_the_same_on_either_route(tmp_path, monkeypatch)
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
     for a, b in zip(ours_model.optimizer.variables, oracle_model.optimizer.variables, strict=True):
         np.testing.assert_allclose(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b), rtol=0, atol=1e-5)
+
+
+def test_an_optimizer_built_with_its_own_schedule_falls_back_and_keras_refuses_the_setter():
+    """No float LR variable: no table is installed, the route reported is the per-batch one, and
+    that setter's assignment is refused by Keras (what the docstring says happens)."""
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3, "softmax")])
+    own = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.9)
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=own), loss="categorical_crossentropy")
+    routes = []
+    setter = CompiledScheduleSetter(LRS, SPE, on_route=routes.append)
+    x, y = _data()
+    with pytest.raises(TypeError, match="not settable"):
+        model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[setter])
+    assert (routes, setter.route, setter.installs) == (["per batch"], "per batch", 0)
+
+
+def test_the_route_is_reported_once_when_the_table_is_installed():
+    routes = []
+
+    class Reporting(CompiledScheduleSetter):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, on_route=routes.append, **kwargs)
+
+    ours = _train(Reporting, request=(8, {"factor": 0.5}))  # a re-trace reports nothing new
+    assert (routes, ours["setter"].route, ours["setter"].installs) == (["compiled step"], "compiled step", 1)
+
+
+def test_the_training_job_writes_the_route_its_setter_fell_back_to(tmp_path, monkeypatch):
+    """The job asks for the compiled route but the setter falls back (as for an optimizer built
+    with its own schedule; forced here on a float one, so the run still trains): the status says
+    "per batch", the route really taken, not the route asked for."""
+    import lrviz.compiled_lr
+
+    def fall_back(self, step):
+        self._fallback = True
+        self._report_route("per batch")
+        return False
+
+    monkeypatch.setattr(lrviz.compiled_lr.CompiledScheduleSetter, "_install", fall_back)
+    run, _ = _job_run(tmp_path, monkeypatch, True, "fallback")
+    assert run.status["lr_route"] == "per batch"

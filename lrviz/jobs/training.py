@@ -7,7 +7,8 @@ also the kind of runs written before kinds existed).
                      train_size, test_size, initial_epoch (resume) and lr_overrides
     status.json      state, phase, epoch (finished, 1-based), epochs, batch, steps_per_epoch,
                      lr, lr_multiplier, elapsed_s, eta_s, error, lr_overrides, last (latest row),
-                     lr_route ("compiled step" or "per batch", see below),
+                     lr_route ("compiled step" or "per batch": the route the setter really
+                     takes, written before the first batch; see below),
                      warnings (an optional part that failed while the run went on: a list of
                      {"source": "mlflow", "message": one line, "at": Unix time}; absent if none)
     history.csv      one row per finished epoch: epoch (1-based), loss, accuracy, val_loss,
@@ -233,8 +234,12 @@ class TrainingJob(Job):
 
         # on JAX the LR is looked up inside the compiled step (lrviz.compiled_lr): no per-batch setter
         setter_class = CompiledScheduleSetter if compiled_route(placement.backend) else ScheduleSetter
-        setter = setter_class(lrs, spe, on_override=record_override)
-        status.write(lr_route="compiled step" if setter_class is CompiledScheduleSetter else "per batch")
+        if setter_class is CompiledScheduleSetter:  # the route it really takes: it may fall back
+            setter = setter_class(lrs, spe, on_override=record_override,
+                                  on_route=lambda route: status.write(lr_route=route))
+        else:
+            setter = setter_class(lrs, spe, on_override=record_override)
+            status.write(lr_route="per batch")
         poller = ControlPoller(control, on_lr_request=setter.request, max_batches=config.get("max_batches"))
         def on_row(row: dict[str, Any]) -> None:  # ctx.on_step(row) -> True: stop after this epoch
             if ctx.on_step is not None and ctx.on_step(row):
