@@ -97,6 +97,20 @@ def test_the_default_worker_count_comes_from_the_gpus_memory_and_is_one_on_a_cpu
     assert tournament_config(preset_name="tutorial", limit=100)["workers"] is None  # the setting's default: auto
 
 
+@pytest.mark.parametrize("asked", [None, 2], ids=["default", "asked"])
+def test_the_workers_floors_never_eat_the_gpus_headroom(machine, asked):
+    """4,200 MiB free: two workers at their 2,048 MiB floor would leave ~100 MiB for two CUDA
+    contexts; one is all that fits with 10% of the free memory kept out of the pools."""
+    free = 4_200
+    machine((free, 16_000))
+    n, _ = local_workers(asked, 12)
+    assert n == 1
+    pools = n * max(worker_mem_fraction(n, free, 16_000) * 16_000, 2048)
+    assert free - pools >= 0.1 * free - 16  # the fraction's rounding (3 decimals of 16,000 MiB)
+    machine((4_600, 16_000))  # 10% kept: 4,140 MiB, two floors fit
+    assert local_workers(asked, 12)[0] == 2
+
+
 def test_nvidia_smi_is_read_for_the_emptiest_visible_gpu_with_its_total(tmp_path, monkeypatch):
     fake = tmp_path / "nvidia-smi"  # two GPUs: 5,000 MiB free of 16,384 and 30,000 of 81,559
     fake.write_text("#!/bin/sh\nprintf '0, 5000, 16384\\n1, 30000, 81559\\n'\n")

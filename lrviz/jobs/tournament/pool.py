@@ -98,14 +98,20 @@ def local_workers(asked: int | None, trials: int) -> tuple[int, str | None]:
     """How many local worker processes a tournament runs: ``asked``, but at most one per core
     (``os.cpu_count()``), one per ``WORKER_GPU_MIB`` of free GPU memory on a GPU, and one per
     trial to run; and why, when fewer than asked (None otherwise). ``asked`` None (the default):
-    as many as the GPU's free memory takes on a GPU (within the same caps), 1 on a CPU."""
+    as many as the GPU's free memory takes on a GPU (within the same caps), 1 on a CPU.
+
+    The GPU cap counts :data:`WORKER_GPU_MIB` per worker in the free memory less
+    :data:`GPU_HEADROOM`: :func:`worker_mem_fraction` never gives a worker less than its floor,
+    so a count from all the free memory would let the floors eat the headroom (4,200 MiB free,
+    2 workers: 4,096 MiB of pools, ~100 MiB left for two CUDA contexts)."""
     cores = os.cpu_count() or 1
     limits = [(cores, f"{cores} core(s) here (os.cpu_count())")]
     free = _gpu_free_mib()
+    gpu_cap = None if free is None else max(1, int((1 - GPU_HEADROOM) * free // WORKER_GPU_MIB))
     if asked is None:
-        asked = 1 if free is None else max(1, min(free // WORKER_GPU_MIB, MAX_DEFAULT_WORKERS))
-    if free is not None:
-        limits.append((max(1, free // WORKER_GPU_MIB),
+        asked = 1 if gpu_cap is None else min(gpu_cap, MAX_DEFAULT_WORKERS)
+    if gpu_cap is not None:
+        limits.append((gpu_cap,
                        f"{free:,} MiB of free GPU memory at {WORKER_GPU_MIB:,} MiB per worker"))
     limits.append((max(1, trials), f"{trials:,} trial(s) to run"))
     n, why = asked, None
