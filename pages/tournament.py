@@ -106,7 +106,7 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
         config = runs_api.tournament_config(schedules, **settings)
     except ValueError as e:  # in plain words under its input, as on the Train page (Keras' words: the CLI)
         field = getattr(e, "field", None)
-        problem, config = plain_message(e, SET[field].label if field in SET else None), None
+        problem, config = plain(plain_message(e, SET[field].label if field in SET else None)), None  # hints quote files
         errors_at.get(field, st).error(problem)
     if config is not None and config["dataset"] == OWN:  # the files' headers: what each trial will load
         try:
@@ -114,7 +114,7 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
                                                                    "model")))[0])
         except ValueError as e:
             field = getattr(e, "field", None)
-            problem = plain_message(e, SET[field].label if field in SET else None)
+            problem = plain(plain_message(e, SET[field].label if field in SET else None))  # names folders and files
             errors_at.get(field, st).error(problem)
     trials = len(schedules) * int(S.tn_seeds or 0)
     if st.button(f"Launch {trials} trials", type="primary", icon=":material/play_arrow:", key="tn_launch",

@@ -219,7 +219,7 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
     if S.tr_plateau:
         bad.update(field_errors(PLATEAU, config["plateau"]))
     for field, e in bad.items():
-        (errors_at[field] if field in errors_at else st).error(plain_message(e, LABELS.get(field)))
+        (errors_at[field] if field in errors_at else st).error(plain(plain_message(e, LABELS.get(field))))
     problem, problem_field = None, None
     if bad:
         problem = "Fix the highlighted values first: " + ", ".join(LABELS.get(f, f) for f in bad) + "."
@@ -230,7 +230,7 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
             valid = runs_api.validate_config(config)
         except ValueError as e:
             field = problem_field = getattr(e, "field", None)  # a FieldError says which input it is about
-            problem = plain_message(e, LABELS.get(field))
+            problem = plain(plain_message(e, LABELS.get(field)))  # Markdown-safe: hints quote folder and file names
             if field in errors_at:
                 errors_at[field].error(problem)
             else:
@@ -243,7 +243,7 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
                                                                          "val_split", "model")))
                 except ValueError as e:
                     field = problem_field = getattr(e, "field", None)
-                    problem = plain_message(e, LABELS.get(field))
+                    problem = plain(plain_message(e, LABELS.get(field)))
                     (errors_at[field] if field in errors_at else st).error(problem)
                 else:
                     own_note.caption(words)
@@ -285,14 +285,14 @@ with st.expander("New run", expanded=not active, icon=":material/rocket_launch:"
 # Outside the expander: another tab may have started a run since this page was drawn, and
 # the expander collapses while a run is active, which would hide the answer.
 if launch_error is not None:
-    st.error(plain_message(launch_error, LABELS.get(getattr(launch_error, "field", None))),
+    st.error(plain(plain_message(launch_error, LABELS.get(getattr(launch_error, "field", None)))),
              icon=":material/hourglass_top:" if isinstance(launch_error, runs_api.RunBusyError) else None)
 
 data_problem = None  # the finder needs valid data and optimizer settings, not a schedule
 try:
     runs_api.validate_config({**config, "schedule": DEFAULTS["schedule"], "epochs": DEFAULTS["epochs"]})
 except ValueError as e:
-    data_problem = plain_message(e, LABELS.get(getattr(e, "field", None)))
+    data_problem = plain(plain_message(e, LABELS.get(getattr(e, "field", None))))
 lr_find_view.section(config, data_problem, RUNS_DIR)
 
 if viewing:

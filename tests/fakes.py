@@ -113,3 +113,13 @@ def shown(markdown: str) -> str:
     import re
 
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
+
+
+def markup(markdown: str) -> set[str]:
+    """The HTML elements an independent CommonMark parser (markdown-it-py) makes of ``markdown``,
+    besides the paragraph: empty where a page's text shows as the characters written."""
+    import re
+
+    from markdown_it import MarkdownIt
+
+    return set(re.findall(r"<([a-z][a-z0-9]*)", MarkdownIt("commonmark").render(markdown))) - {"p"}

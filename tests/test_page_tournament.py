@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from fakes import fabricate_run, run_page, shown
+from fakes import fabricate_run, markup, run_page, shown
 from streamlit.testing.v1 import AppTest
 
 from lrviz import runs as runs_api
@@ -47,7 +47,7 @@ def test_a_bad_value_is_said_and_launch_disabled(runs_dir):
     at = page()
     at.number_input(key="tn_seeds").set_value(0).run()
     # plain words, as on the Train page (Keras' "Argument `seeds` must be an integer >= 1 ..." is the CLI's)
-    assert [e.value for e in at.error] == ["Seeds must be a whole number of at least 1 and at most 100."]
+    assert [shown(e.value) for e in at.error] == ["Seeds must be a whole number of at least 1 and at most 100."]
     assert next(b for b in at.button if b.key == "tn_launch").disabled
 
 
@@ -68,7 +68,7 @@ def test_own_images_and_a_model_on_the_tournament_page(runs_dir, tmp_path, monke
     assert any(e.value.startswith("Your data must be") and "at least 2 class subfolders" in e.value for e in at.error)
     assert next(b for b in at.button if b.key == "tn_launch").disabled
     at.text_input(key="tn_data").set_value(str(root)).run()
-    assert any("shapes: 18 images (8x8x3) in 3 classes" in c.value for c in at.caption)
+    assert any("shapes: 18 images (8x8x3) in 3 classes" in shown(c.value) for c in at.caption)
     at.text_input(key="tn_model").set_value("MobileNetV2").run()
     assert any(e.value.startswith("Model") and "needs at least 32x32" in e.value for e in at.error), \
         [e.value for e in at.error]
@@ -78,6 +78,24 @@ def test_own_images_and_a_model_on_the_tournament_page(runs_dir, tmp_path, monke
     cfg = got["cfg"]
     assert (cfg["kind"], cfg["dataset"], cfg["data"], cfg["image_size"], cfg["model"]) == \
         ("tournament", "own", str(root.resolve()), "32,32", "MobileNetV2")
+
+
+def test_folder_and_class_names_show_as_written_not_as_markdown(runs_dir, tmp_path):
+    """As on the Train page: a class folder named in Markdown (the error's hint, the button's help)
+    and the data's folder (the caption) show their characters, no image and no bold."""
+    from own_data_fixtures import write_class_folder
+
+    name = "![x](t.png) **b**"  # an image (a folder name holds no "/", so a relative URL) and bold
+    at = page()
+    at.selectbox(key="tn_dataset").set_value("own").run()
+    at.text_input(key="tn_data").set_value(str(write_class_folder(tmp_path / "one", classes=(name,)))).run()
+    (error,) = [e.value for e in at.error if "class subfolders" in e.value]
+    assert f"It has 1 ({name})" in shown(error) and markup(error) == set(), error
+    launch = next(b for b in at.button if b.key == "tn_launch")
+    assert launch.disabled and markup(launch.help) == set() and name in shown(launch.help)
+    at.text_input(key="tn_data").set_value(str(write_class_folder(tmp_path / name, per_class=6))).run()
+    (words,) = [c.value for c in at.caption if "18 images" in c.value]
+    assert shown(words).startswith(f"{name}: 18 images (8x8x3) in 3 classes") and markup(words) == set()
 
 
 def test_an_npz_uploaded_on_the_tournament_page_becomes_its_data(runs_dir, tmp_path, monkeypatch):

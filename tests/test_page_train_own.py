@@ -3,7 +3,7 @@ data holds before Launch, and the launched config (the spawn replaced)."""
 
 from __future__ import annotations
 
-from fakes import fabricate_run, run_page, shown
+from fakes import fabricate_run, markup, run_page, shown
 from own_data_fixtures import write_class_folder
 
 from lrviz import runs as runs_api
@@ -34,7 +34,7 @@ def test_own_folder_says_what_it_holds_and_launches_with_it(runs_dir, tmp_path, 
     root = write_class_folder(tmp_path / "shapes", per_class=6)
     at = _own(run_page("train"), root)
     assert not at.exception and not _errors(at)
-    assert any("shapes: 18 images (8x8x3) in 3 classes" in c.value for c in at.caption)
+    assert any("shapes: 18 images (8x8x3) in 3 classes" in shown(c.value) for c in at.caption)
     at.text_input(key="tr_model").set_value("MobileNetV2").run()
     assert any("Model" in e and "needs at least 32x32" in e for e in _errors(at)), _errors(at)
     assert _launch(at).disabled
@@ -56,6 +56,23 @@ def test_bad_own_data_shows_its_error_under_the_data_field(runs_dir, tmp_path):
     at.text_input(key="tr_data").set_value(str(root)).run()
     at.text_input(key="tr_image_size").set_value("0").run()
     assert any(e.startswith("Image size must be") for e in _errors(at)), _errors(at)
+
+
+MARKDOWN_NAME = "![x](t.png) **b**"  # an image (a folder name holds no "/", so a relative URL) and bold
+
+
+def test_folder_and_class_names_show_as_written_not_as_markdown(runs_dir, tmp_path):
+    """The data's folder (the caption) and a class folder (the error's hint, the button's help)
+    named in Markdown show its characters: no image fetched, no bold."""
+    one = write_class_folder(tmp_path / "one", classes=(MARKDOWN_NAME,), per_class=2)
+    at = _own(run_page("train"), one)
+    (error,) = [e for e in _errors(at) if "class subfolders" in e]
+    assert f"It has 1 ({MARKDOWN_NAME})" in shown(error) and markup(error) == set(), error
+    assert _launch(at).disabled and markup(_launch(at).help) == set() and MARKDOWN_NAME in shown(_launch(at).help)
+    root = write_class_folder(tmp_path / MARKDOWN_NAME, per_class=6)
+    at.text_input(key="tr_data").set_value(str(root)).run()
+    (words,) = [c.value for c in at.caption if "18 images" in c.value]
+    assert shown(words).startswith(f"{MARKDOWN_NAME}: 18 images (8x8x3) in 3 classes") and markup(words) == set()
 
 
 # --------------------------------------------------------------------------- uploads from the browser

@@ -18,6 +18,7 @@ import streamlit as st
 from lrviz import runs as runs_api
 from ui.data_upload import data_upload
 from ui.page_state import KEEP
+from ui.text import plain
 
 S = st.session_state
 FIELDS = ("data", "image_size", "color_mode", "val_split")
@@ -32,9 +33,12 @@ def own_data_defaults(prefix: str, val_split: float) -> dict[str, Any]:
 @st.cache_data(ttl=30, show_spinner=False)  # a folder's headers are read at most every 30 s, not every rerun
 def own_data_words(data: str, image_size: str | None, color_mode: str | None, val_split: float,
                    model: str) -> tuple[str, int]:
-    """What the data holds in one line, and its number of training images (``FieldError`` if bad)."""
-    return runs_api.own_data_words({"data": data, "image_size": image_size, "color_mode": color_mode,
-                                 "val_split": val_split, "model": model})
+    """What the data holds in one line, escaped for Markdown (:func:`ui.text.plain`: it quotes the
+    data's folder or file name), and its number of training images. A ``FieldError`` if bad: its
+    words quote class folders and image files too, so a page shows them through ``plain`` as well."""
+    words, n_train = runs_api.own_data_words({"data": data, "image_size": image_size, "color_mode": color_mode,
+                                              "val_split": val_split, "model": model})
+    return plain(words), n_train
 
 
 def own_data_inputs(prefix: str, settings: Mapping[str, Any], errors_at: dict[str, Any],
