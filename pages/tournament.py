@@ -43,7 +43,7 @@ def _schedules(source: str) -> list[dict]:
 STATE = PageState("tn_", {  # this page's keys and their defaults (ui/page_state.py)
     "tn_source": "tutorial", "tn_dataset": "digits", "tn_cifar_archive": "", "tn_epochs": 40, "tn_seeds": 3,
     **own_data_defaults("tn", SET["val_split"].default), "tn_model": SET["model"].default,
-    "tn_workers": 1, "tn_limit": 0, "tn_batch_size": 64, "tn_prune": False, "tn_target": 0.0,
+    "tn_workers": None, "tn_limit": 0, "tn_batch_size": 64, "tn_prune": False, "tn_target": 0.0,
 })
 
 
@@ -77,7 +77,8 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
                    format_func={"digits": "digits", "cifar10": "CIFAR-10", OWN: "your own images"}.get, **KEEP)
     c[1].number_input(SET["epochs"].label, key="tn_epochs", step=1, help=SET["epochs"].widget_help(), **KEEP)
     c[2].number_input(SET["seeds"].label, key="tn_seeds", step=1, help=SET["seeds"].widget_help(), **KEEP)
-    c[3].number_input(SET["workers"].label, key="tn_workers", step=1, help=SET["workers"].widget_help(), **KEEP)
+    c[3].number_input(SET["workers"].label, value=None, key="tn_workers", step=1,  # empty: the engine sizes it
+                      help=SET["workers"].widget_help(), **KEEP)
     errors_at = dict(zip(("dataset", "epochs", "seeds", "workers"), c))  # a field's error goes under its input
     c = st.columns([1, 1, 1, 2], vertical_alignment="bottom")  # the toggle's label needs the most at 800 px
     c[0].number_input("Training images (0: all)", key="tn_limit", step=100, help=SET["limit"].widget_help(), **KEEP)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from fakes import fabricate_run, markup, run_page, shown
 from streamlit.testing.v1 import AppTest
 
@@ -41,6 +42,20 @@ def test_launch_passes_the_form_to_the_engine(runs_dir, monkeypatch):
     cfg = got["cfg"]
     assert cfg["kind"] == "tournament" and cfg["seeds"] == 2 and cfg["epochs"] == 3 and cfg["limit"] == 200
     assert cfg["schedules"] == preset("tutorial")["schedules"]
+
+
+def test_workers_is_empty_by_default_and_launches_as_auto(runs_dir, monkeypatch):
+    """Empty: the engine sizes it (1 on a CPU, by the free memory on a GPU); a number is kept."""
+    got = []
+    monkeypatch.setattr(runs_api, "start_run", lambda cfg, d: got.append(cfg) or "t-1")
+    at = page()
+    workers = at.number_input(key="tn_workers")
+    assert workers.value is None
+    assert "empty: 1 on a CPU, one per 2 GiB of free GPU memory on a GPU" in workers.help
+    next(b for b in at.button if b.key == "tn_launch").click().run()
+    at.number_input(key="tn_workers").set_value(2).run()
+    next(b for b in at.button if b.key == "tn_launch").click().run()
+    assert [c["workers"] for c in got] == [None, 2] and not at.exception
 
 
 def test_a_bad_value_is_said_and_launch_disabled(runs_dir):
@@ -111,12 +126,12 @@ def test_an_npz_uploaded_on_the_tournament_page_becomes_its_data(runs_dir, tmp_p
     assert kept.read_bytes() == content and at.text_input(key="tn_data").value == str(kept)
 
 
-def _finished_tournament(runs_dir, last: str = "complete") -> str:
+def _finished_tournament(runs_dir, last: str = "complete", workers: int | None = None) -> str:
     """A finished tournament's folder as the job writes it: two schedules x two seeds, each trial
     a fabricated training run in the tournament's group; ``last``: the state of the last trial
     (``stopped``: its run stopped; ``running``: its run runs, in this process)."""
     cfg = tournament_config([{"name": "step", "params": {"factor": 0.25}}, {"name": "step", "params": {"factor": 0.5}}],
-                            seeds=2, epochs=4)
+                            seeds=2, epochs=4, workers=workers)
     tid = runs_api.create_run(cfg, runs_dir)
     trials = []
     for i, (factor, seed, acc) in enumerate([(0.25, 1, 0.70), (0.25, 2, 0.72), (0.5, 1, 0.80), (0.5, 2, 0.82)]):
@@ -174,14 +189,22 @@ def test_a_finished_tournament_shows_leaderboard_verdict_curves_and_uses_the_win
                                             "Step decay (lr=0.01, factor=0.5, drop_every=5)."]
 
 
-def test_a_stopped_tournament_offers_resume_and_a_finished_one_does_not(runs_dir, monkeypatch):
+@pytest.mark.parametrize("workers", [None, 3, "absent"], ids=["auto", "3", "absent"])
+def test_a_stopped_tournament_offers_resume_and_a_finished_one_does_not(runs_dir, monkeypatch, workers):
+    """The resume runs with the parent's recorded workers: None (auto-sized) stays None, and so
+    does a config.json without the key (the setting's default, as the engine reads it)."""
     tid = _finished_tournament(runs_dir)
     assert not any(b.key == "tn_resume" for b in page().button)
     import shutil
 
     shutil.rmtree(runs_dir)
     runs_dir.mkdir()
-    tid = _finished_tournament(runs_dir, last="stopped")
+    tid = _finished_tournament(runs_dir, last="stopped", workers=None if workers == "absent" else workers)
+    if workers == "absent":
+        parent = json.loads((runs_dir / tid / "config.json").read_text())
+        del parent["workers"]
+        (runs_dir / tid / "config.json").write_text(json.dumps(parent))
+        workers = None
     st = json.loads((runs_dir / tid / "status.json").read_text())
     st.update(state="stopped", trials_done=3)
     (runs_dir / tid / "status.json").write_text(json.dumps(st))
@@ -192,7 +215,7 @@ def test_a_stopped_tournament_offers_resume_and_a_finished_one_does_not(runs_dir
     assert resume.label == "Resume: run the 1 trial(s) left"
     resume.click().run()
     assert got["cfg"]["kind"] == "tournament" and got["cfg"]["parent"] == tid
-    assert got["cfg"]["workers"] == 1 and not at.exception
+    assert got["cfg"]["workers"] == workers and not at.exception
 
 
 def test_a_running_tournament_says_how_long_is_left(runs_dir):

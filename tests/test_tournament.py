@@ -233,10 +233,12 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path):
     assert not any(tmp_path.iterdir())
 
 
-def test_resume_keeps_the_tournaments_settings_and_workers(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("workers", [3, None], ids=["3", "auto"])
+def test_resume_keeps_the_tournaments_settings_and_workers(tmp_path, monkeypatch, capsys, workers):
+    """Without --workers the parent's recorded count, None (auto-sized by the engine) included."""
     from lrviz import runs
 
-    cfg = tournament_config([{"name": "constant"}, {"name": "step"}], seeds=2, epochs=7, workers=3, limit=300)
+    cfg = tournament_config([{"name": "constant"}, {"name": "step"}], seeds=2, epochs=7, workers=workers, limit=300)
     tid = runs.create_run(cfg, tmp_path, launch=lambda p: (1, None))
     status = runs.read_json(tmp_path / tid / "status.json")
     runs.atomic_write_json(tmp_path / tid / "status.json", {**status, "state": "stopped"})
@@ -244,7 +246,7 @@ def test_resume_keeps_the_tournaments_settings_and_workers(tmp_path, monkeypatch
     monkeypatch.setattr(runs, "start_run", lambda config, d: started.append(config) or "t-2")
     assert main(["tournament", "--resume", tid, "--runs-dir", str(tmp_path), "--detach"]) == 0
     assert main(["tournament", "--resume", tid, "--workers", "1", "--runs-dir", str(tmp_path), "--detach"]) == 0
-    assert [c["workers"] for c in started] == [3, 1] and all(c["parent"] == tid for c in started)
+    assert [c["workers"] for c in started] == [workers, 1] and all(c["parent"] == tid for c in started)
     assert capsys.readouterr().out.split() == ["t-2", "t-2"]
 
 

@@ -115,8 +115,8 @@ def _resume(view, runs_dir: Path, key: str, left: int) -> None:
     if st.button(f"Resume: run the {left} trial(s) left", key=f"{key}_resume", icon=":material/replay:",
                  help="A new tournament on the same study and settings: completed trials count, stopped ones "
                       "continue from their saved model."):
-        try:
-            config = runs_api.tournament_config(parent=view.id, workers=view.config.get("workers", 1),
+        try:  # the parent's workers: its None (auto-sized by the engine) stays None
+            config = runs_api.tournament_config(parent=view.id, workers=view.config.get("workers"),
                                                 **({"storage": storage} if storage else {}))
             new_id = runs_api.start_run(config, runs_dir)
         except (runs_api.RunBusyError, ValueError) as e:

@@ -90,7 +90,7 @@ def _config(args: argparse.Namespace, runs_dir: Path) -> dict[str, Any]:
                              f"(given: {', '.join(extra)})")
         _password_to_env(given)
         try:  # the parent's settings, re-validated; its workers unless given; its storage named again
-            config = runs.tournament_config(parent=args.resume, workers=args.workers or 1,
+            config = runs.tournament_config(parent=args.resume, workers=args.workers,
                                             storage=given.get("storage"))
             return {**config, **runs.tournament_preflight({**config, "workers": args.workers}, store)}
         except ValueError as e:

@@ -11,7 +11,7 @@ from typing import Any
 from lrviz.errors import FieldError
 from lrviz.jobs import common
 from lrviz.jobs.base import META_KEYS
-from lrviz.jobs.tournament.pool import MAX_DEFAULT_WORKERS, WORKER_GPU_MIB
+from lrviz.jobs.tournament.pool import GPU_HEADROOM, MAX_DEFAULT_WORKERS, WORKER_GPU_MIB
 from lrviz.jobs.tournament.storage import STORAGE_RULE, normalize_storage
 from lrviz.schedules import Schedule
 from lrviz.settings import Setting, setting, settings_of, validate_settings
@@ -41,9 +41,9 @@ class TournamentConfig(common.DataSettings):
                          label="Seeds")
     workers: int | None = setting(None, "Local worker processes running trials side by side (at most one per "
                                   f"core, per {WORKER_GPU_MIB:,} MiB of free GPU memory and per trial; empty: 1 on a "
-                                  "CPU, as many as the GPU's free memory takes on a GPU, up to "
-                                  f"{MAX_DEFAULT_WORKERS}).", kind="int", low=1, high=64, optional=True,
-                                  label="Workers")
+                                  f"CPU, one per {WORKER_GPU_MIB / 1024:g} GiB of free GPU memory on a GPU "
+                                  f"({GPU_HEADROOM:.0%} of it kept free; up to {MAX_DEFAULT_WORKERS}).", kind="int",
+                                  low=1, high=64, optional=True, label="Workers")
     storage: str | None = setting(None, "Optuna storage URL (e.g. postgresql://user@host/db for a cluster); "
                                   "empty: SQLite study.db in the tournament's folder. Keep its password in "
                                   "PGPASSWORD or ~/.pgpass (the CLI moves one given in the URL there).", kind="path",
