@@ -123,3 +123,24 @@ def markup(markdown: str) -> set[str]:
     from markdown_it import MarkdownIt
 
     return set(re.findall(r"<([a-z][a-z0-9]*)", MarkdownIt("commonmark").render(markdown))) - {"p"}
+
+
+def cifar_archive_with(path: Path, extra, data: bytes = b"boom") -> Path:
+    """A tiny CIFAR-10 ``.tar.gz`` at ``path``: the real pickle batches (2 images each, under
+    ``cifar-10-batches-py/``), then the ``tarfile.TarInfo`` ``extra`` (``data`` its bytes if it is a
+    file): a member outside the folder, a link, or a header of any size."""
+    import io
+    import os
+    import tarfile
+
+    from lrviz.data import write_synthetic_cifar
+
+    good = write_synthetic_cifar(path.parent / f"{path.name}-src", n_per_batch=2, n_test=2)
+    with tarfile.open(path, "w:gz") as tar:
+        for name in sorted(os.listdir(good)):
+            raw = (good / name).read_bytes()
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+        tar.addfile(extra, io.BytesIO(data) if extra.isfile() else None)
+    return path

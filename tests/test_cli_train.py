@@ -3,8 +3,10 @@
 import os
 import subprocess
 import sys
+import tarfile
 
 import pytest
+from fakes import cifar_archive_with
 
 from lrviz import runs
 from lrviz.cli import main
@@ -99,27 +101,6 @@ def test_lr_find_in_the_foreground_prints_progress_and_suggestions(tmp_path):
     assert "LR range test" in lrviz("runs", "--runs-dir", str(tmp_path)).stdout
 
 
-def _evil_archive(tmp_path):
-    """A CIFAR-10 archive with one member that would escape the folder (``../evil``)."""
-    import io
-    import tarfile
-
-    from lrviz.data import write_synthetic_cifar
-
-    good = write_synthetic_cifar(tmp_path / "src", n_per_batch=2, n_test=2)
-    path = tmp_path / "evil.tar.gz"
-    with tarfile.open(path, "w:gz") as tar:
-        for name in sorted(os.listdir(good)):
-            raw = (good / name).read_bytes()
-            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
-            info.size = len(raw)
-            tar.addfile(info, io.BytesIO(raw))
-        evil = tarfile.TarInfo("../evil")
-        evil.size = 4
-        tar.addfile(evil, io.BytesIO(b"boom"))
-    return path
-
-
 @pytest.mark.parametrize("command", ["train", "lr-find"])
 @pytest.mark.parametrize("kind", ["corrupt", "hostile"])
 def test_bad_cifar_archive_is_one_line_exit_2_and_no_run_folder(kind, command, tmp_path):
@@ -127,7 +108,9 @@ def test_bad_cifar_archive_is_one_line_exit_2_and_no_run_folder(kind, command, t
         arch = tmp_path / "cifar-10-python.tar.gz"
         arch.write_bytes(b"this is not gzip")
     else:
-        arch = _evil_archive(tmp_path)
+        evil = tarfile.TarInfo("../evil")  # a member that would escape the folder
+        evil.size = 4
+        arch = cifar_archive_with(tmp_path / "evil.tar.gz", evil)
     runs_dir = tmp_path / "runs"
     r = lrviz(command, "--cifar-archive", str(arch), "--runs-dir", str(runs_dir))
     assert r.returncode == 2, r.stderr[-2000:]

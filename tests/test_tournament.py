@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from tournament_fakes import FINAL, finished_trials
 
 from lrviz.cli import main
 from lrviz.errors import FieldError
@@ -143,21 +144,8 @@ def test_trials_go_seed_by_seed():
 
 # ------------------------------------------------------------------ leaderboard and verdict
 
-FINAL = {"A": [0.91, 0.95, 0.93], "B": [0.80, 0.84, 0.79], "C": [0.93, 0.90, 0.95]}
-
-
-def _trials(final=FINAL, extra=()):
-    out, n = [], 0
-    for label, values in final.items():
-        for seed, v in enumerate(values, start=1):
-            out.append(TrialRecord(n, label, seed, "complete", v, {1: v - 0.1, 2: v + 0.01, 3: v},
-                                   duration_s=10.0 + seed))
-            n += 1
-    return out + list(extra)
-
-
 def test_leaderboard_mean_std_and_rank_match_numpy():
-    rows = leaderboard(_trials(), ["A", "B", "C"])
+    rows = leaderboard(finished_trials(), ["A", "B", "C"])
     by = {r["schedule"]: r for r in rows}
     for label, values in FINAL.items():
         assert by[label]["mean_val_accuracy"] == pytest.approx(np.mean(values), abs=1e-12)
@@ -174,7 +162,7 @@ def test_leaderboard_counts_states_and_retries_and_leaves_unfinished_schedules_u
     extra = [TrialRecord(20, "A", 4, "failed"), TrialRecord(21, "A", 4, "complete", 0.5, {1: 0.5}, retry=True),
              TrialRecord(22, "B", 4, "pruned", None, {1: 0.1}), TrialRecord(23, "D", 1, "running"),
              TrialRecord(24, "D", 2, "waiting")]
-    rows = leaderboard(_trials(extra=extra), ["A", "B", "C", "D"], dataset="cifar10")
+    rows = leaderboard(finished_trials(extra=extra), ["A", "B", "C", "D"], dataset="cifar10")
     by = {r["schedule"]: r for r in rows}
     a_values = FINAL["A"] + [0.5]
     assert by["A"]["mean_val_accuracy"] == pytest.approx(np.mean(a_values))
@@ -186,13 +174,13 @@ def test_leaderboard_counts_states_and_retries_and_leaves_unfinished_schedules_u
 
 
 def test_ties_share_the_smaller_rank():
-    rows = leaderboard(_trials({"A": [0.9, 0.8], "B": [0.8, 0.9], "C": [0.1, 0.2]}), ["A", "B", "C"])
+    rows = leaderboard(finished_trials({"A": [0.9, 0.8], "B": [0.8, 0.9], "C": [0.1, 0.2]}), ["A", "B", "C"])
     assert [r["rank"] for r in rows] == [1, 1, 3]
 
 
 def test_winner_schedule_is_the_rank_one_config():
     schedules = [{"name": "constant", "params": {"lr": 0.01}}, {"name": "step", "params": {"factor": 0.5}}]
-    rows = leaderboard(_trials({"x": [0.5], "y": [0.7]}), ["x", "y"])
+    rows = leaderboard(finished_trials({"x": [0.5], "y": [0.7]}), ["x", "y"])
     assert winner_schedule(rows, schedules) == schedules[1]
     assert winner_schedule(leaderboard([], ["x", "y"]), schedules) is None
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
 import tarfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import cifar_archive_with
 from own_data_fixtures import write_class_folder, write_npz
 
 from lrviz.data import write_synthetic_cifar
@@ -192,16 +192,7 @@ def test_a_zip_with_a_symbolic_link_is_refused(tmp_path):
 
 
 def _cifar_with(tmp_path, extra: tarfile.TarInfo) -> Path:
-    good = write_synthetic_cifar(tmp_path / "src", n_per_batch=2, n_test=2)
-    path = tmp_path / "cifar-10-python.tar.gz"
-    with tarfile.open(path, "w:gz") as tar:
-        for name in sorted(os.listdir(good)):
-            raw = (good / name).read_bytes()
-            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
-            info.size = len(raw)
-            tar.addfile(info, io.BytesIO(raw))
-        tar.addfile(extra, io.BytesIO(b"boom") if extra.isfile() else None)
-    return path
+    return cifar_archive_with(tmp_path / "cifar-10-python.tar.gz", extra)
 
 
 def test_a_tar_with_a_link_is_refused(tmp_path):

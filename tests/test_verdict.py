@@ -6,26 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats
+from tournament_fakes import FINAL, finished_trials
 
 from lrviz.tournament import leaderboard
 from lrviz.trials import TrialRecord
 from lrviz.verdict import verdict
 
-FINAL = {"A": [0.91, 0.95, 0.93], "B": [0.80, 0.84, 0.79], "C": [0.93, 0.90, 0.95]}  # as tests/test_tournament.py's
-
-
-def _trials(final=FINAL, extra=()):
-    out, n = [], 0
-    for label, values in final.items():
-        for seed, v in enumerate(values, start=1):
-            out.append(TrialRecord(n, label, seed, "complete", v, {1: v - 0.1, 2: v + 0.01, 3: v},
-                                   duration_s=10.0 + seed))
-            n += 1
-    return out + list(extra)
-
 
 def _verdict(final, extra=()):
-    trials = _trials(final, extra)
+    trials = finished_trials(final, extra)
     return verdict(leaderboard(trials, list(final)), trials)
 
 

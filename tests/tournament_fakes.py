@@ -1,6 +1,7 @@
 """Tournament folders written without training: a real config, status and Optuna study (trials
 added with ``study.add_trial``), for the tests of what a resume, a worker and the read API
-accept from a folder; and a fake PostgreSQL server that asks for a cleartext password."""
+accept from a folder; a fake PostgreSQL server that asks for a cleartext password; and finished
+trials in memory (:func:`finished_trials`) for the leaderboard's and the verdict's tests."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 from lrviz import runs
 from lrviz.jobs.tournament import make_storage, record_settings, storage_url_of, tournament_config
 from lrviz.tournament import schedule_labels
+from lrviz.trials import TrialRecord
 
 TINY = {"dataset": "digits", "limit": 200, "batch_size": 32}
 TWO = [{"name": "constant", "params": {"lr": 0.01}}, {"name": "constant", "params": {"lr": 0.05}}]
@@ -110,3 +112,19 @@ def password_catcher() -> Iterator[tuple[int, list[bytes]]]:
         done.set()
         thread.join(5)
         server.close()
+
+
+# Three schedules' final accuracies over seeds 1..3: A leads C by a little (within the seeds' spread), B trails.
+FINAL = {"A": [0.91, 0.95, 0.93], "B": [0.80, 0.84, 0.79], "C": [0.93, 0.90, 0.95]}
+
+
+def finished_trials(final: dict[str, list[float]] = FINAL, extra=()) -> list[TrialRecord]:
+    """A complete trial per schedule and seed (seeds from 1) ending at ``final``'s accuracy, over
+    3 epochs (``v - 0.1``, ``v + 0.01``, ``v``: the best epoch is not the last), then ``extra``."""
+    out, n = [], 0
+    for label, values in final.items():
+        for seed, v in enumerate(values, start=1):
+            out.append(TrialRecord(n, label, seed, "complete", v, {1: v - 0.1, 2: v + 0.01, 3: v},
+                                   duration_s=10.0 + seed))
+            n += 1
+    return out + list(extra)
