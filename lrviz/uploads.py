@@ -20,11 +20,13 @@ CIFAR-10 unpacks to 178 MiB) and :data:`MAX_MEMBERS` files.
 
 Everything is written into a hidden folder inside :func:`data_dir` first and moved to its name
 (``<name>-<first 10 hex digits of its SHA-256>``) only once every check passed; a refused upload
-leaves nothing behind. The same bytes uploaded again are the same data: the stored copy is reused.
+leaves nothing behind. The same bytes uploaded again under the same file name are kept once: the
+stored copy is reused. Under another file name they are stored again (the name is part of where).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import re
@@ -193,7 +195,7 @@ def store_upload(name: str, stream: BinaryIO, root: str | os.PathLike, *, size: 
 
 
 def _publish(src: Path, final: Path) -> None:
-    """Move a checked file or folder to its name; an earlier upload of the same bytes stays."""
+    """Move a checked file or folder to its name; an earlier upload of the same name and bytes stays."""
     if final.exists():
         return
     try:
@@ -222,9 +224,22 @@ def _keep_cifar(raw: Path, name: str, final: Path) -> Stored:
     except DataError as e:
         raise _refuse(name, e.reason.replace(str(raw), name).rstrip(".")) from None
     except (tarfile.TarError, OSError, EOFError, zlib.error) as e:
+        if _gzip_of_no_tar(raw):
+            raise _refuse(name, f"{name} is gzip-compressed, but not a tar archive") from None
         raise _refuse(name, f"{name} is a corrupt gzip or tar archive ({e})") from None
     _publish(raw, final)
     return Stored("cifar10", final, f"CIFAR-10: {len(ds.x_train):,} training and {len(ds.x_test):,} test images")
+
+
+def _gzip_of_no_tar(raw: Path) -> bool:
+    """A gzip stream whose start decompresses well but holds no tar header (a ``.gz`` of one file).
+    Only the first block is read: the whole stream could unpack to gigabytes."""
+    try:
+        with gzip.open(raw) as g:
+            head = g.read(512)
+    except (OSError, EOFError, zlib.error):  # the gzip itself is spoilt (or it is no gzip)
+        return False
+    return sniff(head) != "tar"
 
 
 def _check_zip_member(info: zipfile.ZipInfo, name: str) -> None:

@@ -242,6 +242,15 @@ def test_a_cifar10_archive_that_unpacks_past_the_cap_is_refused(tmp_path, monkey
     assert unpacked_cap() > 178 * 2**20  # the default lets the real CIFAR-10 (178 MiB unpacked) through
 
 
+def test_a_gzip_of_no_tar_says_so_and_a_spoilt_one_is_corrupt(tmp_path):
+    (tmp_path / "notes.gz").write_bytes(gzip.compress(b"a text file, gzip-compressed\n" * 100))
+    text = _refused(tmp_path / "notes.gz", tmp_path / "data")
+    assert text.endswith("notes.gz is gzip-compressed, but not a tar archive"), text
+    raw = write_synthetic_cifar(tmp_path / "c.tar.gz", n_per_batch=2, n_test=2).read_bytes()
+    (tmp_path / "cut.tar.gz").write_bytes(raw[: len(raw) // 2])  # a download cut short: its tar starts well
+    assert "cut.tar.gz is a corrupt gzip or tar archive" in _refused(tmp_path / "cut.tar.gz", tmp_path / "data")
+
+
 def test_a_tar_that_is_not_cifar10_is_refused(tmp_path):
     path = tmp_path / "photos.tar.gz"
     with tarfile.open(path, "w:gz") as tar:
