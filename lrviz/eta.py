@@ -54,8 +54,10 @@ class TrialPace:
 
 
 def trial_pace(trials: Iterable[TrialRecord]) -> TrialPace | None:
-    """The pace of the trials so far (see the module docstring); None before any trial ended
-    with its epochs timed or a duration (there is no honest pace yet)."""
+    """The pace of the trials so far (see the module docstring), as soon as any trial, a running
+    one included, has timed its first epoch (later epochs and the overhead stand in by the first
+    epoch and 0 until measured). Trials that timed no epoch (an older lrviz): the mean duration of
+    the completed ones. None while neither is known: there is no honest pace yet."""
     ts = sorted(trials, key=lambda t: t.number)
     ended = [t for t in ts if t.state in ("complete", "pruned") and t.duration_s]
     first = [t.epoch_times[1] for t in ts if 1 in t.epoch_times]
@@ -84,7 +86,8 @@ def eta_seconds(trials: Iterable[TrialRecord], pairs: int, epochs: int, parallel
     """Seconds until each of the ``pairs`` (schedule, seed) has a completed or pruned trial: the
     time each one left needs at :func:`trial_pace` (a pair's latest attempt, when running, by the
     epochs it has done), over the trials that can run side by side (``parallel`` workers, at most
-    one per pair left). None before any trial has ended: there is no honest pace yet."""
+    one per pair left). None while :func:`trial_pace` is: no trial has timed its first epoch (nor,
+    without epoch times, completed)."""
     ts = sorted(trials, key=lambda t: t.number)
     latest: dict[tuple[str, int], TrialRecord] = {}
     settled: set[tuple[str, int]] = set()
