@@ -104,3 +104,53 @@ def test_run_folder_text_shows_as_plain_text(page, tampered, trap, tmp_path):
     assert "**bold-other**" in texts["compare"]
     assert max(len(t) for t in texts.values()) < 100_000  # the 1 MB name is cut, not shown whole
     assert ":red[red-error]" in texts["failed"]  # Streamlit's colour directive shows as typed
+
+
+def _own_data(page, url: str, data, shows: str) -> str:
+    """On ``url`` (a fresh page), "your own images" with ``data`` typed as its path; once the page
+    shows ``shows``: the Markdown made nothing of the folder names; the main text."""
+    page.goto(url)
+    wait_app_idle(page)
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Dataset").first.click()
+    page.get_by_role("option", name="your own images").click()
+    wait_app_idle(page)
+    field = page.get_by_label("Your data", exact=True)
+    field.fill(str(data))
+    field.press("Enter")
+    page.wait_for_function("(t) => document.querySelector('[data-testid=\"stMain\"]')?.innerText.includes(t)",
+                           arg=shows)
+    wait_app_idle(page)
+    page.wait_for_function("() => [...document.images].every(i => i.complete)")
+    host = TRAP[0].split("//")[1]
+    assert page.locator(f'img[src*="{host}"], a[href*="{host}"]').count() == 0, url
+    made_bold = page.evaluate("() => [...document.querySelectorAll('strong')].map(e => e.innerText)"
+                              ".filter(t => /^bold-\\w+$/.test(t))")
+    assert made_bold == [], url
+    assert page.locator('[data-testid="stException"]').count() == 0, url
+    return page.locator('[data-testid="stMain"]').inner_text().replace("\u2060", "")
+
+
+def test_own_data_folder_names_show_as_plain_text(page, trap, tmp_path):
+    """A class folder and the data's folder named in Markdown, on the Train and Tournament pages:
+    the error that quotes the class, and the line saying what the data holds. A folder name holds
+    no "/", so the image's URL is ``http:host:port``, which a browser reads as ``http://host:port/``."""
+    from own_data_fixtures import write_class_folder
+
+    TRAP[0] = trap
+    host = trap.split("//")[1]
+    klass, folder = f"![class](http:{host}) **bold-class**", f"![data](http:{host}) **bold-data**"
+    one = write_class_folder(tmp_path / "one", classes=(klass,), per_class=2)
+    data = write_class_folder(tmp_path / folder, per_class=6)
+    (tmp_path / "runs").mkdir()
+    server = AppServer(tmp_path / "runs", tmp_path / "streamlit.log").start()
+    try:
+        texts = {}
+        for name in ("train", "tournament"):
+            texts[name, "class"] = _own_data(page, f"{server.url}/{name}", one, "class subfolders")
+            texts[name, "data"] = _own_data(page, f"{server.url}/{name}", data, "18 images")
+    finally:
+        server.stop()
+    assert _Trap.hits == []  # no Markdown image was fetched
+    for name in ("train", "tournament"):
+        assert f"It has 1 ({klass})" in texts[name, "class"], texts[name, "class"]
+        assert f"{folder}: 18 images (8x8x3) in 3 classes" in texts[name, "data"], texts[name, "data"]
