@@ -21,9 +21,10 @@ from lrviz import jobs
 from lrviz import runs as runs_api
 from lrviz.text import NAME_CHARS, shorten
 
-# What tells runs apart first (state, what differs, how far, how good), then the details.
-RUN_TABLE_COLUMNS = ["run", "name", "state", "differs", "progress", "best validation accuracy",
-                     "final validation accuracy", "schedule", "kind", "dataset", "model", "duration (s)", "started at",
+# What a learner reads first (how it ended, how far, how good: the final accuracy is the tutorial's
+# figure), so it stays in view at 800 px; then what sets runs apart, then the details.
+RUN_TABLE_COLUMNS = ["run", "name", "state", "progress", "final validation accuracy", "best validation accuracy",
+                     "differs", "schedule", "kind", "dataset", "model", "duration (s)", "started at",
                      "problem", "tournament"]
 
 # What a progress step is called in the table, per job kind's ``progress_unit``: an LR range
