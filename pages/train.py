@@ -110,10 +110,11 @@ lr_find_view.take_applied()  # "Use as lr" / "one-cycle" of an LR range test, he
 publish(lr_find_view.TRAIN_SCHEDULE, S.tr_s_name)  # what its buttons set, wherever an LR range test is drawn
 for sent in receive("train", "show_run"):  # "Continue training", from here or the Runs page
     S.tr_run_id = sent
-st.title("Train MiniVGGNet")
+st.title("Train a model")
 st.markdown(
-    "The tutorial's experiment from the browser: MiniVGGNet, SGD with momentum 0.9 and Nesterov, batch 64, "
-    "40 epochs. The learning rate before every batch comes from the same schedule function the explorer plots."
+    "The tutorial's experiment from the browser: MiniVGGNet (or your own model, on your own images), SGD with "
+    "momentum 0.9 and Nesterov, batch 64, 40 epochs. The learning rate before every batch comes from the same "
+    "schedule function the explorer plots."
 )
 
 active = runs_api.active_run(RUNS_DIR)

@@ -21,7 +21,7 @@ from lrviz import runs as runs_api
 pytestmark = pytest.mark.browser
 
 PAGES = {"explorer": "Schedule Explorer", "train": "Train", "runs": "Runs", "tournament": "Tournament"}
-TITLES = {"explorer": "Schedule Explorer", "train": "Train MiniVGGNet", "runs": "Runs",
+TITLES = {"explorer": "Schedule Explorer", "train": "Train a model", "runs": "Runs",
           "tournament": "Schedule tournament"}  # each page's h1: the new page is drawn
 # A circuit through every ordered pair of the four pages (each of the 12 pairs exactly once).
 WALK = ["explorer", "train", "runs", "tournament", "explorer", "runs", "train", "tournament", "runs",

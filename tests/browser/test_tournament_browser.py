@@ -77,7 +77,7 @@ def test_tutorial_tournament_from_the_browser(app_server, page, runs_dir):
 
     wait_app_idle(page)
     page.get_by_role("button", name="Use the winner").first.click()  # it takes the learner to Train
-    page.get_by_text("Train MiniVGGNet").wait_for()
+    page.get_by_text("Train a model").wait_for()
     page.get_by_text(re.compile("^The tournament's winner is this run's schedule")).first.wait_for()
     wait_app_idle(page)
     shot(page, "tournament-winner-on-train")

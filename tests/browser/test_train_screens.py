@@ -47,7 +47,7 @@ def _open(browser, url: str, width: int):
     page = context.new_page()
     page.goto(url + "/train")
     wait_app_idle(page)
-    page.get_by_text("Train MiniVGGNet").wait_for(timeout=30_000)
+    page.get_by_text("Train a model").wait_for(timeout=30_000)
     assert not page.locator('[data-testid="stException"]').count()
     wait_drawn(page)  # charts paint after the script run
     return context, page

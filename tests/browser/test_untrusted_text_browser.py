@@ -94,7 +94,7 @@ def test_run_folder_text_shows_as_plain_text(page, tampered, trap, tmp_path):
             "run": _visit(page, f"{server.url}/runs?run={finished}", "Name this run"),
             "failed": _visit(page, f"{server.url}/runs?run={failed}", "The run failed"),
             "compare": _visit(page, f"{server.url}/runs?compare={finished},{failed}", "Compare 2 runs"),
-            "train": _visit(page, f"{server.url}/train", "Train MiniVGGNet"),
+            "train": _visit(page, f"{server.url}/train", "Train a model"),
         }
     finally:
         server.stop()
