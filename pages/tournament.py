@@ -13,7 +13,7 @@ import streamlit as st
 from lrviz import runs as runs_api
 from lrviz.data import DATASET_CHOICES, OWN
 from lrviz.errors import plain_message
-from lrviz.tournament import ALPHA, MIN_SEEDS, grid, preset, schedule_labels
+from lrviz.tournament import ALPHA, MIN_SEEDS, default_target, grid, preset, schedule_labels
 from ui import tournament_view, views
 from ui.data_upload import data_upload
 from ui.navigation import ensure_app_navigation  # noqa: E402
@@ -43,7 +43,7 @@ def _schedules(source: str) -> list[dict]:
 STATE = PageState("tn_", {  # this page's keys and their defaults (ui/page_state.py)
     "tn_source": "tutorial", "tn_dataset": "digits", "tn_cifar_archive": "", "tn_epochs": 40, "tn_seeds": 3,
     **own_data_defaults("tn", SET["val_split"].default), "tn_model": SET["model"].default,
-    "tn_workers": None, "tn_limit": 0, "tn_batch_size": 64, "tn_prune": False, "tn_target": 0.0,
+    "tn_workers": None, "tn_limit": 0, "tn_batch_size": 64, "tn_prune": False, "tn_target": None,
 })
 
 
@@ -84,8 +84,10 @@ with st.expander("New tournament", expanded=not active, icon=":material/emoji_ev
     c[0].number_input("Training images (0: all)", key="tn_limit", step=100, help=SET["limit"].widget_help(), **KEEP)
     c[1].number_input(SET["batch_size"].label, key="tn_batch_size", step=1,
                       help=SET["batch_size"].widget_help(), **KEEP)
-    c[2].number_input(SET["target_accuracy"].label, key="tn_target", min_value=0.0, max_value=1.0, step=0.01,
-                      format="%.2f", help=SET["target_accuracy"].widget_help() + " 0: by the dataset.", **KEEP)
+    c[2].number_input(SET["target_accuracy"].label, value=None, key="tn_target", min_value=0.0, max_value=1.0,
+                      step=0.01, format="%.2f", placeholder=f"{default_target(S.tn_dataset):.2f}",
+                      help=SET["target_accuracy"].widget_help() + " Empty: the dataset's default (shown greyed).",
+                      **KEEP)
     c[3].toggle(SET["prune"].label, key="tn_prune", help=SET["prune"].help + " Schedules that decay late look worse "
                 "early (short-horizon bias): pruning can drop the eventual winner.", **KEEP)
     errors_at.update(zip(("limit", "batch_size", "target_accuracy", "prune"), c))

@@ -44,6 +44,24 @@ def test_launch_passes_the_form_to_the_engine(runs_dir, monkeypatch):
     assert cfg["schedules"] == preset("tutorial")["schedules"]
 
 
+def test_target_accuracy_is_empty_by_default_and_shows_the_datasets_default(runs_dir, monkeypatch):
+    """It read '0.00' (meaning 'by the dataset'): empty now, the default the tournament will use
+    greyed in it (0.95 on digits, 0.70 on CIFAR-10: the leaderboard's TARGET_ACCURACY), and a
+    value typed is launched as it is."""
+    got = []
+    monkeypatch.setattr(runs_api, "start_run", lambda cfg, d: got.append(cfg) or "t-1")
+    at = page()
+    target = at.number_input(key="tn_target")
+    assert target.value is None and target.proto.placeholder == "0.95"
+    at.selectbox(key="tn_dataset").set_value("cifar10").run()
+    assert at.number_input(key="tn_target").proto.placeholder == "0.70"
+    at.selectbox(key="tn_dataset").set_value("digits").run()
+    next(b for b in at.button if b.key == "tn_launch").click().run()
+    at.number_input(key="tn_target").set_value(0.9).run()
+    next(b for b in at.button if b.key == "tn_launch").click().run()
+    assert [c["target_accuracy"] for c in got] == [0.95, 0.9] and not at.exception  # the default, recorded
+
+
 def test_workers_is_empty_by_default_and_launches_as_auto(runs_dir, monkeypatch):
     """Empty: the engine sizes it (1 on a CPU, by the free memory on a GPU); a number is kept."""
     got = []
