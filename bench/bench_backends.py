@@ -222,7 +222,10 @@ def bench_tournament(images: int, seeds: int, epochs: int, workers: int | None, 
                 out.put("tournament", figures)
                 if done:
                     break
-                time.sleep(5)  # a progress figure every 5 s, not a wait for something
+                try:  # a progress figure every 5 s, and the end seen as soon as the process exits
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
         if proc.returncode != 0:
             raise RuntimeError(f"tournament exited {proc.returncode}:\n{(tmp / 'tournament.log').read_text()[-3000:]}")
         figures["wall_s"] = time.time() - t0
@@ -249,7 +252,10 @@ def _dry_run_env(tmp: Path) -> None:
                # the same steps compile once for all the processes (CI time; not on a GPU, where
                # every part must pay its own compiles as a user's first run does)
                JAX_COMPILATION_CACHE_DIR=str(tmp / "jax-cache"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
-               JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+               JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+               # XLA's CPU compiler unoptimized: the dry run's time is compiles (every process, every
+               # schedule's table), not its few tiny batches; the same code paths run, only slower code
+               XLA_FLAGS=f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip())
     os.environ.update(KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     sys.modules["tensorflow"] = None  # this process too
 
