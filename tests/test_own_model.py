@@ -112,8 +112,9 @@ def test_cli_bad_model_is_one_line_exit_2_and_no_run(tmp_path, capsys, make, wor
 
 
 def test_own_data_and_a_keras_file_train_on_jax_without_tensorflow(tmp_path):
-    """TensorFlow made unimportable: a class folder trains a .keras model saved on TensorFlow,
-    and an LR range test sweeps an .npz, on JAX."""
+    """TensorFlow made unimportable: a class folder trains a .keras model saved on TensorFlow and a
+    keras.applications architecture (MobileNet, untrained, at 32x32), and an LR range test sweeps
+    an .npz, on JAX."""
     import subprocess
     import sys
     from pathlib import Path
@@ -131,6 +132,9 @@ from lrviz.worker import run_worker
 d = {str(tmp_path / "runs")!r}
 rid = runs.create_run({{"data": {str(root)!r}, "model": {str(net)!r}, "epochs": 1}}, d)
 assert run_worker(d + "/" + rid, verbose=0, install_signals=False) == "finished"
+app = runs.create_run({{"data": {str(root)!r}, "model": "MobileNet", "image_size": "32", "epochs": 1,
+                        "batch_size": 4}}, d)
+assert run_worker(d + "/" + app, verbose=0, install_signals=False) == "finished"
 find = runs.create_run({{"kind": "lr_find", "data": {str(arrays)!r}, "num_steps": 5, "batch_size": 4}}, d)
 assert run_worker(d + "/" + find, verbose=0, install_signals=False) == "finished"
 assert not [m for m, v in sys.modules.items() if m.startswith("tensorflow") and v is not None]
@@ -143,3 +147,4 @@ assert not [m for m, v in sys.modules.items() if m.startswith("tensorflow") and 
 
     trained = [runs.load_run(s.id, tmp_path / "runs") for s in runs.list_runs(tmp_path / "runs")]
     assert {(r.config["backend"], r.config["dataset"], r.state) for r in trained} == {("jax", "own", "finished")}
+    assert sorted(str(r.config.get("model")) for r in trained if r.kind == "train") == sorted(["MobileNet", str(net)])
