@@ -42,8 +42,9 @@ class TournamentConfig(common.DataSettings):
     workers: int | None = setting(None, "Local worker processes running trials side by side (at most one per "
                                   f"core, per {WORKER_GPU_MIB:,} MiB of free GPU memory and per trial; empty: 1 on a "
                                   f"CPU, one per {WORKER_GPU_MIB / 1024:g} GiB of free GPU memory on a GPU "
-                                  f"({GPU_HEADROOM:.0%} of it kept free; up to {MAX_DEFAULT_WORKERS}).", kind="int",
-                                  low=1, high=64, optional=True, label="Workers")
+                                  # "per cent", not "%": argparse formats a help with %
+                                  f"({GPU_HEADROOM * 100:g} per cent of it kept free; up to {MAX_DEFAULT_WORKERS}).",
+                                  kind="int", low=1, high=64, optional=True, label="Workers")
     storage: str | None = setting(None, "Optuna storage URL (e.g. postgresql://user@host/db for a cluster); "
                                   "empty: SQLite study.db in the tournament's folder. Keep its password in "
                                   "PGPASSWORD or ~/.pgpass (the CLI moves one given in the URL there).", kind="path",
