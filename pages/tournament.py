@@ -49,10 +49,10 @@ STATE = PageState("tn_", {  # this page's keys and their defaults (ui/page_state
 
 STATE.init()
 st.title("Schedule tournament")
-st.markdown("The tutorial's question — which schedule trains MiniVGGNet best? — answered over several seeds, with "
-            "the spread between seeds, on [Optuna](https://optuna.org): one study, one trial per schedule and seed. "
-            "Each trial is an ordinary training run (it shows on the **Runs** page). The verdict names a winner "
-            f"only with {MIN_SEEDS} or more seeds and a paired t-test of the two leaders below p = {ALPHA}; "
+st.markdown("The tutorial's question — which schedule trains MiniVGGNet (or your model) best? — answered over "
+            "several seeds, with the spread between seeds, on [Optuna](https://optuna.org): one study, one trial "
+            "per schedule and seed. Each trial is an ordinary training run (it shows on the **Runs** page). "
+            f"The verdict names a winner only with {MIN_SEEDS} or more seeds and a paired t-test of the two leaders below p = {ALPHA}; "
             "otherwise it says how many seeds would decide it.")
 
 active = runs_api.active_run(RUNS_DIR)
