@@ -52,7 +52,8 @@ st.title("Schedule tournament")
 st.markdown("The tutorial's question — which schedule trains MiniVGGNet (or your model) best? — answered over "
             "several seeds, with the spread between seeds, on [Optuna](https://optuna.org): one study, one trial "
             "per schedule and seed. Each trial is an ordinary training run (it shows on the **Runs** page). "
-            f"The verdict names a winner only with {MIN_SEEDS} or more seeds and a paired t-test of the two leaders below p = {ALPHA}; "
+            f"The verdict names a winner only with {MIN_SEEDS} or more seeds and a paired t-test of the two "
+            f"leaders below p = {ALPHA}; "
             "otherwise it says how many seeds would decide it.")
 
 active = runs_api.active_run(RUNS_DIR)
