@@ -132,22 +132,25 @@ def test_a_zip_that_is_not_a_zip_says_what_it_is(tmp_path, content, what):
     assert f"data.zip is {what}, not a .tar.gz, .zip or .npz" in text
 
 
-@pytest.mark.parametrize("member", ["../evil.png", "a/../../evil.png", "/etc/evil.png", "C:/evil.png"])
-def test_a_zip_member_outside_its_folder_is_refused(tmp_path, member):
+def _class_zip_with(tmp_path, member: str):
+    """A zipped two-class folder with one more member, named ``member``, added by hand."""
     src = write_class_folder(tmp_path / "shapes", classes=("a", "b"), per_class=2)
     path = _zip_folder(src, tmp_path / "shapes.zip")
     with zipfile.ZipFile(path, "a") as z:
         z.writestr(zipfile.ZipInfo(member), b"boom")
+    return path
+
+
+@pytest.mark.parametrize("member", ["../evil.png", "a/../../evil.png", "/etc/evil.png", "C:/evil.png"])
+def test_a_zip_member_outside_its_folder_is_refused(tmp_path, member):
+    path = _class_zip_with(tmp_path, member)
     assert f"Its member {member!r} would land outside its folder" in _refused(path, tmp_path / "data")
     assert not (tmp_path / "evil.png").exists()
 
 
 @pytest.mark.parametrize("member", [".", ""])
 def test_a_zip_member_with_no_name_is_refused_in_words(tmp_path, member):
-    src = write_class_folder(tmp_path / "shapes", classes=("a", "b"), per_class=2)
-    path = _zip_folder(src, tmp_path / "shapes.zip")
-    with zipfile.ZipFile(path, "a") as z:
-        z.writestr(zipfile.ZipInfo(member), b"boom")
+    path = _class_zip_with(tmp_path, member)
     assert f"Its member {member!r} names no file" in _refused(path, tmp_path / "data")
 
 
