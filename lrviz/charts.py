@@ -46,9 +46,9 @@ def schedule_figure(
     ``add_trace``/``add_vline``/``update_*``): the explorer rebuilds it on every slider move, and
     the one pass takes 1.7 ms instead of 8.1 (README, Performance).
     """
-    traces: list[dict] = []
-    for i, (label, sched) in enumerate(zip(curve_labels(curves), curves)):
-        traces += _schedule_traces(label, sched, PALETTE[i % len(PALETTE)], epochs, steps_per_epoch, per_batch)
+    labels = curve_labels(curves)
+    traces = [t for i in range(len(curves)) for t in curve_traces(curves, i, epochs, steps_per_epoch, per_batch,
+                                                                  labels=labels)]
     layout: dict = dict(
         title=title, height=430, **_LAYOUT,
         xaxis=dict(title="epoch (1-based, as Keras prints it)", range=[1, epochs + 1], rangemode="normal"),
@@ -62,6 +62,19 @@ def schedule_figure(
         layout["annotations"] = [dict(text=f"epoch {readout_epoch}", showarrow=False, x=readout_epoch, xref="x",
                                       xanchor="left", y=1, yref="y domain", yanchor="top")]
     return go.Figure(data=traces, layout=layout)
+
+
+def curve_traces(curves: Sequence[Schedule], i: int, epochs: int, steps_per_epoch: int, per_batch: bool = False,
+                 *, labels: Sequence[str] | None = None) -> list[dict]:
+    """Curve ``i``'s traces in :func:`schedule_figure` (its colour is its position), each tagged
+    with a ``meta`` -- ``curve<i>``, then ``curve<i>:drops`` -- so that the browser can swap one
+    curve's traces for another version of them (the explorer's slider preview,
+    :mod:`lrviz.explorer_preview`). Not ``uid``: plotly.py leaves uids out of a figure's JSON."""
+    labels = curve_labels(curves) if labels is None else labels
+    traces = _schedule_traces(labels[i], curves[i], PALETTE[i % len(PALETTE)], epochs, steps_per_epoch, per_batch)
+    for t in traces:
+        t["meta"] = f"curve{i}:drops" if t.get("mode") == "markers" else f"curve{i}"
+    return traces
 
 
 def _schedule_traces(label: str, sched: Schedule, color: str, epochs: int, steps_per_epoch: int,

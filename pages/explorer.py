@@ -8,14 +8,15 @@ from __future__ import annotations
 import streamlit as st
 
 from lrviz import explorer as ex
-from lrviz import runs as runs_api
 from lrviz.charts import PALETTE, schedule_figure
+from lrviz.explorer_preview import slider_previews
 from lrviz.schedules import REGISTRY, Schedule
 from ui import plateau_replay
 from ui.links import copy_link
 from ui.navigation import ensure_app_navigation  # noqa: E402
 from ui.page_state import KEEP, publish, receive
 from ui.schedule_editor import load_widgets, schedule_editor, schedule_from_state
+from ui.slider_preview import slider_preview
 from ui.text import plain
 
 ensure_app_navigation()
@@ -143,7 +144,9 @@ def _curve_css(curve_ids: list[int]) -> str:
 @st.fragment
 def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
     """Readout and chart first (they are what a slider move is for), then the editors, then
-    the open tab only. A fragment: moving a slider re-sends this part, not the sidebar."""
+    the open tab only. A fragment: moving a slider re-sends this part, not the sidebar; and
+    before that, the slider preview (ui.slider_preview) has drawn the readout and the chart
+    from the numbers this run sent for the slider's nearby positions."""
     cids = list(S.ex_curve_ids)
     titles = [f"Schedule {i + 1}" for i in range(len(cids))]
     parsed = [schedule_from_state(f"ex_{cid}")[0] for cid in cids]
@@ -175,8 +178,9 @@ def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
             card.caption(ex.threshold_readout(sched, state.threshold, epochs, spe))
             if stale[i]:
                 card.caption(f":orange[{ex.stale_note(titles[i])}]")
-        # Filled after the editors: the browser paints the readout before Plotly's redraw.
-        chart_slot = st.empty()
+        # Before the editors: on a cold start the chart's chunk of JavaScript is asked for first.
+        st.plotly_chart(schedule_figure(curves, epochs, spe, per_batch=state.per_batch, log_y=state.log_y,
+                                        readout_epoch=readout.epoch), key="ex_chart", config={"displaylogo": False})
         rrow = st.container(horizontal=True)
         with rrow.container(width=220):
             st.number_input("LR at epoch (1-based)", step=1, key="ex_readout_epoch", **KEEP)
@@ -197,9 +201,11 @@ def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
         add_row.button("Add", on_click=_add_curve, disabled=len(cids) >= ex.MAX_CURVES,
                        width="content", help=f"Up to {ex.MAX_CURVES} schedules.")
 
-    fig = schedule_figure(curves, epochs, spe, per_batch=state.per_batch, log_y=state.log_y,
-                          readout_epoch=readout.epoch)
-    chart_slot.plotly_chart(fig, key="ex_chart", config={"displaylogo": False})
+    # The chart and readouts at each slider's nearby positions, shown the moment a slider moves.
+    slider_preview(slider_previews(curves, epochs, spe, per_batch=state.per_batch, readout_epoch=readout.epoch,
+                                   threshold=state.threshold),
+                   key="ex_slider_preview", widget_key=lambda i, param: f"ex_{cids[i]}_{param}", chart_key="ex_chart",
+                   card_key=lambda i: f"ex_rcard_{i}")
 
     # Only the open tab is computed and sent (tables and code are heavy for every slider move).
     tab_code, tab_table, tab_decay = st.tabs(["Keras code & formulas", "LR per epoch", "What happened to decay=?"],
@@ -243,4 +249,4 @@ DECAY_EXPLAINER = (
 )
 
 explorer_body(state, epochs, spe)
-plateau_replay.section(runs_api.DEFAULT_RUNS_DIR)
+plateau_replay.section()

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from lrviz import runs as runs_api
 from lrviz.charts import plateau_replay_figure
 from lrviz.plateau import plateau_settings, replay, validate_plateau
 from ui.page_state import KEEP
@@ -19,7 +18,8 @@ S = st.session_state
 SETTINGS = plateau_settings()
 
 
-def section(runs_dir: Path) -> None:
+def section(runs_dir: Path | None = None) -> None:
+    """``runs_dir``: the runs folder (default: the runs API's)."""
     st.divider()
     # a toggle, not an expander: an expander's body runs on every rerun, and this one reads the runs folder
     if not st.toggle("ReduceLROnPlateau: replay on a finished run", key="ex_pl_on", **KEEP):
@@ -29,7 +29,13 @@ def section(runs_dir: Path) -> None:
                     "curve depends on a run. Pick a finished run: the chart shows the LR it would have produced on "
                     "that run's recorded curve, next to the schedule the run used. (Training with it is an option "
                     "on the **Train** page.)")
-        from ui.views import replayable  # here: the view registry imports every kind's view, the explorer none
+        # Here, not at the top: the runs API brings pandas and every job kind (about 0.4 s of imports
+        # on a 2-core machine) and the view registry every kind's view; the explorer's first paint needs
+        # none of them (bench/bench_explorer.py's cold start).
+        from lrviz import runs as runs_api
+        from ui.views import replayable
+
+        runs_dir = runs_api.DEFAULT_RUNS_DIR if runs_dir is None else runs_dir
 
         candidates = [s for s in runs_api.list_runs(runs_dir) if replayable(s) and s.epoch >= 2]
         if not candidates:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+import pytest
 from browser_kit import shot, wait_app_idle
 
 
@@ -64,3 +65,77 @@ def test_shared_link_reproduces_view_and_garbage_warns(app_server, page):
     assert any("epochs" in a for a in alerts)
     assert page.locator('[data-testid="stException"]').count() == 0
     shot(page, "explorer-shared-link")
+
+
+def _hold_server_messages(page) -> dict:
+    """Route the app's websocket through the test: while ``gate["hold"]`` is true, what the
+    server sends waits in ``gate["held"]``; ``release(gate)`` delivers it in order."""
+    gate: dict = {"hold": False, "held": []}
+
+    def handler(ws):
+        server = ws.connect_to_server()
+        gate["ws"] = ws
+
+        def from_server(message):
+            if gate["hold"]:
+                gate["held"].append(message)
+            else:
+                ws.send(message)
+
+        server.on_message(from_server)
+        ws.on_message(server.send)
+
+    page.route_web_socket(re.compile(r"/_stcore/stream"), handler)
+    return gate
+
+
+def _release(gate: dict) -> None:
+    gate["hold"] = False
+    while gate["held"]:
+        gate["ws"].send(gate["held"].pop(0))
+
+
+def _step_card(page) -> tuple[str, str]:
+    card = page.locator('[class*="st-key-ex_rcard_"]', has_text="Step decay")
+    return (card.locator('[data-testid="stMetricValue"]').inner_text().strip(),
+            card.locator('[data-testid="stCaptionContainer"]').first.inner_text().strip())
+
+
+def test_a_slider_move_is_drawn_before_python_answers_with_pythons_numbers(app_server, page):
+    """The slider preview: with every message from the server held back, a keyboard step on the F
+    slider already shows F=0.45 in the chart (the tutorial's formula at every epoch) and in the
+    readout card; once the server's rerun is let through, the page shows exactly the same numbers."""
+    gate = _hold_server_messages(page)
+    page.goto(app_server.url)
+    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+    wait_app_idle(page)
+    assert _step_card(page) == ("0.00125", "LR ≤ 0.001 from epoch 20 on")  # 0.01 * 0.5**4
+    page.evaluate("() => { window.__before = document.querySelector('.js-plotly-plot').data.length; }")
+
+    gate["hold"] = True
+    slider = page.get_by_role("slider", name=re.compile("factor"))
+    slider.focus()
+    page.keyboard.press("ArrowLeft")  # F 0.5 -> 0.45
+    page.wait_for_function(
+        """() => { const gd = document.querySelector('.js-plotly-plot');
+                   const t = gd && gd._fullData.find(d => d.name === 'Step decay');
+                   return t && Math.abs(t.y[14] - 0.00091125) < 1e-15; }""", timeout=10_000)
+    page.wait_for_function("() => document.querySelector('.st-key-ex_rcard_1 [data-testid=\"stMetricValue\"]')"
+                           ".textContent.trim() === '0.00091125'", timeout=10_000)
+    assert gate["held"], "the rerun's messages should be held back"
+    preview_ys = _step_trace_ys(page)
+    tutorial = [0.01 * 0.45 ** ((1 + e) // 5) for e in range(40)]
+    assert preview_ys == pytest.approx(tutorial + tutorial[-1:], rel=1e-12, abs=0)
+    preview_card = _step_card(page)
+    assert preview_card[0] == "0.00091125"
+    assert preview_card[1] == "LR ≤ 0.001 from epoch 15 on"  # 0.01 * 0.45**3 = 0.00091125
+    assert page.evaluate("() => document.querySelector('.js-plotly-plot').data.length") == \
+        page.evaluate("() => window.__before")  # the same traces, one curve's swapped
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+    _release(gate)
+    wait_app_idle(page)
+    page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=10_000)
+    assert _step_card(page) == preview_card  # Python drew what the preview showed
+    assert _step_trace_ys(page) == preview_ys
+    assert "step;factor=0.45" in unquote(page.url)
