@@ -18,6 +18,9 @@ Measured in the same run, interleaved so that drift (thermal, page cache, other 
   curve: the "Step decay" trace's LR at epoch 15 (``gd._fullData[..].y[14]``) equals the new
   readout *and* the drawn lines (the ``d`` of every ``path.js-line``) differ from before the key.
   The bare page's one trace is also named "Step decay" and also changes with its slider.
+  On the explorer both are drawn by its slider preview (``ui/slider_preview.py``) from numbers
+  Python sent with the previous render, before the move's rerun comes back; the rerun's own
+  cost shows in "slider key -> last DOM change" (the page settled), recorded below.
 
 Also recorded, for information (no goal), per move and per page -- the profile of a slider move:
 slider key -> the rerun request sent on the websocket (``ws.send``), -> first and last forward
