@@ -7,9 +7,39 @@ import time
 from pathlib import Path
 
 import pytest
+from background import Scheduler
 from fakes import fabricate_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "browser"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "background(job): the test reads a tests/background.py child that the "
+                                       "session starts before its first test; the test runs last")
+
+
+def _background_job(item):
+    mark = item.get_closest_marker("background")
+    if mark is None or any(m.args and m.args[0] is True for m in item.iter_markers("skipif")):
+        return None
+    return None if item.get_closest_marker("skip") else mark.args[0]
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The tests that read a background child go last: by then the child has long finished."""
+    items[:] = [i for i in items if _background_job(i) is None] + [i for i in items if _background_job(i)]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background_jobs(request, tmp_path_factory):
+    """The selected tests' children (tests/background.py), started before the first test, one at a
+    time in a thread, in the order their tests run; killed at the session's end if still running."""
+    jobs = list(dict.fromkeys(j for j in map(_background_job, request.session.items) if j is not None))
+    for job in jobs:
+        job.prepare(tmp_path_factory.mktemp(job.name))
+    scheduler = Scheduler(jobs).start()
+    yield jobs
+    scheduler.stop()
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from background import BackgroundJob, Command
 
 from lrviz import runs
 from lrviz.errors import FieldError
@@ -40,9 +40,7 @@ def test_backend_setting_resolves_from_the_environment_and_must_be_installed(mon
         runs.validate_config({"backend": "mxnet"})
 
 
-def test_jax_runs_train_stop_resume_and_lr_find_without_ever_importing_tensorflow(tmp_path):
-    """TensorFlow made unimportable: a JAX run trains (schedule, plateau, TensorBoard files via
-    tensorboardX), stops on request, resumes, and an LR range test runs."""
+def _jax_runs(tmp_path: Path) -> Command:
     code = f"""
 import sys, json
 sys.modules["tensorflow"] = None  # any `import tensorflow` now fails
@@ -61,8 +59,17 @@ assert run_worker(d + "/" + find, verbose=0, install_signals=False) == "finished
 assert not [m for m, v in sys.modules.items() if m.startswith("tensorflow") and v is not None]
 print(json.dumps([rid, stop, child, find]))
 """
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env("jax"), timeout=600,
-                       cwd=ROOT)
+    return Command([sys.executable, "-c", code], env("jax"), timeout=600, cwd=ROOT)
+
+
+JAX_RUNS = BackgroundJob("jax-runs", _jax_runs)
+
+
+@pytest.mark.background(JAX_RUNS)
+def test_jax_runs_train_stop_resume_and_lr_find_without_ever_importing_tensorflow():
+    """TensorFlow made unimportable: a JAX run trains (schedule, plateau, TensorBoard files via
+    tensorboardX), stops on request, resumes, and an LR range test runs."""
+    r, tmp_path = JAX_RUNS.result(), JAX_RUNS.folder
     assert r.returncode == 0, r.stderr[-3000:]
     rid, stop, child, find = json.loads(r.stdout.strip().splitlines()[-1])
     run = runs.load_run(rid, tmp_path)
@@ -86,31 +93,45 @@ def test_a_process_running_one_backend_refuses_a_run_on_another(tmp_path):
     assert "Argument `backend` must be tensorflow in this process" in err and "own worker process" in err
 
 
-def test_the_cli_trains_on_jax_with_a_flag(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "lrviz", "train", "--backend", "jax", "--limit", "100", "--epochs", "1",
-                        "--runs-dir", str(tmp_path)], capture_output=True, text=True, env=env("tensorflow"),
-                       timeout=300, cwd=ROOT)
+CLI_ON_JAX = BackgroundJob("cli-on-jax", lambda tmp_path: Command(
+    [sys.executable, "-m", "lrviz", "train", "--backend", "jax", "--limit", "100", "--epochs", "1", "--runs-dir",
+     str(tmp_path)], env("tensorflow"), timeout=300, cwd=ROOT))
+
+
+@pytest.mark.background(CLI_ON_JAX)
+def test_the_cli_trains_on_jax_with_a_flag():
+    r, tmp_path = CLI_ON_JAX.result(), CLI_ON_JAX.folder
     assert r.returncode == 0, r.stderr[-2000:]
     (s,) = runs.list_runs(tmp_path)
     assert runs.load_run(s.id, tmp_path).config["backend"] == "jax"
 
 
+# The two reruns below are pytest sessions of their own: their tmp_path folders go under the job's
+# folder (--basetemp), never beside this session's.
+ENGINE_ON_JAX = BackgroundJob("engine-on-jax", lambda d: Command(
+    [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", f"--basetemp={d / 'tmp'}", *ENGINE_TESTS],
+    {**env("jax"), "LRVIZ_BACKEND_SUITE": "1"}, timeout=900, cwd=ROOT))
+
+
 @pytest.mark.skipif(os.environ.get("LRVIZ_BACKEND_SUITE") == "1", reason="already inside the JAX suite")
+@pytest.mark.background(ENGINE_ON_JAX)
 def test_the_engine_test_set_passes_on_jax():
     """The engine's own tests (schedule per batch, stop, set-LR, resume, LR range test with its
     bit-for-bit restore, reports, plateau, TensorBoard) rerun with KERAS_BACKEND=jax."""
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *ENGINE_TESTS],
-                       capture_output=True, text=True, env={**env("jax"), "LRVIZ_BACKEND_SUITE": "1"}, timeout=900,
-                       cwd=ROOT)
+    r = ENGINE_ON_JAX.result()
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
 
 
+COMPILED_ON_JAX = BackgroundJob("compiled-on-jax", lambda d: Command(
+    [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-rs", f"--basetemp={d / 'tmp'}",
+     "tests/test_compiled_lr.py"], {**env("jax"), "LRVIZ_EXPECT_BACKEND": "jax"}, timeout=900, cwd=ROOT))
+
+
+@pytest.mark.background(COMPILED_ON_JAX)
 def test_the_compiled_step_schedule_equals_the_per_batch_setter_on_jax():
     """The proof of lrviz.compiled_lr on JAX's CPU build: trained weights equal to the per-batch
     setter's with no override, a mid-run Set LR and a plateau reduction, and the training job
     end to end (tests/test_compiled_lr.py, rerun with KERAS_BACKEND=jax)."""
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-rs",
-                        "tests/test_compiled_lr.py"], capture_output=True, text=True,
-                       env={**env("jax"), "LRVIZ_EXPECT_BACKEND": "jax"}, timeout=900, cwd=ROOT)
+    r = COMPILED_ON_JAX.result()
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert " passed" in r.stdout and "skipped" not in r.stdout.splitlines()[-1]  # every proof ran on JAX

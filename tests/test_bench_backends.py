@@ -7,19 +7,27 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from background import BackgroundJob, Command
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_gpu_bench_dry_run_writes_every_parts_figures(tmp_path):
-    out = tmp_path / "backends.json"
+def _dry_run(tmp_path: Path) -> Command:
     env = {k: v for k, v in os.environ.items() if k not in ("KERAS_BACKEND", "JAX_PLATFORMS")}
-    r = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_backends.py"), "--gpu", "--dry-run", "--out",
-                        str(out)], capture_output=True, text=True, env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"},
-                       timeout=900, cwd=tmp_path)
+    return Command([sys.executable, str(ROOT / "bench" / "bench_backends.py"), "--gpu", "--dry-run", "--out",
+                    str(tmp_path / "backends.json")], {**env, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=900, cwd=tmp_path)
+
+
+DRY_RUN = BackgroundJob("gpu-bench-dry-run", _dry_run)
+
+
+@pytest.mark.background(DRY_RUN)
+def test_the_gpu_bench_dry_run_writes_every_parts_figures():
+    r, out = DRY_RUN.result(), DRY_RUN.folder / "backends.json"
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = json.loads(out.read_text())
     assert res["dry_run"] is True and res["keras_backend"] == "jax" and res["gpu"] is None

@@ -11,6 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 import pytest
+from background import BackgroundJob, Command
 from own_data_fixtures import write_class_folder
 
 from lrviz import models
@@ -111,11 +112,7 @@ def test_cli_bad_model_is_one_line_exit_2_and_no_run(tmp_path, capsys, make, wor
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-def test_own_data_and_a_keras_file_train_on_jax_without_tensorflow(tmp_path):
-    """TensorFlow made unimportable: a class folder trains a .keras model saved on TensorFlow and a
-    keras.applications architecture (MobileNet, untrained, at 32x32), and an LR range test sweeps
-    an .npz, on JAX."""
-    import subprocess
+def _own_data_on_jax(tmp_path):
     import sys
     from pathlib import Path
 
@@ -141,7 +138,19 @@ assert not [m for m, v in sys.modules.items() if m.startswith("tensorflow") and 
 """
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "3",
            "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    return Command([sys.executable, "-c", code], env, timeout=300)
+
+
+OWN_DATA_ON_JAX = BackgroundJob("own-data-on-jax", _own_data_on_jax)
+
+
+@pytest.mark.background(OWN_DATA_ON_JAX)
+def test_own_data_and_a_keras_file_train_on_jax_without_tensorflow():
+    """TensorFlow made unimportable: a class folder trains a .keras model saved on TensorFlow and a
+    keras.applications architecture (MobileNet, untrained, at 32x32), and an LR range test sweeps
+    an .npz, on JAX."""
+    r, tmp_path = OWN_DATA_ON_JAX.result(), OWN_DATA_ON_JAX.folder
+    net = tmp_path / "net.keras"  # written by _own_data_on_jax
     assert r.returncode == 0, r.stderr[-3000:]
     from lrviz import runs
 
