@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -134,14 +135,16 @@ def test_four_schedules_two_seeds_two_workers(tmp_path):
 
 
 RACER = """
-import json, sys, time
+import json, os, sys, time
+from pathlib import Path
 import optuna
 from lrviz.jobs.tournament import claim_waiting_trial, fail_stale, make_storage
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-url, what, start = sys.argv[1], sys.argv[2], float(sys.argv[3])
+url, what, gate = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 storage = make_storage(url, {"heartbeat_interval": 1, "grace_period": 1, "max_retry": 5})
 study = optuna.load_study(study_name="race", storage=storage)
-while time.time() < start:  # every racer starts at the same moment
+(gate / f"ready-{os.getpid()}").touch()
+while not (gate / "go").exists():  # every racer starts at the same moment: once all four are ready
     time.sleep(0.005)
 taken = []
 if what == "claim":
@@ -166,10 +169,19 @@ def _race(url: str, what: str, prepare) -> tuple[Any, list[int]]:
     study = optuna.create_study(study_name="race", storage=storage)
     prepare(study, storage)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    start = str(time.time() + 8)  # after every racer has imported and connected
-    procs = [subprocess.Popen([sys.executable, "-c", RACER, url, what, start], env=env, stdout=subprocess.PIPE,
-                              text=True) for _ in range(4)]
-    outs = [p.communicate(timeout=120)[0] for p in procs]
+    with tempfile.TemporaryDirectory() as gate:
+        procs = [subprocess.Popen([sys.executable, "-c", RACER, url, what, gate], env=env, stdout=subprocess.PIPE,
+                                  text=True) for _ in range(4)]
+        # the gate opens once every racer has imported and connected (or one has died: it fails below)
+        try:
+            wait_until(lambda: len(list(Path(gate).glob("ready-*"))) == 4 or any(p.poll() is not None for p in procs),
+                       120, "the four racers to import and connect", 0.05)
+        except BaseException:
+            for p in procs:
+                p.kill()
+            raise
+        (Path(gate) / "go").touch()
+        outs = [p.communicate(timeout=120)[0] for p in procs]
     assert [p.returncode for p in procs] == [0] * 4
     return study, [n for out in outs for n in json.loads(out.strip().splitlines()[-1])]
 
