@@ -59,14 +59,18 @@ def _jsonable(trace: dict) -> dict:
 
 
 def slider_previews(curves: Sequence[Schedule], epochs: int, steps_per_epoch: int, *, per_batch: bool,
-                    readout_epoch: int, threshold: float, reach: int = REACH,
+                    readout_epoch: int, threshold: float, stale: Sequence[bool] = (), reach: int = REACH,
                     max_points: int = MAX_POINTS) -> list[SliderPreview]:
     """Every slider's nearby versions of its curve, for every curve (see the module's docstring).
 
     A version that its schedule refuses (a rule across parameters) is left out, like a position
-    beyond the slider's ends."""
+    beyond the slider's ends. A curve marked in ``stale`` (drawn in its last valid version while
+    its editor shows an error, :func:`lrviz.explorer.keep_last_valid`) has none: after a move, the
+    rerun still draws the last valid version, not the moved one."""
     previews = []
     for i, sched in enumerate(curves):
+        if i < len(stale) and stale[i]:
+            continue
         for p in sched.spec.params:
             value = sched.params[p.name]
             if not p.slider or not isinstance(value, (int, float)) or not p.slider[0] <= value <= p.slider[1]:

@@ -203,7 +203,7 @@ def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
 
     # The chart and readouts at each slider's nearby positions, shown the moment a slider moves.
     slider_preview(slider_previews(curves, epochs, spe, per_batch=state.per_batch, readout_epoch=readout.epoch,
-                                   threshold=state.threshold),
+                                   threshold=state.threshold, stale=stale),
                    key="ex_slider_preview", widget_key=lambda i, param: f"ex_{cids[i]}_{param}", chart_key="ex_chart",
                    card_key=lambda i: f"ex_rcard_{i}")
 

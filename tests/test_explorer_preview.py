@@ -78,3 +78,13 @@ def test_a_warmup_is_kept_in_every_version():
     e = next(e for e in factor.entries if e["value"] == 0.45)
     alt = Schedule.create("step", {"factor": 0.45}, warmup=2, warmup_start_factor=0.1)
     assert e["readout"] == ex.format_lr(alt.at_epoch(0, 782)) != ex.format_lr(Schedule.create("step").at_epoch(0, 782))
+
+
+def test_a_curve_drawn_in_its_last_valid_version_has_no_preview():
+    """Its editor shows an error: the rerun after a move still draws the last valid version, so a
+    preview of the moved one would show what Python then does not draw."""
+    a, b = Schedule.create("step"), Schedule.create("step", {"factor": 0.25})
+    both = slider_previews([a, b], 40, 782, per_batch=False, readout_epoch=15, threshold=0.001)
+    assert {p.curve for p in both} == {0, 1}
+    one = slider_previews([a, b], 40, 782, per_batch=False, readout_epoch=15, threshold=0.001, stale=[False, True])
+    assert {p.curve for p in one} == {0}
