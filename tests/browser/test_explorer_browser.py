@@ -122,7 +122,11 @@ def test_a_slider_move_is_drawn_before_python_answers_with_pythons_numbers(app_s
                    return t && Math.abs(t.y[14] - 0.00091125) < 1e-15; }""", timeout=10_000)
     page.wait_for_function("() => document.querySelector('.st-key-ex_rcard_1 [data-testid=\"stMetricValue\"]')"
                            ".textContent.trim() === '0.00091125'", timeout=10_000)
-    assert gate["held"], "the rerun's messages should be held back"
+    for _ in range(200):  # the server's answer to the move arrives and is held (the preview may come first)
+        if gate["held"]:
+            break
+        page.wait_for_timeout(50)
+    assert gate["held"], "the server did not answer the move within 10 s"
     preview_ys = _step_trace_ys(page)
     tutorial = [0.01 * 0.45 ** ((1 + e) // 5) for e in range(40)]
     assert preview_ys == pytest.approx(tutorial + tutorial[-1:], rel=1e-12, abs=0)
