@@ -11,6 +11,8 @@ import pandas as pd
 from browser_kit import shot, wait_app_idle
 from train_page import RUN_ID, epochs_done, set_number, wait_until
 
+from lrviz import runs as runs_api
+
 
 def current_run_id(page) -> str:
     heading = page.locator("h4", has_text="Run").first.inner_text()
@@ -91,9 +93,16 @@ def test_launch_watch_reload_report_download(app_server, page, runs_dir):
 def test_set_lr_stop_and_busy_second_tab(app_server, page, browser, runs_dir):
     page.goto(app_server.url + "/train")
     rid = launch(page, 400)  # long enough never to finish under a loaded CI; it is stopped below
-    wait_until(lambda: epochs_done(page) >= 2, 90, "two epochs")
 
-    # A second tab re-attaches to the same run and gets the busy answer on Launch.
+    # A second tab re-attaches to the same run and gets the busy answer on Launch; done while the
+    # worker imports TensorFlow and runs its first epoch (about 20 s that the test used to wait out).
+    def state():
+        try:
+            return runs_api.read_json(runs_dir / rid / "status.json").get("state")
+        except (OSError, ValueError):
+            return None
+
+    wait_until(lambda: state() == "running", 60, "the worker to start")
     other = browser.new_page(viewport={"width": 1440, "height": 1500})
     other.goto(app_server.url + "/train")
     wait_app_idle(other)
@@ -104,6 +113,7 @@ def test_set_lr_stop_and_busy_second_tab(app_server, page, browser, runs_dir):
     shot(other, "train-second-tab-busy")
     other.close()
 
+    wait_until(lambda: epochs_done(page) >= 2, 90, "two epochs")
     page.get_by_label("New LR").fill("0.0005")
     page.get_by_label("New LR").press("Enter")
     page.get_by_role("button", name="Apply").click()
