@@ -51,6 +51,9 @@ def test_explorer_loads_and_slider_updates(app_server, page):
     )
     ys_after = _step_trace_ys(page)
     assert abs(ys_after[14] - 0.00015625) < 1e-12
+    # The readout and chart are the slider preview's, drawn before the server's rerun that writes the
+    # URL: the URL may still hold a step on the way (factor=0.3, seen once in a full run). Wait for it.
+    page.wait_for_function("() => decodeURIComponent(location.href).includes('step;factor=0.25')", timeout=30_000)
     assert "step;factor=0.25" in unquote(page.url)  # the URL carries the view
     shot(page, "explorer-factor-0.25")
 
