@@ -4,13 +4,9 @@
 Measured in the same run, interleaved so that drift (thermal, page cache, other load) hits both:
 
 * **cold start** -- from launching ``streamlit run <app>`` to the Plotly chart being visible
-  (``.js-plotly-plot .main-svg``): the page's first paint that matters. A fresh server process and
-  a fresh browser context every time; the browser itself is launched once, before, and is not
-  counted. Recorded with it, for information: **page complete** -- to everything the page draws
-  on load being on screen and every script run finished (status widget gone, script state
-  ``notRunning``). On the explorer that includes the Keras code and the formulas, which it sends
-  right after the chart is drawn (``pages/explorer.py``, FIRST_PAINT); the bare page is complete
-  with its chart.
+  (``.js-plotly-plot .main-svg``) and the script run finished (status widget gone, script state
+  ``notRunning``). A fresh server process and a fresh browser context every time; the browser
+  itself is launched once, before, and is not counted.
 * **slider -> readout** -- from the ``keydown`` of one keyboard step on the focused slider to the
   readout text changing in the DOM (timed inside the page with ``performance.now()``, so the
   Playwright round trips are not counted). Explorer: the "factor" slider of the Step decay card and
@@ -64,9 +60,6 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 from browser_kit import CHROMIUM_ARGS, AppServer, chromium_path, wait_app_idle  # noqa: E402
 
 PAGES = {"explorer": "app.py", "bare": "bench/bare_app.py"}
-# What each page draws on load besides its chart (page complete): the explorer's Keras code and
-# formulas (the open tab) and its copy link; the bare page has nothing more.
-COMPLETE = {"explorer": ['[data-testid="stCode"] code', ".katex"], "bare": []}
 GOAL = 1.3
 DEFAULT_JSON = ROOT / "bench" / "results" / "explorer.json"
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -82,7 +75,6 @@ EXPECTED = {"ArrowLeft": "0.00091125", "ArrowRight": "0.00125"}
 # (key in the per-page samples, label in the table, goal applies)
 METRICS = [
     ("cold_start_ms", "cold start: launch -> chart visible", True),
-    ("complete_ms", "(info) launch -> page complete", False),
     ("readout_ms", "slider key -> readout updated", True),
     ("chart_ms", "slider key -> chart updated", True),
     ("server_ready_ms", "(info) launch -> server healthy", False),
@@ -95,7 +87,7 @@ METRICS = [
 ]
 SAMPLE_KEYS = [k for k, _, _ in METRICS]
 UNITS = {"ws_bytes": "B", "ws_msgs": "msgs"}  # the others are ms
-MOVE_KEYS = [k for k in SAMPLE_KEYS if k not in ("cold_start_ms", "complete_ms", "server_ready_ms")]
+MOVE_KEYS = [k for k in SAMPLE_KEYS if k not in ("cold_start_ms", "server_ready_ms")]
 
 # Installed before any page script (context init script): every websocket the page opens records
 # when each message was dispatched to the page and its size, and when the page sent something.
@@ -226,11 +218,8 @@ def cold_start(browser, name: str, tmp: Path, sample: dict) -> Session:
         t_ready = time.perf_counter()
         page.goto(server.url)
         page.wait_for_selector(CHART, state="visible", timeout=TIMEOUT_MS)
-        t_chart = time.perf_counter()
-        for selector in COMPLETE[name]:
-            page.wait_for_selector(selector, state="visible", timeout=TIMEOUT_MS)
         wait_idle(page)
-        t_complete = time.perf_counter()
+        t_chart = time.perf_counter()
         check_no_exception(page, f"{name} cold start")
         if page.locator(CHART).count() == 0:
             raise BenchError(f"{name}: chart gone after the run finished")
@@ -239,7 +228,6 @@ def cold_start(browser, name: str, tmp: Path, sample: dict) -> Session:
         raise
     sample["server_ready_ms"].append((t_ready - t0) * 1000)
     sample["cold_start_ms"].append((t_chart - t0) * 1000)
-    sample["complete_ms"].append((t_complete - t0) * 1000)
     return session
 
 

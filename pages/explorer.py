@@ -141,20 +141,6 @@ def _curve_css(curve_ids: list[int]) -> str:
     return "<style>" + LAYOUT_CSS + "\n".join(rules) + "</style>"
 
 
-# FIRST_PAINT: the chart before what lies below it. On a session's first run the Keras code,
-# the formulas and the copy link -- Streamlit's syntax highlighter (1.5 MB of JavaScript) and
-# KaTeX, the page's heaviest scripts, needed by nothing above them -- wait until the browser has
-# drawn the chart: the slider preview's script says so (or after a few seconds, whatever happens)
-# and this fragment reruns with them. Once per session: after that every run sends them at once.
-# Measured in bench/bench_explorer.py (cold start, and the page complete).
-CHART_DRAWN = "ex_chart_drawn"
-FIRST_PAINT_NOTE = "Keras code and formulas: on their way, right after the chart."
-
-
-def _on_chart_drawn() -> None:
-    S[CHART_DRAWN] = True
-
-
 @st.fragment
 def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
     """Readout and chart first (they are what a slider move is for), then the editors, then
@@ -215,26 +201,21 @@ def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
         add_row.button("Add", on_click=_add_curve, disabled=len(cids) >= ex.MAX_CURVES,
                        width="content", help=f"Up to {ex.MAX_CURVES} schedules.")
 
-    # The chart and readouts at each slider's nearby positions, shown the moment a slider moves;
-    # on a session's first run it also tells when the chart is drawn (see FIRST_PAINT).
-    chart_drawn = S.setdefault(CHART_DRAWN, False)
+    # The chart and readouts at each slider's nearby positions, shown the moment a slider moves.
     slider_preview(slider_previews(curves, epochs, spe, per_batch=state.per_batch, readout_epoch=readout.epoch,
                                    threshold=state.threshold, stale=stale),
                    key="ex_slider_preview", widget_key=lambda i, param: f"ex_{cids[i]}_{param}", chart_key="ex_chart",
-                   card_key=lambda i: f"ex_rcard_{i}", on_chart_drawn=None if chart_drawn else _on_chart_drawn)
+                   card_key=lambda i: f"ex_rcard_{i}")
 
     # Only the open tab is computed and sent (tables and code are heavy for every slider move).
     tab_code, tab_table, tab_decay = st.tabs(["Keras code & formulas", "LR per epoch", "What happened to decay=?"],
                                              key="ex_tabs", on_change="rerun")
     if tab_code.open:
         with tab_code:
-            if not chart_drawn:
-                st.caption(FIRST_PAINT_NOTE)
-            else:
-                for label, sched in zip(labels, curves):
-                    st.markdown(f"**{label}** — {sched.spec.summary}")
-                    st.latex(sched.spec.latex)
-                    st.code(sched.keras_code(spe), language="python")
+            for label, sched in zip(labels, curves):
+                st.markdown(f"**{label}** — {sched.spec.summary}")
+                st.latex(sched.spec.latex)
+                st.code(sched.keras_code(spe), language="python")
     if tab_table.open:
         with tab_table:
             table = ex.lr_table(curves, epochs, spe)
@@ -253,8 +234,7 @@ def explorer_body(state: ex.ExplorerState, epochs: int, spe: int) -> None:
 
     # The URL mirrors the view, so a copied link reproduces it.
     st.query_params.from_dict(state.to_query())
-    if chart_drawn:
-        copy_link(state.share_link(st.context.url), "this view")
+    copy_link(state.share_link(st.context.url), "this view")
     # The Train page offers these curves as the schedule to train with.
     publish("explorer_curves", [c.to_config() for c in state.curves])
 

@@ -19,34 +19,9 @@ def metrics(at) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def drawn(at: AppTest) -> AppTest:
-    """As after the browser reported the chart drawn (the slider preview's trigger; AppTest runs
-    no JavaScript): the page sends the Keras code, the formulas and the copy link too."""
-    at.session_state["ex_chart_drawn"] = True
-    return at
-
-
 @pytest.fixture()
 def at():
-    return drawn(AppTest.from_file(PAGE, default_timeout=30)).run()
-
-
-def test_a_sessions_first_run_sends_the_chart_and_the_code_once_the_chart_is_drawn():
-    """FIRST_PAINT (issue 21, cold start): the first run leaves out the Keras code, the formulas
-    and the copy link (the page's heaviest scripts in the browser) and says they follow; the
-    run after the browser reports the chart drawn sends them; later runs send them at once."""
-    at = AppTest.from_file(PAGE, default_timeout=30).run()
-    assert not at.exception
-    assert len(at.get("plotly_chart")) == 1 and metrics(at)["Step decay"] == "0.00125"
-    assert not at.code and not at.latex
-    assert any("on their way" in c.value for c in at.caption)
-    at.session_state["ex_chart_drawn"] = True  # what the trigger's callback does
-    at.run()
-    assert any("step_decay" in c.value for c in at.code) and len(at.latex) == 2
-    assert any("c=" in c.value for c in at.code)  # the copy link
-    assert not any("on their way" in c.value for c in at.caption)
-    at.slider(key="ex_1_factor").set_value(0.25).run()
-    assert any("step_decay" in c.value for c in at.code) and len(at.latex) == 2
+    return AppTest.from_file(PAGE, default_timeout=30).run()
 
 
 def test_default_view_shows_tutorial_readout(at):

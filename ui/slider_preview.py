@@ -15,7 +15,6 @@ and overwrites them with the rerun's values as usual.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import streamlit as st
 
@@ -87,29 +86,10 @@ function install() {
   return P;
 }
 
-// Report once that the chart is drawn (its SVG is on the page), or that waiting_ms passed.
-function reportDrawn(P, d, setTriggerValue) {
-  if (P.reporting) return;  // one watch at a time (the page may render again before the chart draws)
-  P.reporting = true;
-  const since = performance.now();
-  const poll = () => {
-    const gd = document.querySelector(d.chart);
-    const drawn = gd && gd._fullLayout && gd.querySelector('.main-svg');
-    if (drawn || performance.now() - since > d.report_drawn_after_ms) {
-      // after the next paint, so that the chart is on screen before the rerun's work starts
-      requestAnimationFrame(() => setTimeout(() => { P.reporting = false; setTriggerValue('drawn', true); }, 0));
-    } else {
-      setTimeout(poll, 50);
-    }
-  };
-  poll();
-}
-
-export default function ({data, setTriggerValue}) {
+export default function ({data}) {
   const P = window.__lrvizSliderPreview || (window.__lrvizSliderPreview = install());
   P.data = JSON.parse(new TextDecoder().decode(data));  // sent as bytes: see slider_preview()
   const mine = P.data;
-  if (mine.report_drawn) reportDrawn(P, mine, setTriggerValue);
   return () => { if (P.data === mine) P.data = null; };  // unmounted: previews for no page
 }
 """
@@ -117,25 +97,12 @@ export default function ({data, setTriggerValue}) {
 _component = st.components.v2.component("lrviz_slider_preview", js=_JS)
 
 
-REPORT_DRAWN_AFTER_MS = 5000  # the longest a page waits for the chart before it is told anyway
-
-
-def slider_preview(previews: list[SliderPreview], *, key: str, widget_key, chart_key: str, card_key,
-                   on_chart_drawn: Callable[[], None] | None = None) -> None:
+def slider_preview(previews: list[SliderPreview], *, key: str, widget_key, chart_key: str, card_key) -> None:
     """Mount the preview for ``previews``: ``widget_key(curve, param)`` is the slider's widget key,
-    ``card_key(curve)`` the key of that curve's readout card, ``chart_key`` the chart's key.
-
-    ``on_chart_drawn``: called, in the rerun this causes, once the browser has drawn the chart
-    (or after :data:`REPORT_DRAWN_AFTER_MS` whatever happens, so a page never waits for good);
-    reported once per mount while it is given, never when it is ``None``."""
+    ``card_key(curve)`` the key of that curve's readout card, ``chart_key`` the chart's key."""
     sliders = {widget_key(p.curve, p.param): {"curve": p.curve, "card": card_key(p.curve), "entries": p.entries}
                for p in previews}
-    data = {"sliders": sliders, "chart": f".st-key-{chart_key} .js-plotly-plot", "card_prefix": ".st-key-",
-            "report_drawn": on_chart_drawn is not None, "report_drawn_after_ms": REPORT_DRAWN_AFTER_MS}
+    data = {"sliders": sliders, "chart": f".st-key-{chart_key} .js-plotly-plot", "card_prefix": ".st-key-"}
     # JSON as bytes: Streamlit forwards bytes as they are, where a dict or a str is first checked
     # for dataframes, which imports pandas (about 0.3 s of the explorer's cold start).
-    _component(key=key, data=json.dumps(data).encode(), height=0, on_drawn_change=on_chart_drawn or _nothing)
-
-
-def _nothing() -> None:
-    """The trigger's callback while no one asked (the component's callbacks stay the same)."""
+    _component(key=key, data=json.dumps(data).encode(), height=0)

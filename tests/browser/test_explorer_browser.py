@@ -58,40 +58,6 @@ def test_explorer_loads_and_slider_updates(app_server, page):
     shot(page, "explorer-factor-0.25")
 
 
-# Installed before the page's scripts: when the chart's SVG, the first code box and the first
-# formula appeared (performance.now(), from the page's navigation).
-FIRST_PAINT_JS = """window.__fp = {chart: null, code: null, latex: null};
-new MutationObserver(() => { const o = window.__fp;
-  if (o.chart === null && document.querySelector('.js-plotly-plot .main-svg')) o.chart = performance.now();
-  if (o.code === null && document.querySelector('[data-testid="stCode"] code')) o.code = performance.now();
-  if (o.latex === null && document.querySelector('.katex')) o.latex = performance.now();
-}).observe(document, {childList: true, subtree: true});"""
-
-
-def test_the_chart_is_drawn_before_the_code_and_formulas_are_even_asked_for(app_server, page):
-    """FIRST_PAINT (issue 21, cold start): Streamlit's syntax highlighter and KaTeX, the page's
-    heaviest scripts, are fetched only once the chart is on screen; then the Keras code of both
-    default curves, their formulas and the link to this view follow without a click."""
-    page.add_init_script(FIRST_PAINT_JS)
-    page.goto(app_server.url)
-    page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
-    page.wait_for_selector('[data-testid="stCode"] code', timeout=30_000)
-    page.wait_for_selector(".katex", timeout=30_000)
-    wait_app_idle(page)
-    fp = page.evaluate("() => window.__fp")
-    heavy = page.evaluate("""() => performance.getEntriesByType('resource')
-        .filter(r => /StreamlitSyntaxHighlighter|katex/i.test(r.name)).map(r => r.startTime)""")
-    assert heavy, "the highlighter's and KaTeX's scripts were never fetched"
-    assert fp["chart"] < min(heavy), (fp, heavy)  # asked for after the chart was drawn
-    assert fp["chart"] < fp["code"] and fp["chart"] < fp["latex"], fp
-    codes = page.locator('[data-testid="stCode"]').all_inner_texts()
-    assert any("InverseTimeDecay" in c for c in codes) and any("def step_decay" in c for c in codes)
-    assert any(c.strip().startswith(app_server.url) and "c=step" in unquote(c) for c in codes)  # the link
-    assert page.locator(".katex").count() == 2  # one formula per curve
-    assert not page.get_by_text("on their way").count()  # the note is gone with them
-    assert not page.locator('[data-testid="stException"]').count()
-
-
 def test_shared_link_reproduces_view_and_garbage_warns(app_server, page):
     page.goto(app_server.url + "/?c=step;factor=0.25&c=nonsense&epochs=abc")
     page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)

@@ -101,8 +101,6 @@ def test_explorer_fits_the_window(app_server, browser, width):
     try:
         page.goto(app_server.url)
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
-        # the code boxes and formulas follow the chart (pages/explorer.py, FIRST_PAINT): measured too
-        page.wait_for_selector('[data-testid="stCode"] code', timeout=30_000)
         wait_app_idle(page)
         # a third curve and the warmup inputs, so the longest labels are on the page too
         page.get_by_role("button", name="Add", exact=True).click()
